@@ -1,0 +1,35 @@
+// Message types exchanged between kintod's actors. Internal to actors/:
+// includes CAF, so http/ must not include it.
+#pragma once
+
+#include "actors/commands.hpp"
+#include "storage/store.hpp"
+
+#include <caf/all.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace kinto::actors {
+
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// One object write with the callback that acknowledges it.
+struct write_job {
+  write_command cmd;
+  std::function<void(write_outcome)> done;
+};
+
+/// Storage work run by the committer inside the batch transaction. It must
+/// check before it writes: a failure aborts only its own nested transaction.
+struct commit_job {
+  std::function<storage::status(storage::batch&)> apply;
+};
+
+} // namespace kinto::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinto::actors::write_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinto::actors::commit_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinto::storage::status)

@@ -1,0 +1,52 @@
+// The write path as seen from outside the actors: submit a command for one
+// object of a list and get the outcome through a callback once it is durable.
+// Hides CAF entirely (http/ includes this header, never the actor runtime).
+#pragma once
+
+#include "actors/commands.hpp"
+#include "storage/store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace kinto::actors {
+
+struct write_service_options {
+  std::size_t worker_threads = 0;                       ///< 0 = one per core
+  std::chrono::milliseconds idle_retirement{30000};     ///< idle list actors stop after this
+  std::size_t max_pending_per_list = 10000;             ///< beyond it, 503
+};
+
+/// Owns the actor system: one list actor per (parent, kind), spawned on
+/// demand and retired when idle, and the committer that applies queued
+/// writes in one LMDB transaction per batch (group commit).
+class write_service {
+public:
+  write_service(storage::store& store, write_service_options options);
+  ~write_service();
+  write_service(const write_service&) = delete;
+  write_service& operator=(const write_service&) = delete;
+
+  /// Queues `cmd` for its list; `done` runs once (on an actor thread) after
+  /// the write is durable or has failed. Never blocks on the actors.
+  void submit(const list_key& list, write_command cmd, std::function<void(write_outcome)> done);
+
+  /// Runs `apply` alone in a committed transaction, after every write queued
+  /// before it (flush, server-wide facts). `done` gets its status.
+  void run_exclusive(std::function<storage::status(storage::batch&)> apply,
+                     std::function<void(storage::status)> done);
+
+  /// Number of list actors alive (for tests and diagnostics).
+  std::size_t live_lists() const;
+
+  /// Stops every actor after the writes already queued are committed.
+  void shutdown();
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace kinto::actors

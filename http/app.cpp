@@ -1,0 +1,195 @@
+// Application set-up: settings resolved into a config, the blocking pool, and
+// the response helpers shared by every handler.
+#include "http/app.hpp"
+
+#include "http/auth.hpp"
+#include "http/call.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#ifndef KINTOD_VERSION
+#define KINTOD_VERSION "0.1.0"
+#endif
+
+namespace kinto::http {
+
+namespace {
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+/// Plugin names kintod provides, by their upstream names.
+const std::vector<std::string>& provided_plugins() {
+  static const std::vector<std::string> names{"kinto.plugins.accounts"};
+  return names;
+}
+
+} // namespace
+
+std::optional<std::string> load_config(const kinto::settings& s, config& c) {
+  c.raw = s;
+  c.project_name = s.get_string("project_name", "kinto");
+  c.project_version = s.get_string("project_version", KINTOD_VERSION);
+  c.project_docs = s.get_string("project_docs", "https://kinto.readthedocs.io/");
+  bool bad = false;
+  c.readonly = s.get_bool("readonly", false, &bad);
+  c.explicit_permissions = s.get_bool("explicit_permissions", true, &bad);
+  c.batch_max_requests = s.get_int("batch_max_requests", 25, &bad);
+  if (auto v = s.get("paginate_by"); v && !v->empty()) c.paginate_by = s.get_int("paginate_by", 0, &bad);
+  c.storage_max_fetch_size = s.get_int("storage_max_fetch_size", 10000, &bad);
+  c.userid_hmac_secret = s.get_string("userid_hmac_secret", "");
+  c.retry_after = s.get_int("retry_after_seconds", 3, &bad);
+  if (auto v = s.get("backoff"); v && !v->empty()) c.backoff = *v;
+  c.error_info_link = s.get_string("error_info_link", c.error_info_link);
+  c.version_json_path = s.get_string("version_json_path", "version.json");
+  c.bcrypt_cost = static_cast<int>(s.get_int("bcrypt_cost", 10, &bad));
+  c.account_cache_ttl = s.get_int("account_cache_ttl_seconds", 30, &bad);
+  c.http_scheme = s.get_string("http_scheme", "");
+  c.http_host = s.get_string("http_host", "");
+  c.version_prefix_redirect = s.get_bool("version_prefix_redirect_enabled", true, &bad);
+  c.version_prefix_redirect_ttl = s.get_int("version_prefix_redirect_ttl_seconds", -1, &bad);
+  c.trailing_slash_redirect = s.get_bool("trailing_slash_redirect_enabled", true, &bad);
+  c.trailing_slash_redirect_ttl = s.get_int("trailing_slash_redirect_ttl_seconds", 3600, &bad);
+  if (auto v = s.get("cors_origins")) c.cors_origins = split_words(*v);
+  if (auto v = s.get("cors_max_age_seconds")) {
+    if (v->empty()) c.cors_max_age.reset();
+    else c.cors_max_age = s.get_int("cors_max_age_seconds", 3600, &bad);
+  }
+  if (bad) return "a setting has a value of the wrong type (booleans: true/false, numbers: integers)";
+  if (c.bcrypt_cost < 4 || c.bcrypt_cost > 31) return "bcrypt_cost must be between 4 and 31";
+
+  // Authentication policies, in order. Without any setting: basicauth and accounts.
+  auto policies = s.get_list("multiauth.policies");
+  auto includes = s.get_list("includes");
+  if (!s.get("multiauth.policies") && !s.get("includes")) {
+    policies = {"account", "basicauth"};
+    includes = {"kinto.plugins.accounts"};
+  }
+  for (const auto& name : policies) {
+    std::string use = s.get_string("multiauth.policy." + name + ".use", "");
+    if (use.find("AccountsPolicy") != std::string::npos || (use.empty() && name == "account"))
+      c.policies.push_back("account");
+    else if (use.find("BasicAuth") != std::string::npos || (use.empty() && name == "basicauth"))
+      c.policies.push_back("basicauth");
+    // Other policies (OpenID...) are not provided: requests are just not
+    // authenticated by them.
+  }
+  c.realm = s.get_string("multiauth.policy.basicauth.realm", "Realm");
+  for (const auto& plugin : includes) {
+    if (contains(provided_plugins(), plugin)) {
+      if (!contains(c.plugins, plugin)) c.plugins.push_back(plugin);
+    }
+  }
+  c.accounts = contains(c.plugins, "kinto.plugins.accounts");
+  if (c.accounts) {
+    if (!contains(c.policies, "account"))
+      return "kinto.plugins.accounts is included but no account policy is in multiauth.policies";
+    auto account = std::find(c.policies.begin(), c.policies.end(), "account");
+    auto basic = std::find(c.policies.begin(), c.policies.end(), "basicauth");
+    if (basic < account) return "the basicauth policy must come after the account policy";
+    c.account_create_principals = s.get_list("account_create_principals");
+    c.account_read_principals = s.get_list("account_read_principals");
+    c.account_write_principals = s.get_list("account_write_principals");
+    for (const auto& p : c.account_create_principals)
+      if (p != everyone && !contains(c.account_write_principals, p))
+        return "account_create_principals lists " + p + " which is not in account_write_principals";
+  } else {
+    // Without the plugin, an account policy authenticates nobody.
+    c.policies.erase(std::remove(c.policies.begin(), c.policies.end(), "account"), c.policies.end());
+  }
+  return std::nullopt;
+}
+
+/// A few threads for slow work (bcrypt), so io threads never wait on it.
+struct app::pool {
+  explicit pool(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) threads.emplace_back([this] { loop(); });
+  }
+  ~pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    for (auto& t : threads) t.join();
+  }
+  void push(std::function<void()> work) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      queue.push_back(std::move(work));
+    }
+    wake.notify_one();
+  }
+  void loop() {
+    for (;;) {
+      std::function<void()> work;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [this] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        work = std::move(queue.front());
+        queue.pop_front();
+      }
+      work();
+    }
+  }
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::function<void()>> queue;
+  bool stopping = false;
+  std::vector<std::thread> threads;
+};
+
+app::app(config c, storage::store& s, actors::write_service& w)
+    : cfg(std::move(c)), store(s), writes(w), accounts_cache(std::make_unique<auth_cache>()),
+      blocking(std::make_unique<pool>(2)) {}
+
+app::~app() = default;
+
+void app::run_blocking(std::function<void()> work) { blocking->push(std::move(work)); }
+
+std::string http_date(std::uint64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+bool identity::holds_any(const std::vector<std::string>& allowed) const {
+  for (const auto& p : principals)
+    if (contains(allowed, p)) return true;
+  return false;
+}
+
+response error_response(const config& cfg, const error& e) {
+  response res;
+  res.status = e.status;
+  res.body = render(e);
+  res.set("Content-Type", "application/json");
+  if (e.status == 503 || e.status == 409) res.set("Retry-After", std::to_string(cfg.retry_after));
+  if (e.status == 401) res.set("WWW-Authenticate", "Basic realm=\"" + cfg.realm + "\"");
+  return res;
+}
+
+response server_error_response(const app& a, int status) {
+  error e;
+  switch (status) {
+    case 413: e = request_too_large(); break;
+    case 431: e = error{431, errnum::invalid_parameters, "Request Header Fields Too Large", "Request headers too large.", std::nullopt, std::nullopt}; break;
+    case 503: e = backend_unavailable(); break;
+    default: e = bad_request("Invalid HTTP request."); break;
+  }
+  response res = error_response(a.cfg, e);
+  res.set("X-Content-Type-Options", "nosniff");
+  return res;
+}
+
+} // namespace kinto::http

@@ -1,0 +1,78 @@
+// The application behind the HTTP server: settings resolved once at start,
+// the store for reads, the write service for writes, and the handler that
+// routes each request. Free of Beast and CAF.
+#pragma once
+
+#include "actors/write_service.hpp"
+#include "http/message.hpp"
+#include "schema/settings.hpp"
+#include "storage/store.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kinto::http {
+
+/// Settings that change behaviour, read once (configuration.md).
+struct config {
+  kinto::settings raw;
+  std::string project_name = "kinto";
+  std::string project_version;
+  std::string http_api_version = "1.23";
+  std::string project_docs = "https://kinto.readthedocs.io/";
+  bool readonly = false;
+  bool explicit_permissions = true;
+  std::int64_t batch_max_requests = 25;
+  std::optional<std::int64_t> paginate_by;
+  std::int64_t storage_max_fetch_size = 10000;
+  std::string userid_hmac_secret;
+  std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
+  std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
+  bool accounts = false;
+  std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
+  std::vector<std::string> cors_origins{"*"};
+  std::optional<std::int64_t> cors_max_age = 3600;
+  bool version_prefix_redirect = true;
+  std::int64_t version_prefix_redirect_ttl = -1;
+  bool trailing_slash_redirect = true;
+  std::int64_t trailing_slash_redirect_ttl = 3600;
+  std::string http_scheme, http_host;
+  std::int64_t retry_after = 3;
+  std::optional<std::string> backoff;
+  std::string error_info_link = "https://github.com/Kinto/kinto/issues/";
+  std::string version_json_path = "version.json";
+  int bcrypt_cost = 10;
+  std::int64_t account_cache_ttl = 30;
+  std::string realm = "Realm";
+  /// Root view `config`: path, hash and modification time of the ini file.
+  std::optional<std::string> ini_path, ini_hash, ini_modified;
+};
+
+/// Builds the config from settings; returns an error message for invalid
+/// combinations (e.g. accounts included without an account policy).
+std::optional<std::string> load_config(const kinto::settings& s, config& out);
+
+class auth_cache;
+
+struct app {
+  app(config c, storage::store& s, actors::write_service& w);
+  ~app();
+  config cfg;
+  storage::store& store;
+  actors::write_service& writes;
+  std::unique_ptr<auth_cache> accounts_cache;
+  /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
+  void run_blocking(std::function<void()> work);
+  struct pool;
+  std::unique_ptr<pool> blocking;
+};
+
+/// The request handler over an app (routing, CORS, errors...).
+handler make_handler(app& a);
+/// The response for errors found by the server before routing (413, 431, 400, 503).
+response server_error_response(const app& a, int status);
+
+} // namespace kinto::http

@@ -1,0 +1,130 @@
+// Authentication policies (auth-permissions.md §1): accounts (bcrypt hashes
+// stored with the account) and basicauth (HMAC user ids). Missing or wrong
+// credentials make the request anonymous; they never fail it by themselves.
+#include "http/auth.hpp"
+
+#include "http/call.hpp"
+#include "schema/crypto.hpp"
+#include "schema/json.hpp"
+
+namespace kinto::http {
+
+bool auth_cache::valid(const std::string& key, std::chrono::steady_clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  if (it->second.until < now) {
+    entries_.erase(it);
+    return false;
+  }
+  return true;
+}
+
+void auth_cache::remember(const std::string& key, std::string account_id, std::chrono::steady_clock::time_point until) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (entries_.size() > 100000) entries_.clear(); // bounded: a flood of logins cannot grow it forever
+  entries_[key] = entry{std::move(account_id), until};
+}
+
+void auth_cache::forget_account(std::string_view account_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end();)
+    it = it->second.account_id == account_id ? entries_.erase(it) : std::next(it);
+}
+
+bool parse_basic(std::string_view header, std::string& user, std::string& password) {
+  auto space = header.find(' ');
+  if (space == std::string_view::npos) return false;
+  std::string_view scheme = header.substr(0, space);
+  if (scheme.size() != 5 || (scheme[0] != 'B' && scheme[0] != 'b') || scheme.substr(1) != "asic") return false;
+  std::string_view token = header.substr(space + 1);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  auto decoded = crypto::base64_decode(token);
+  if (!decoded) return false;
+  auto colon = decoded->find(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  user = decoded->substr(0, colon);
+  password = decoded->substr(colon + 1);
+  return true;
+}
+
+namespace {
+
+/// Adds system principals and group memberships once the user id is known.
+void complete_principals(const call_ptr& c) {
+  auto& who = c->who;
+  who.principals.clear();
+  if (who.authenticated()) who.principals.push_back(who.user_id);
+  who.principals.emplace_back(everyone);
+  if (!who.authenticated()) return;
+  who.principals.emplace_back(authenticated);
+  storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return;
+  for (std::string_view member : {std::string_view(who.user_id), authenticated})
+    for (auto& group : snap.groups_of(member))
+      if (std::find(who.principals.begin(), who.principals.end(), group) == who.principals.end())
+        who.principals.push_back(std::move(group));
+}
+
+/// The stored bcrypt hash of an account, if it exists.
+std::optional<std::string> account_hash(const app& a, const std::string& id) {
+  storage::snapshot snap = a.store.read();
+  if (!snap.valid()) return std::nullopt;
+  auto obj = snap.get(list_key{"", kind::account}, id);
+  if (!obj || obj->deleted) return std::nullopt;
+  std::string err;
+  auto data = json::parse(obj->data, err);
+  const json::value* password = data ? data->find("password") : nullptr;
+  if (!password || !password->is_string()) return std::nullopt;
+  return password->as_string();
+}
+
+void try_policies(const call_ptr& c, std::size_t index, const std::string& user, const std::string& password,
+                  std::function<void()> next) {
+  const auto& policies = c->cfg().policies;
+  if (index >= policies.size()) {
+    complete_principals(c);
+    return next();
+  }
+  const std::string& policy = policies[index];
+  if (policy == "basicauth") {
+    c->who.user_id = "basicauth:" + crypto::hmac_sha256_hex(c->cfg().userid_hmac_secret, user + ":" + password);
+    complete_principals(c);
+    return next();
+  }
+  // Accounts: a cached successful check, or bcrypt on the blocking pool.
+  auto hash = account_hash(c->a, user);
+  if (!hash) return try_policies(c, index + 1, user, password, std::move(next));
+  const std::string cache_key = crypto::hmac_sha256_hex(*hash, user + ":" + password);
+  const auto now = std::chrono::steady_clock::now();
+  if (c->a.accounts_cache->valid(cache_key, now)) {
+    c->who.user_id = "account:" + user;
+    complete_principals(c);
+    return next();
+  }
+  c->a.run_blocking([c, index, user, password, hash = *hash, cache_key, next = std::move(next)]() mutable {
+    if (crypto::bcrypt_verify(password, hash)) {
+      c->a.accounts_cache->remember(cache_key, user,
+                                    std::chrono::steady_clock::now() + std::chrono::seconds(c->cfg().account_cache_ttl));
+      c->who.user_id = "account:" + user;
+      complete_principals(c);
+      return next();
+    }
+    try_policies(c, index + 1, user, password, std::move(next));
+  });
+}
+
+} // namespace
+
+void authenticate(const call_ptr& c, std::function<void()> next) {
+  std::string user, password;
+  auto header = c->req.header("authorization");
+  if (!header || !parse_basic(*header, user, password)) {
+    complete_principals(c);
+    return next();
+  }
+  try_policies(c, 0, user, password, std::move(next));
+}
+
+} // namespace kinto::http

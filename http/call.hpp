@@ -1,0 +1,81 @@
+// One request on its way through the application: the parsed path and query,
+// the caller's identity, the matched route, and the one way to answer.
+// Internal to http/.
+#pragma once
+
+#include "http/app.hpp"
+#include "schema/error.hpp"
+#include "schema/resource.hpp"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kinto::http {
+
+struct identity {
+  std::string user_id; ///< empty when anonymous
+  std::vector<std::string> principals;
+  bool authenticated() const { return !user_id.empty(); }
+  /// The principal recorded as author of writes.
+  std::string author() const { return authenticated() ? user_id : std::string(everyone); }
+  bool holds_any(const std::vector<std::string>& allowed) const;
+};
+
+enum class endpoint : std::uint8_t { hello, heartbeat, lbheartbeat, version, api, contribute, plural, object };
+
+struct route {
+  endpoint ep = endpoint::hello;
+  list_key list; ///< plural and object endpoints
+  std::string id; ///< object endpoints
+  std::vector<std::string> methods; ///< allowed methods (without OPTIONS)
+};
+
+using query_params = std::vector<std::pair<std::string, std::string>>;
+
+struct call {
+  app& a;
+  request req;
+  std::string path; ///< decoded, without the /v1 prefix
+  std::string raw_query;
+  query_params query;
+  route r;
+  identity who;
+  responder reply;
+
+  const config& cfg() const { return a.cfg; }
+  bool is(std::string_view method) const { return req.method == method; }
+  /// Answers with `res` after adding the headers every response carries.
+  void send(response res);
+  void fail(const error& e);
+  /// A JSON response with the given status.
+  void send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {});
+  /// Absolute URL of `path_and_query` (which starts with /v1...).
+  std::string absolute_url(std::string_view path_and_query) const;
+  std::optional<std::string> query_value(std::string_view name) const;
+};
+
+using call_ptr = std::shared_ptr<call>;
+
+/// Error responses with their status-specific headers (Retry-After, WWW-Authenticate).
+response error_response(const config& cfg, const error& e);
+
+// Endpoint handlers (resource_handlers.cpp, service_handlers.cpp, accounts).
+void handle_object(const call_ptr& c);
+void handle_plural(const call_ptr& c);
+void handle_hello(const call_ptr& c);
+void handle_heartbeat(const call_ptr& c);
+void handle_lbheartbeat(const call_ptr& c);
+void handle_version(const call_ptr& c);
+void handle_api(const call_ptr& c);
+void handle_contribute(const call_ptr& c);
+
+/// Authenticates the request (Authorization header) and continues with the
+/// identity set; account password checks may run on the blocking pool.
+void authenticate(const call_ptr& c, std::function<void()> next);
+
+/// HTTP-date of a millisecond timestamp ("Fri, 31 May 2024 16:13:20 GMT").
+std::string http_date(std::uint64_t ms);
+
+} // namespace kinto::http

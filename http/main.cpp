@@ -1,0 +1,145 @@
+// kintod: reads its settings (kinto.ini, KINTO_* environment, flags), opens
+// the LMDB store, starts the write service and serves HTTP until SIGINT or
+// SIGTERM, then finishes requests in flight and closes everything in order.
+#include "actors/write_service.hpp"
+#include "http/app.hpp"
+#include "http/server.hpp"
+#include "schema/crypto.hpp"
+#include "schema/settings.hpp"
+#include "storage/store.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+constexpr int usage_error = 2;
+
+int fail(const std::string& message) {
+  std::cerr << "kintod: " << message << "\n";
+  return usage_error;
+}
+
+const char* usage = "usage: kintod [--ini PATH] [--host HOST] [--port PORT]\n";
+
+/// Upstream plugin names kintod knows but does not provide.
+void warn_unprovided_plugins(const kinto::settings& s, const std::vector<std::string>& enabled) {
+  for (const auto& plugin : s.get_list("includes"))
+    if (std::find(enabled.begin(), enabled.end(), plugin) == enabled.end())
+      std::cerr << "kintod: warning: plugin " << plugin << " is not provided by kintod; ignored\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::optional<std::string> ini_path, host, port;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&](std::optional<std::string>& out) -> bool {
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::cout << usage;
+      return 0;
+    }
+    bool ok = false;
+    if (arg == "--ini") ok = value(ini_path);
+    else if (arg == "--host") ok = value(host);
+    else if (arg == "--port") ok = value(port);
+    else if (arg.rfind("--ini=", 0) == 0) ini_path = std::string(arg.substr(6)), ok = true;
+    else if (arg.rfind("--host=", 0) == 0) host = std::string(arg.substr(7)), ok = true;
+    else if (arg.rfind("--port=", 0) == 0) port = std::string(arg.substr(7)), ok = true;
+    if (!ok) return fail("unknown or incomplete argument '" + std::string(arg) + "'\n" + usage);
+  }
+
+  kinto::settings settings;
+  kinto::http::config cfg;
+  if (ini_path) {
+    std::ifstream in(*ini_path);
+    if (!in) return fail("cannot read " + *ini_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    const auto dir = std::filesystem::absolute(*ini_path).parent_path().string();
+    auto parsed = kinto::settings::from_ini(text.str(), dir, error);
+    if (!parsed) return fail(*ini_path + ": " + error);
+    settings = std::move(*parsed);
+    cfg.ini_path = *ini_path;
+    cfg.ini_hash = kinto::crypto::sha256_hex(text.str());
+    struct stat st {};
+    if (::stat(ini_path->c_str(), &st) == 0) {
+      std::tm tm{};
+      gmtime_r(&st.st_mtime, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+      cfg.ini_modified = buf;
+    }
+  }
+  if (host) settings.set_override("server.host", *host);
+  if (port) settings.set_override("server.port", *port);
+
+  const std::string backend = settings.get_string("storage_backend", "lmdb");
+  if (backend != "lmdb" && backend != "kintod.storage.lmdb")
+    return fail("storage backend '" + backend + "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb)");
+  if (auto error = kinto::http::load_config(settings, cfg)) return fail(*error);
+
+  kinto::http::server_options server_options;
+  server_options.host = settings.get_string("server.host", "127.0.0.1");
+  const std::string port_text = settings.get_string("server.port", "8888");
+  unsigned port_number = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port_number);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port_number > 65535)
+    return fail("invalid port '" + port_text + "'");
+  server_options.port = static_cast<unsigned short>(port_number);
+  bool bad = false;
+  server_options.io_threads = static_cast<std::size_t>(settings.get_int("io_threads", 0, &bad));
+  server_options.body_limit = static_cast<std::size_t>(settings.get_int("max_body_bytes", 8 * 1024 * 1024, &bad));
+  server_options.header_limit = static_cast<std::size_t>(settings.get_int("max_header_bytes", 16 * 1024, &bad));
+  server_options.read_timeout = std::chrono::seconds(settings.get_int("read_timeout_seconds", 30, &bad));
+  server_options.max_connections = static_cast<std::size_t>(settings.get_int("max_connections", 10000, &bad));
+
+  kinto::storage::store_options store_options;
+  store_options.directory = settings.get_string("storage_url", "./kinto-data");
+  store_options.map_size = static_cast<std::size_t>(settings.get_int("storage_map_size", std::int64_t(1) << 36, &bad));
+  kinto::actors::write_service_options write_options;
+  write_options.worker_threads = static_cast<std::size_t>(settings.get_int("actor_threads", 0, &bad));
+  if (bad) return fail("a numeric setting (io_threads, max_body_bytes, storage_map_size...) is not an integer");
+
+  std::string error;
+  auto store = kinto::storage::store::open(store_options, error);
+  if (!store) return fail(error);
+  warn_unprovided_plugins(settings, cfg.plugins);
+
+  int status = 0;
+  {
+    kinto::actors::write_service writes(*store, write_options);
+    kinto::http::app application(std::move(cfg), *store, writes);
+    kinto::http::server server(
+      server_options, kinto::http::make_handler(application),
+      [&application](int code) { return kinto::http::server_error_response(application, code); });
+    if (!server.listen(error)) {
+      std::cerr << "kintod: " << error << "\n";
+      status = 1;
+    } else {
+      std::string plugins;
+      for (const auto& p : application.cfg.plugins) plugins += (plugins.empty() ? "" : ", ") + p.substr(p.rfind('.') + 1);
+      std::cerr << "kintod listening on http://" << server_options.host << ":" << server.port()
+                << " (data: " << std::filesystem::absolute(store_options.directory).string()
+                << "; plugins: " << (plugins.empty() ? "none" : plugins) << ")" << std::endl;
+      server.run();
+      std::cerr << "kintod: stopped accepting; requests in flight are done" << std::endl;
+    }
+    writes.shutdown();
+  }
+  return status;
+}

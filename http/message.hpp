@@ -1,0 +1,42 @@
+// The HTTP request and response as the handlers see them: plain data, free of
+// Beast (only http/server.cpp includes Beast) and of CAF.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kinto::http {
+
+struct request {
+  std::string method;                                       ///< upper case: GET, PUT...
+  std::string target;                                       ///< as sent: path and query
+  std::vector<std::pair<std::string, std::string>> headers; ///< names lower-cased
+  std::string body;
+  std::string host;                                         ///< Host header, or the local address
+
+  /// The first header with that (lower-case) name, or nullopt.
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+};
+
+struct response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool close = false; ///< close the connection after this response
+
+  void set(std::string name, std::string value);
+  /// The header with that name (case-insensitive), or nullopt.
+  std::optional<std::string_view> get(std::string_view name) const;
+};
+
+/// How a handler answers: exactly once, from any thread.
+using responder = std::function<void(response)>;
+/// The application: takes a request and answers it through the responder.
+using handler = std::function<void(request, responder)>;
+
+} // namespace kinto::http

@@ -1,0 +1,520 @@
+// Object and plural endpoints of every resource (buckets, groups,
+// collections, records, accounts): reads straight from an LMDB snapshot,
+// writes through the write service. resources.md, concurrency.md.
+#include "http/body.hpp"
+#include "http/call.hpp"
+
+#include "http/auth.hpp"
+#include "schema/crypto.hpp"
+#include "schema/json.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace kinto::http {
+
+namespace {
+
+std::string etag(std::uint64_t ts) { return "\"" + std::to_string(ts) + "\""; }
+
+void add_timestamp_headers(response& res, std::uint64_t ts) {
+  res.set("ETag", etag(ts));
+  res.set("Last-Modified", http_date(ts));
+}
+
+bool principal_listed(const identity& who, const json::value& perms, std::string_view name) {
+  const json::value* list = perms.find(name);
+  if (!list || !list->is_array()) return false;
+  for (const auto& p : list->as_array())
+    if (p.is_string() && std::find(who.principals.begin(), who.principals.end(), p.as_string()) != who.principals.end())
+      return true;
+  return false;
+}
+
+/// `{"data": ..., "permissions": ...}`: permissions only for explicit writers.
+std::string render_object(const identity& who, std::string_view data, std::string_view permissions_text) {
+  std::string err;
+  auto perms = json::parse(permissions_text.empty() ? "{}" : permissions_text, err);
+  const bool writer = perms && principal_listed(who, *perms, "write");
+  std::string out;
+  out.reserve(data.size() + permissions_text.size() + 32);
+  out += "{\"data\":";
+  out += data;
+  out += ",\"permissions\":";
+  out += writer ? permissions_text : std::string_view("{}");
+  out += '}';
+  return out;
+}
+
+void send_object(const call_ptr& c, int status, std::uint64_t ts, std::string body) {
+  response res;
+  res.status = status;
+  res.body = std::move(body);
+  res.set("Content-Type", "application/json");
+  add_timestamp_headers(res, ts);
+  if (c->is("GET") || c->is("HEAD")) res.set("Cache-Control", "no-cache, no-store");
+  c->send(std::move(res));
+}
+
+/// 404 (errno 111) when the object owning the list is missing.
+std::optional<error> missing_owner(const storage::view& snap, const list_key& list) {
+  auto owner = owner_of(list.parent);
+  if (!owner) return std::nullopt;
+  auto obj = snap.get(owner->list, owner->id);
+  if (obj && !obj->deleted) return std::nullopt;
+  return parent_not_found(owner->id, kind_name(owner->list.of));
+}
+
+bool is_account_admin(const call& c, bool write) {
+  return c.who.holds_any(c.cfg().account_write_principals) || (!write && c.who.holds_any(c.cfg().account_read_principals));
+}
+
+/// Accounts may only be seen and changed by themselves and administrators.
+std::optional<error> account_access(const call& c, std::string_view id, bool write) {
+  if (is_account_admin(c, write)) return std::nullopt;
+  if (c.who.user_id == "account:" + std::string(id)) return std::nullopt;
+  return c.who.authenticated() ? forbidden() : unauthorized();
+}
+
+/// Response-Behavior of a PATCH: which keys of `data` to return.
+std::string shape_patch_response(std::string_view behaviour, const json::value& sent, std::string_view stored_text) {
+  if (behaviour.empty() || behaviour == "full") return std::string(stored_text);
+  std::string err;
+  auto stored = json::parse(stored_text, err);
+  json::value out = json::value::object();
+  if (stored && sent.is_object()) {
+    for (const auto& [key, value] : sent.as_object()) {
+      const json::value* now = stored->find(key);
+      if (!now) continue;
+      if (behaviour == "light" || *now != value) out.set(key, *now);
+    }
+  }
+  return json::serialize(out);
+}
+
+/// Hashes an account's password off the io threads, then continues.
+void with_hashed_password(const call_ptr& c, std::optional<json::value>& data, std::function<void()> next) {
+  const json::value* password = data ? data->find("password") : nullptr;
+  if (!password) return next();
+  std::string clear = password->as_string();
+  auto shared = std::make_shared<std::optional<json::value>*>(&data);
+  c->a.run_blocking([c, clear, shared, next = std::move(next)] {
+    auto hash = crypto::bcrypt_hash(clear, c->cfg().bcrypt_cost);
+    if (!hash) return c->fail(invalid_parameter("body", "data.password", "Password cannot be hashed"));
+    (**shared)->set("password", json::value(*hash));
+    next();
+  });
+}
+
+void submit_write(const call_ptr& c, const list_key& list, actors::write_command cmd, std::optional<json::value> sent,
+                  std::string behaviour) {
+  const bool is_account = list.of == kind::account;
+  const std::string id = cmd.id;
+  const bool removes = cmd.op == actors::write_op::remove;
+  const bool changes_account = is_account && (removes || (cmd.data && cmd.data->find("password")) || cmd.patch);
+  c->a.writes.submit(list, std::move(cmd), [c, sent = std::move(sent), behaviour, removes, changes_account, id](actors::write_outcome out) {
+    if (out.failure) return c->fail(*out.failure);
+    if (changes_account) c->a.accounts_cache->forget_account(id);
+    if (removes) return send_object(c, 200, out.last_modified, "{\"data\":" + out.data + "}");
+    std::string data = sent ? shape_patch_response(behaviour, *sent, out.data) : out.data;
+    send_object(c, out.created ? 201 : 200, out.last_modified, render_object(c->who, data, out.permissions));
+  });
+}
+
+void object_read(const call_ptr& c, const storage::view& snap) {
+  const list_key& list = c->r.list;
+  auto obj = snap.get(list, c->r.id);
+  if (!obj || obj->deleted) return c->fail(object_not_found(c->r.id, kind_name(list.of)));
+  std::optional<std::uint64_t> none_match;
+  auto pre = parse_preconditions(c->req, &none_match);
+  if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
+  auto& p = std::get<actors::preconditions>(pre);
+  if (none_match && *none_match == obj->last_modified) {
+    response res;
+    res.status = 304;
+    add_timestamp_headers(res, obj->last_modified);
+    return c->send(std::move(res));
+  }
+  if (p.if_none_match_any || (p.if_match && *p.if_match != obj->last_modified)) {
+    std::string err;
+    auto existing = json::parse(obj->data, err);
+    response res = error_response(c->cfg(), precondition_failed(std::move(existing)));
+    add_timestamp_headers(res, obj->last_modified);
+    return c->send(std::move(res));
+  }
+  const std::string perms = snap.permissions(list.object_uri(c->r.id)).value_or("{}");
+  send_object(c, 200, obj->last_modified, render_object(c->who, obj->data, perms));
+}
+
+/// Fills the command's body part for PUT/PATCH/POST; false when it failed (answered).
+bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json::value>& sent) {
+  const kind k = c->r.list.of;
+  const std::string type = std::string(c->req.header("content-type").value_or(""));
+  if (c->is("PATCH") && type.find("application/json-patch+json") != std::string::npos) {
+    auto ops = parse_json_patch(c->req.body, k);
+    if (auto* e = std::get_if<error>(&ops)) return c->fail(*e), false;
+    cmd.format = actors::patch_format::json_patch;
+    cmd.patch = std::move(std::get<json::value>(ops));
+    return true;
+  }
+  auto env = parse_envelope(c->req.body, k);
+  if (auto* e = std::get_if<error>(&env)) return c->fail(*e), false;
+  auto& body = std::get<envelope>(env);
+  if (c->is("PATCH")) {
+    cmd.format = type.find("application/merge-patch+json") != std::string::npos ? actors::patch_format::merge_patch
+                                                                                 : actors::patch_format::merge;
+    if (!body.data && !body.permissions)
+      return c->fail(invalid_parameter("body", "data", "Provide at least one of data or permissions")), false;
+    sent = body.data;
+  }
+  cmd.data = std::move(body.data);
+  cmd.permissions = std::move(body.permissions);
+  return true;
+}
+
+} // namespace
+
+void handle_object(const call_ptr& c) {
+  const list_key& list = c->r.list;
+  const kind k = list.of;
+  storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  if (auto e = missing_owner(snap, list)) return c->fail(*e);
+  if (!valid_id(k, c->r.id)) return c->fail(invalid_parameter("path", std::nullopt, "Invalid object id"));
+  const bool is_account = k == kind::account;
+
+  if (c->is("GET") || c->is("HEAD")) {
+    if (is_account)
+      if (auto e = account_access(*c, c->r.id, false)) return c->fail(*e);
+    return object_read(c, snap);
+  }
+
+  actors::write_command cmd;
+  cmd.id = c->r.id;
+  cmd.author = c->who.author();
+  cmd.explicit_permissions = c->cfg().explicit_permissions;
+  auto pre = parse_preconditions(c->req, nullptr);
+  if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
+  cmd.pre = std::get<actors::preconditions>(pre);
+  std::optional<json::value> sent;
+  std::string behaviour;
+
+  if (c->is("DELETE")) {
+    cmd.op = actors::write_op::remove;
+    if (auto ts = c->query_value("last_modified")) {
+      std::uint64_t v = 0;
+      auto [ptr, ec] = std::from_chars(ts->data(), ts->data() + ts->size(), v);
+      if (ec == std::errc() && ptr == ts->data() + ts->size()) cmd.tombstone_timestamp = v;
+    }
+  } else {
+    cmd.op = c->is("PUT") ? actors::write_op::put : actors::write_op::patch;
+    if (!read_body(c, cmd, sent)) return;
+    if (cmd.data) {
+      if (const json::value* id = cmd.data->find("id"); id && id->as_string() != c->r.id)
+        return c->fail(invalid_parameter("body", "id", "Object id does not match existing object"));
+    }
+    if (c->is("PATCH")) {
+      behaviour = std::string(c->req.header("response-behavior").value_or("full"));
+      if (behaviour != "full" && behaviour != "light" && behaviour != "diff")
+        return c->fail(invalid_parameter("header", "Response-Behavior", "'" + behaviour + "' is not one of full, light, diff"));
+    }
+  }
+
+  if (is_account) {
+    const bool exists = [&] {
+      auto obj = snap.get(list, c->r.id);
+      return obj && !obj->deleted;
+    }();
+    if (exists || !c->is("PUT")) {
+      if (auto e = account_access(*c, c->r.id, true)) return c->fail(*e);
+    } else {
+      const bool may_create = is_account_admin(*c, true) || c->who.holds_any(c->cfg().account_create_principals);
+      if (!may_create) return c->fail(c->who.authenticated() ? forbidden() : unauthorized());
+      if (c->who.authenticated() && !is_account_admin(*c, true) && c->who.user_id != "account:" + c->r.id)
+        return c->fail(invalid_parameter("body", "data.id", "Username and account ID do not match."));
+    }
+    if (c->is("PUT")) {
+      const json::value* password = cmd.data ? cmd.data->find("password") : nullptr;
+      if (!password || !password->is_string())
+        return c->fail(invalid_parameter("body", "data.password", "Required"));
+    } else if (cmd.data) {
+      const json::value* password = cmd.data->find("password");
+      if (password && !password->is_string())
+        return c->fail(invalid_parameter("body", "data.password", json::serialize(*password) + " is not a string"));
+    }
+    cmd.author = "account:" + c->r.id;
+    auto shared_cmd = std::make_shared<actors::write_command>(std::move(cmd));
+    return with_hashed_password(c, shared_cmd->data, [c, shared_cmd, sent, behaviour] {
+      submit_write(c, c->r.list, std::move(*shared_cmd), sent, behaviour);
+    });
+  }
+  submit_write(c, list, std::move(cmd), std::move(sent), std::move(behaviour));
+}
+
+// ---- plural endpoints --------------------------------------------------------
+
+namespace {
+
+struct page_request {
+  std::size_t limit = 0;
+  std::uint64_t before = 0; ///< continue below this timestamp (from _token)
+};
+
+std::variant<page_request, error> page_of(const call& c) {
+  page_request page;
+  std::int64_t cap = c.cfg().storage_max_fetch_size;
+  if (c.cfg().paginate_by && *c.cfg().paginate_by > 0) cap = std::min(cap, *c.cfg().paginate_by);
+  std::int64_t limit = cap;
+  if (auto v = c.query_value("_limit")) {
+    std::int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || ptr != v->data() + v->size())
+      return invalid_parameter("querystring", "_limit", "\"" + *v + "\" is not a number");
+    if (n >= 0) limit = std::min(n, cap);
+  }
+  page.limit = static_cast<std::size_t>(std::max<std::int64_t>(limit, 0));
+  if (auto token = c.query_value("_token"); token && !token->empty()) {
+    auto bad = [] { return invalid_parameter("querystring", std::nullopt, "_token has invalid content"); };
+    auto decoded = crypto::base64url_decode(*token);
+    if (!decoded) return bad();
+    std::string err;
+    auto doc = json::parse(*decoded, err);
+    const json::value* last = doc ? doc->find("last_object") : nullptr;
+    const json::value* ts = last ? last->find("last_modified") : nullptr;
+    if (!ts || !ts->as_int64() || *ts->as_int64() <= 0) return bad();
+    page.before = static_cast<std::uint64_t>(*ts->as_int64());
+  }
+  return page;
+}
+
+std::string next_page_url(const call& c, std::size_t limit, std::uint64_t last_ts, std::string_view last_id) {
+  json::value token = json::value::object();
+  json::value last = json::value::object();
+  last.set("last_modified", json::value(last_ts));
+  last.set("id", json::value(last_id));
+  token.set("last_object", std::move(last));
+  token.set("offset", json::value(0));
+  token.set("nonce", json::value(crypto::random_hex(8)));
+  std::string query;
+  std::string_view raw = c.raw_query;
+  while (!raw.empty()) {
+    std::size_t amp = raw.find('&');
+    std::string_view pair = raw.substr(0, amp);
+    raw = amp == std::string_view::npos ? std::string_view() : raw.substr(amp + 1);
+    if (pair.empty() || pair.rfind("_limit=", 0) == 0 || pair == "_limit" || pair.rfind("_token=", 0) == 0 || pair == "_token")
+      continue;
+    query += query.empty() ? "" : "&";
+    query += pair;
+  }
+  query += query.empty() ? "" : "&";
+  query += "_limit=" + std::to_string(limit) + "&_token=" + crypto::base64url_encode(json::serialize(token));
+  return c.absolute_url("/v1" + c.path + "?" + query);
+}
+
+/// Only their own account for non-administrators.
+bool account_visible(const call& c, std::string_view id) {
+  return is_account_admin(c, false) || c.who.user_id == "account:" + std::string(id);
+}
+
+void list_objects(const call_ptr& c, std::uint64_t list_ts) {
+  storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  std::optional<std::uint64_t> none_match;
+  auto pre = parse_preconditions(c->req, &none_match);
+  if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
+  auto& p = std::get<actors::preconditions>(pre);
+  if (none_match && *none_match == list_ts) {
+    response res;
+    res.status = 304;
+    add_timestamp_headers(res, list_ts);
+    return c->send(std::move(res));
+  }
+  if (p.if_none_match_any || (p.if_match && *p.if_match != list_ts)) {
+    response res = error_response(c->cfg(), precondition_failed(std::nullopt));
+    add_timestamp_headers(res, list_ts);
+    return c->send(std::move(res));
+  }
+  const bool accounts = c->r.list.of == kind::account;
+  response res;
+  res.status = 200;
+  res.set("Content-Type", "application/json");
+  add_timestamp_headers(res, list_ts);
+  res.set("Cache-Control", "no-cache, no-store");
+
+  if (c->is("HEAD")) {
+    std::size_t total = 0;
+    snap.walk_newest_first(c->r.list, 0, 0, [&](const storage::change& ch) {
+      if (!ch.deleted && (!accounts || account_visible(*c, ch.id))) ++total;
+      return true;
+    });
+    res.set("Total-Objects", std::to_string(total));
+    res.set("Total-Records", std::to_string(total));
+    return c->send(std::move(res));
+  }
+
+  auto page_or = page_of(*c);
+  if (auto* e = std::get_if<error>(&page_or)) return c->fail(*e);
+  const page_request page = std::get<page_request>(page_or);
+  std::string body = "{\"data\":[";
+  std::size_t count = 0;
+  bool more = false;
+  std::uint64_t last_ts = 0;
+  std::string last_id;
+  snap.walk_newest_first(c->r.list, 0, page.before, [&](const storage::change& ch) {
+    if (ch.deleted || (accounts && !account_visible(*c, ch.id))) return true;
+    if (count == page.limit) {
+      more = true;
+      return false;
+    }
+    if (count) body += ',';
+    body += ch.data;
+    ++count;
+    last_ts = ch.last_modified;
+    last_id = std::string(ch.id);
+    return true;
+  });
+  body += "]}";
+  if (more && page.limit > 0) res.set("Next-Page", next_page_url(*c, page.limit, last_ts, last_id));
+  res.body = std::move(body);
+  c->send(std::move(res));
+}
+
+void list_read(const call_ptr& c) {
+  storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  if (auto ts = snap.list_timestamp(c->r.list)) return list_objects(c, *ts);
+  if (c->cfg().readonly) {
+    error e = backend_unavailable();
+    e.message = "Resource timestamp cannot be written. Plural endpoint must be hit at least once from a writable instance.";
+    return c->fail(e);
+  }
+  // The first read of a list gives it a timestamp, which later reads keep.
+  actors::write_command touch;
+  touch.op = actors::write_op::touch;
+  c->a.writes.submit(c->r.list, std::move(touch), [c](actors::write_outcome out) {
+    if (out.failure) return c->fail(*out.failure);
+    list_objects(c, out.last_modified);
+  });
+}
+
+void list_create(const call_ptr& c) {
+  const kind k = c->r.list.of;
+  auto env = parse_envelope(c->req.body, k);
+  if (auto* e = std::get_if<error>(&env)) return c->fail(*e);
+  auto& body = std::get<envelope>(env);
+  actors::write_command cmd;
+  cmd.op = actors::write_op::create;
+  cmd.author = c->who.author();
+  cmd.explicit_permissions = c->cfg().explicit_permissions;
+  auto pre = parse_preconditions(c->req, nullptr);
+  if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
+  cmd.pre = std::get<actors::preconditions>(pre);
+  if (const json::value* id = body.data ? body.data->find("id") : nullptr) {
+    if (!id->is_string() || !valid_id(k, id->as_string()))
+      return c->fail(invalid_parameter("path", std::nullopt, "Invalid object id"));
+    cmd.id = id->as_string();
+  } else if (k == kind::account) {
+    return c->fail(invalid_parameter("body", "data.id", "Required"));
+  } else {
+    cmd.id = k == kind::record ? crypto::uuid4() : crypto::random_name_id();
+  }
+  cmd.data = std::move(body.data);
+  cmd.permissions = std::move(body.permissions);
+  if (k != kind::account) return submit_write(c, c->r.list, std::move(cmd), std::nullopt, {});
+
+  storage::snapshot snap = c->a.store.read();
+  auto existing = snap.get(c->r.list, cmd.id);
+  if (existing && !existing->deleted) {
+    if (auto e = account_access(*c, cmd.id, false)) return c->fail(*e);
+  } else {
+    const bool admin = is_account_admin(*c, true);
+    if (!admin && !c->who.holds_any(c->cfg().account_create_principals))
+      return c->fail(c->who.authenticated() ? forbidden() : unauthorized());
+    if (c->who.authenticated() && !admin && c->who.user_id != "account:" + cmd.id)
+      return c->fail(invalid_parameter("body", "data.id", "Username and account ID do not match."));
+    const json::value* password = cmd.data->find("password");
+    if (!password || !password->is_string()) return c->fail(invalid_parameter("body", "data.password", "Required"));
+  }
+  cmd.author = "account:" + cmd.id;
+  auto shared_cmd = std::make_shared<actors::write_command>(std::move(cmd));
+  with_hashed_password(c, shared_cmd->data, [c, shared_cmd] {
+    submit_write(c, c->r.list, std::move(*shared_cmd), std::nullopt, {});
+  });
+}
+
+/// Plural DELETE: one tombstone per object, each its own write in order.
+void list_delete(const call_ptr& c) {
+  storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  const std::uint64_t list_ts = snap.list_timestamp(c->r.list).value_or(0);
+  auto pre = parse_preconditions(c->req, nullptr);
+  if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
+  auto& p = std::get<actors::preconditions>(pre);
+  if (p.if_none_match_any || (p.if_match && *p.if_match != list_ts)) {
+    response res = error_response(c->cfg(), precondition_failed(std::nullopt));
+    add_timestamp_headers(res, list_ts);
+    return c->send(std::move(res));
+  }
+  const bool accounts = c->r.list.of == kind::account;
+  if (accounts && !c->who.authenticated()) return c->fail(unauthorized());
+  std::vector<std::string> ids;
+  snap.walk_newest_first(c->r.list, 0, 0, [&](const storage::change& ch) {
+    if (!ch.deleted && (!accounts || is_account_admin(*c, true) || c->who.user_id == "account:" + std::string(ch.id)))
+      ids.emplace_back(ch.id);
+    return ids.size() < static_cast<std::size_t>(c->cfg().storage_max_fetch_size);
+  });
+  struct progress {
+    std::vector<std::string> tombstones;
+    std::size_t remaining;
+    std::uint64_t newest = 0;
+    std::mutex mutex;
+  };
+  auto state = std::make_shared<progress>();
+  state->remaining = ids.size();
+  state->newest = list_ts;
+  auto finish = [c, state] {
+    std::string body = "{\"data\":[";
+    for (std::size_t i = 0; i < state->tombstones.size(); ++i) body += (i ? "," : "") + state->tombstones[i];
+    body += "]}";
+    response res;
+    res.status = 200;
+    res.body = std::move(body);
+    res.set("Content-Type", "application/json");
+    add_timestamp_headers(res, state->newest);
+    c->send(std::move(res));
+  };
+  if (ids.empty()) return finish();
+  for (auto& id : ids) {
+    actors::write_command cmd;
+    cmd.op = actors::write_op::remove;
+    cmd.id = std::move(id);
+    cmd.author = c->who.author();
+    c->a.writes.submit(c->r.list, std::move(cmd), [state, finish](actors::write_outcome out) {
+      bool last = false;
+      {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (!out.failure) {
+          state->tombstones.push_back(out.data);
+          state->newest = std::max(state->newest, out.last_modified);
+        }
+        last = --state->remaining == 0;
+      }
+      if (last) finish();
+    });
+  }
+}
+
+} // namespace
+
+void handle_plural(const call_ptr& c) {
+  storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  if (auto e = missing_owner(snap, c->r.list)) return c->fail(*e);
+  if (c->r.list.of == kind::account && (c->is("GET") || c->is("HEAD")) && !c->who.authenticated())
+    return c->fail(unauthorized());
+  if (c->is("GET") || c->is("HEAD")) return list_read(c);
+  if (c->is("POST")) return list_create(c);
+  return list_delete(c);
+}
+
+} // namespace kinto::http

@@ -1,0 +1,360 @@
+// The way every request goes: read-only mode, the /v1 prefix and redirects,
+// the route table, allowed methods, CORS pre-flight, content negotiation,
+// authentication, then the endpoint's handler. Headers every response
+// carries are added in call::send, the one exit.
+#include "http/app.hpp"
+#include "http/call.hpp"
+
+#include "schema/json.hpp"
+
+#include <algorithm>
+
+namespace kinto::http {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// Percent-decodes; `plus_is_space` for query strings. False on a bad escape.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (std::size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  std::size_t i = 1;
+  while (i <= path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    parts.emplace_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
+const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};
+const std::vector<std::string> object_methods{"GET", "HEAD", "PUT", "PATCH", "DELETE"};
+const std::vector<std::string> read_methods{"GET", "HEAD"};
+
+/// The route table: matches a decoded path (without /v1).
+std::optional<route> match(const config& cfg, std::string_view path) {
+  auto fixed = [](endpoint ep) { return route{ep, {}, {}, read_methods}; };
+  if (path == "/") return fixed(endpoint::hello);
+  if (path == "/__heartbeat__") return fixed(endpoint::heartbeat);
+  if (path == "/__lbheartbeat__") return fixed(endpoint::lbheartbeat);
+  if (path == "/__version__") return fixed(endpoint::version);
+  if (path == "/__api__") return fixed(endpoint::api);
+  if (path == "/contribute.json") return fixed(endpoint::contribute);
+  if (path.empty() || path.front() != '/') return std::nullopt;
+  auto parts = split_path(path);
+  for (const auto& p : parts)
+    if (p.empty()) return std::nullopt;
+  auto plural = [](list_key list) { return route{endpoint::plural, std::move(list), {}, plural_methods}; };
+  auto object = [](list_key list, std::string id) {
+    return route{endpoint::object, std::move(list), std::move(id), object_methods};
+  };
+  const std::size_t n = parts.size();
+  if (parts[0] == "accounts" && cfg.accounts) {
+    if (n == 1) return plural(list_key{"", kind::account});
+    if (n == 2) return object(list_key{"", kind::account}, parts[1]);
+    return std::nullopt;
+  }
+  if (parts[0] != "buckets") return std::nullopt;
+  if (n == 1) return plural(list_key{"", kind::bucket});
+  if (n == 2) return object(list_key{"", kind::bucket}, parts[1]);
+  const std::string bucket = "/buckets/" + parts[1];
+  kind child;
+  if (parts[2] == "groups") child = kind::group;
+  else if (parts[2] == "collections") child = kind::collection;
+  else return std::nullopt;
+  if (n == 3) return plural(list_key{bucket, child});
+  if (n == 4) return object(list_key{bucket, child}, parts[3]);
+  if (child != kind::collection || parts[4] != "records") return std::nullopt;
+  const std::string collection = bucket + "/collections/" + parts[3];
+  if (n == 5) return plural(list_key{collection, kind::record});
+  if (n == 6) return object(list_key{collection, kind::record}, parts[5]);
+  return std::nullopt;
+}
+
+bool origin_allowed(const config& cfg, std::string_view origin) {
+  for (const auto& pattern : cfg.cors_origins) {
+    if (pattern == "*" || pattern == origin) return true;
+    if (pattern.size() > 1 && pattern[0] == '*') {
+      std::string_view suffix = std::string_view(pattern).substr(1);
+      if (origin.size() >= suffix.size() && origin.substr(origin.size() - suffix.size()) == suffix) return true;
+    }
+  }
+  return false;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out;
+}
+
+std::vector<std::string> exposed_headers(const call& c) {
+  std::vector<std::string> h{"Alert", "Backoff", "Retry-After", "Content-Length", "Content-Type"};
+  const bool plural = c.r.ep == endpoint::plural, object = c.r.ep == endpoint::object;
+  if (plural && (c.is("GET") || c.is("HEAD"))) h.push_back("Next-Page");
+  if (plural || object) {
+    for (const char* name : {"Last-Modified", "ETag", "Cache-Control", "Expires", "Pragma"}) h.emplace_back(name);
+  }
+  if (plural && c.is("HEAD")) {
+    h.emplace_back("Total-Objects");
+    h.emplace_back("Total-Records");
+  }
+  return h;
+}
+
+void redirect(const call_ptr& c, std::string location, std::int64_t ttl) {
+  response res;
+  res.status = 307;
+  res.set("Location", std::move(location));
+  if (ttl > 0) {
+    res.set("Cache-Control", "max-age=" + std::to_string(ttl));
+    res.set("Expires", http_date(static_cast<std::uint64_t>(std::time(nullptr) + ttl) * 1000));
+  } else if (ttl == 0) {
+    res.set("Cache-Control", "no-cache");
+  }
+  res.set("Content-Type", "application/json");
+  res.body = "{}";
+  c->send(std::move(res));
+}
+
+bool accepts_json(std::string_view accept) {
+  if (accept.empty()) return true;
+  std::size_t i = 0;
+  while (i < accept.size()) {
+    std::size_t j = accept.find(',', i);
+    if (j == std::string_view::npos) j = accept.size();
+    std::string_view item = accept.substr(i, j - i);
+    std::string_view type = item.substr(0, item.find(';'));
+    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    bool zero_q = false;
+    if (auto q = item.find("q="); q != std::string_view::npos) {
+      std::string_view v = item.substr(q + 2);
+      zero_q = v.substr(0, 1) == "0" && v.find_first_of("123456789") == std::string_view::npos;
+    }
+    if (!zero_q && (type == "*/*" || type == "application/*" || type == "application/json")) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+std::string media_type(std::string_view content_type) {
+  std::string_view t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  std::string out(t);
+  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+void preflight(const call_ptr& c) {
+  auto origin = c->req.header("origin");
+  auto method = c->req.header("access-control-request-method");
+  std::vector<error_detail> problems;
+  if (!origin) problems.push_back({"header", "Origin", "Origin header is missing"});
+  if (!method) problems.push_back({"header", "Access-Control-Request-Method", "Access-Control-Request-Method header is missing"});
+  if (!problems.empty()) return c->fail(invalid_parameters(std::move(problems)));
+  if (!origin_allowed(c->cfg(), *origin)) return c->fail(invalid_parameter("header", "Origin", std::string(*origin) + " not allowed"));
+  if (std::find(c->r.methods.begin(), c->r.methods.end(), *method) == c->r.methods.end())
+    return c->fail(invalid_parameter("header", "Access-Control-Request-Method", "Method not allowed"));
+  response res;
+  res.status = 200;
+  res.set("Access-Control-Allow-Methods", join(c->r.methods, ","));
+  std::string allowed_headers = std::string(c->req.header("access-control-request-headers").value_or(""));
+  for (const auto& h : exposed_headers(*c)) allowed_headers += (allowed_headers.empty() ? "" : ",") + h;
+  res.set("Access-Control-Allow-Headers", allowed_headers);
+  if (c->cfg().cors_max_age) res.set("Access-Control-Max-Age", std::to_string(*c->cfg().cors_max_age));
+  c->send(std::move(res));
+}
+
+void dispatch(const call_ptr& c) {
+  switch (c->r.ep) {
+    case endpoint::hello: return handle_hello(c);
+    case endpoint::heartbeat: return handle_heartbeat(c);
+    case endpoint::lbheartbeat: return handle_lbheartbeat(c);
+    case endpoint::version: return handle_version(c);
+    case endpoint::api: return handle_api(c);
+    case endpoint::contribute: return handle_contribute(c);
+    case endpoint::plural: return handle_plural(c);
+    case endpoint::object: return handle_object(c);
+  }
+}
+
+void route_request(const call_ptr& c) {
+  const config& cfg = c->cfg();
+  const std::string& target = c->req.target;
+  const std::size_t qpos = target.find('?');
+  const std::string_view raw_path = std::string_view(target).substr(0, qpos);
+  if (qpos != std::string::npos) c->raw_query = target.substr(qpos + 1);
+
+  if (cfg.readonly && !(c->is("GET") || c->is("HEAD") || c->is("OPTIONS"))) return c->fail(method_not_allowed());
+
+  std::string path;
+  if (raw_path.empty() || raw_path.front() != '/' || !percent_decode(raw_path, path, false) || !valid_utf8(path))
+    return c->fail(bad_request("Invalid URL path."));
+
+  // Query string: decoded pairs; invalid UTF-8 is a Bad Request.
+  std::string_view q = c->raw_query;
+  while (!q.empty()) {
+    std::size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::string name, value;
+    if (!percent_decode(pair.substr(0, eq), name, true) ||
+        !percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), value, true) ||
+        !valid_utf8(name) || !valid_utf8(value))
+      return c->fail(bad_request("A request with an incorrect encoding in the querystring was received. Please make sure your requests are encoded in UTF-8: " + std::string(pair)));
+    c->query.emplace_back(std::move(name), std::move(value));
+  }
+
+  // The version prefix.
+  const std::string suffix = c->raw_query.empty() ? "" : "?" + c->raw_query;
+  if (path.rfind("/v1", 0) != 0 || (path.size() > 3 && path[3] != '/')) {
+    const bool other_version = path.size() > 2 && path[1] == 'v' && std::isdigit(static_cast<unsigned char>(path[2]));
+    if (other_version || path.find_first_of("\r\n") != std::string::npos || !cfg.version_prefix_redirect)
+      return c->fail(version_not_available());
+    if (c->is("OPTIONS")) return c->send(response{200, {}, {}, false});
+    return redirect(c, c->absolute_url("/v1" + std::string(raw_path) + suffix), cfg.version_prefix_redirect_ttl);
+  }
+  if (path == "/v1") return redirect(c, c->absolute_url("/v1/" + suffix), cfg.trailing_slash_redirect_ttl);
+  c->path = path.substr(3);
+
+  auto matched = match(cfg, c->path);
+  if (!matched) {
+    if (c->path.size() > 1 && c->path.back() == '/' && cfg.trailing_slash_redirect) {
+      std::string_view trimmed = raw_path;
+      while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.remove_suffix(1);
+      return redirect(c, c->absolute_url(std::string(trimmed) + suffix), cfg.trailing_slash_redirect_ttl);
+    }
+    return c->fail(route_not_found());
+  }
+  c->r = std::move(*matched);
+  const bool resource = c->r.ep == endpoint::plural || c->r.ep == endpoint::object;
+
+  if (c->is("OPTIONS")) return preflight(c);
+  if (std::find(c->r.methods.begin(), c->r.methods.end(), c->req.method) == c->r.methods.end()) {
+    response res = error_response(cfg, method_not_allowed());
+    res.set("Allow", join(c->r.methods, ", "));
+    return c->send(std::move(res));
+  }
+  if (auto origin = c->req.header("origin"); origin && !origin_allowed(cfg, *origin))
+    return c->fail(invalid_parameter("header", "Origin", std::string(*origin) + " not allowed"));
+  if (resource) {
+    if (!accepts_json(c->req.header("accept").value_or("")))
+      return c->fail(invalid_parameters({{"header", "Accept", "Accept header should be one of ['application/json']"}}, 406));
+    if (c->is("POST") || c->is("PUT") || c->is("PATCH")) {
+      if (auto ct = c->req.header("content-type")) {
+        const std::string type = media_type(*ct);
+        const bool ok = type == "application/json" ||
+                        (c->is("PATCH") && (type == "application/merge-patch+json" || type == "application/json-patch+json"));
+        if (!ok) {
+          const std::string allowed = c->is("PATCH")
+            ? "['application/json', 'application/merge-patch+json', 'application/json-patch+json']"
+            : "['application/json']";
+          return c->fail(invalid_parameters({{"header", "Content-Type", "Content-Type header should be one of " + allowed}}, 415));
+        }
+      }
+    }
+  }
+  authenticate(c, [c] { dispatch(c); });
+}
+
+} // namespace
+
+void call::send(response res) {
+  const config& cfg = a.cfg;
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ");
+  if (cfg.backoff) res.set("Backoff", *cfg.backoff);
+  if (auto origin = req.header("origin"); origin && origin_allowed(cfg, *origin)) {
+    const bool star = std::find(cfg.cors_origins.begin(), cfg.cors_origins.end(), "*") != cfg.cors_origins.end();
+    res.set("Access-Control-Allow-Origin", star ? "*" : std::string(*origin));
+    res.set("Access-Control-Expose-Headers", join(exposed_headers(*this), ", "));
+  }
+  if (is("HEAD")) res.body.clear();
+  reply(std::move(res));
+}
+
+void call::fail(const error& e) { send(error_response(a.cfg, e)); }
+
+void call::send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers) {
+  response res;
+  res.status = status;
+  res.body = std::move(body);
+  res.headers = std::move(headers);
+  res.set("Content-Type", "application/json");
+  send(std::move(res));
+}
+
+std::string call::absolute_url(std::string_view path_and_query) const {
+  std::string scheme = a.cfg.http_scheme.empty() ? "http" : a.cfg.http_scheme;
+  std::string host = a.cfg.http_host.empty() ? req.host : a.cfg.http_host;
+  return scheme + "://" + host + std::string(path_and_query);
+}
+
+std::optional<std::string> call::query_value(std::string_view name) const {
+  for (const auto& [n, v] : query)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+handler make_handler(app& a) {
+  return [&a](request req, responder reply) {
+    auto c = std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
+    route_request(c);
+  };
+}
+
+} // namespace kinto::http

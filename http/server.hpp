@@ -1,0 +1,50 @@
+// The HTTP/1.1 server: a listener and keep-alive sessions on N io threads,
+// with header/body limits and read timeouts. Hands each request to a
+// handler and writes its response. The only file that includes Beast.
+#pragma once
+
+#include "http/message.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace kinto::http {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  unsigned short port = 8888;
+  std::size_t io_threads = 0;                 ///< 0 = one per core
+  std::size_t body_limit = 8 * 1024 * 1024;   ///< bytes; beyond: 413
+  std::size_t header_limit = 16 * 1024;       ///< bytes; beyond: 431
+  std::chrono::seconds read_timeout{30};      ///< a request must arrive in this time
+  std::chrono::seconds idle_timeout{120};     ///< keep-alive connections idle this long close
+  std::size_t max_connections = 10000;        ///< beyond: new connections are refused with 503
+};
+
+/// Renders a response for errors the server detects itself (limits, parse
+/// failures) before any handler runs: status and Kinto JSON body.
+using error_renderer = std::function<response(int status)>;
+
+class server {
+public:
+  server(server_options options, handler app, error_renderer errors);
+  ~server();
+
+  /// Binds the listening socket; false with `error` set when it cannot.
+  [[nodiscard]] bool listen(std::string& error);
+  /// The bound port (after listen()).
+  unsigned short port() const;
+  /// Serves until SIGINT/SIGTERM or stop(): stops accepting, lets requests
+  /// in flight finish, then returns.
+  void run();
+  void stop();
+
+  struct impl;
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace kinto::http

@@ -1,0 +1,159 @@
+// Service endpoints: the root "hello" view, heartbeats, __version__,
+// __api__ and contribute.json (service-endpoints.md §1–§2).
+#include "http/call.hpp"
+
+#include "schema/json.hpp"
+
+#include <fstream>
+#include <sstream>
+
+namespace kinto::http {
+
+namespace {
+
+json::value capability(std::string_view description, std::string_view url) {
+  json::value cap = json::value::object();
+  cap.set("description", json::value(description));
+  cap.set("url", json::value(url));
+  return cap;
+}
+
+} // namespace
+
+void handle_hello(const call_ptr& c) {
+  const config& cfg = c->cfg();
+  json::value hello = json::value::object();
+  hello.set("project_name", json::value(cfg.project_name));
+  hello.set("project_version", json::value(cfg.project_version));
+  hello.set("http_api_version", json::value(cfg.http_api_version));
+  hello.set("project_docs", json::value(cfg.project_docs));
+  hello.set("url", json::value(c->absolute_url("/v1/")));
+  if (cfg.ini_path) {
+    json::value file = json::value::object();
+    file.set("path", json::value(*cfg.ini_path));
+    file.set("hash", json::value(cfg.ini_hash.value_or("")));
+    file.set("modified", json::value(cfg.ini_modified.value_or("")));
+    hello.set("config", std::move(file));
+  } else {
+    hello.set("config", json::value());
+  }
+  json::value settings = json::value::object();
+  settings.set("batch_max_requests", json::value(cfg.batch_max_requests));
+  settings.set("readonly", json::value(cfg.readonly));
+  settings.set("explicit_permissions", json::value(cfg.explicit_permissions));
+  hello.set("settings", std::move(settings));
+  if (c->who.authenticated()) {
+    json::value user = json::value::object();
+    user.set("id", json::value(c->who.user_id));
+    json::value principals = json::value::array();
+    for (const auto& p : c->who.principals) principals.as_array().emplace_back(p);
+    user.set("principals", std::move(principals));
+    hello.set("user", std::move(user));
+  }
+  json::value caps = json::value::object();
+  if (std::find(cfg.policies.begin(), cfg.policies.end(), "basicauth") != cfg.policies.end())
+    caps.set("basicauth", capability("Very basic authentication sessions. Not for production use.",
+                                     "http://kinto.readthedocs.io/en/stable/api/1.x/authentication.html"));
+  if (cfg.accounts) {
+    json::value accounts = capability("Manage user accounts.", "https://kinto.readthedocs.io/en/latest/api/1.x/accounts.html");
+    accounts.set("validation_enabled", json::value(false));
+    caps.set("accounts", std::move(accounts));
+  }
+  hello.set("capabilities", std::move(caps));
+  std::vector<std::pair<std::string, std::string>> headers;
+  c->send_json(200, json::serialize(hello), std::move(headers));
+}
+
+void handle_heartbeat(const call_ptr& c) {
+  storage::snapshot snap = c->a.store.read();
+  const bool ok = snap.valid();
+  json::value beat = json::value::object();
+  beat.set("storage", json::value(ok));
+  beat.set("permission", json::value(ok));
+  beat.set("cache", json::value(true));
+  c->send_json(ok ? 200 : 503, json::serialize(beat));
+}
+
+void handle_lbheartbeat(const call_ptr& c) { c->send_json(200, "{}"); }
+
+void handle_version(const call_ptr& c) {
+  std::ifstream in(c->cfg().version_json_path);
+  std::string err;
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto doc = json::parse(text.str(), err)) return c->send_json(200, json::serialize(*doc));
+  }
+  c->fail(internal_error(c->cfg().error_info_link));
+}
+
+void handle_api(const call_ptr& c) {
+  const config& cfg = c->cfg();
+  json::value api = json::value::object();
+  api.set("swagger", json::value("2.0"));
+  json::value info = json::value::object();
+  info.set("title", json::value(cfg.project_name));
+  info.set("version", json::value(cfg.http_api_version));
+  api.set("info", std::move(info));
+  api.set("host", json::value(cfg.http_host.empty() ? c->req.host : cfg.http_host));
+  api.set("basePath", json::value("/v1"));
+  json::value schemes = json::value::array();
+  schemes.as_array().emplace_back(cfg.http_scheme.empty() ? "http" : cfg.http_scheme);
+  api.set("schemes", std::move(schemes));
+  json::value security = json::value::object();
+  json::value basic = json::value::object();
+  basic.set("type", json::value("basic"));
+  security.set("basicAuth", std::move(basic));
+  api.set("securityDefinitions", std::move(security));
+  json::value paths = json::value::object();
+  auto describe = [&](std::string path, std::initializer_list<const char*> methods, std::string tag) {
+    json::value ops = json::value::object();
+    for (const char* m : methods) {
+      json::value op = json::value::object();
+      json::value tags = json::value::array();
+      tags.as_array().emplace_back(tag);
+      op.set("tags", std::move(tags));
+      json::value responses = json::value::object();
+      json::value ok = json::value::object();
+      ok.set("description", json::value("Success"));
+      responses.set("200", std::move(ok));
+      op.set("responses", std::move(responses));
+      std::string lower(m);
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      ops.set(lower, std::move(op));
+    }
+    paths.set(path, std::move(ops));
+  };
+  describe("/", {"GET"}, "Utilities");
+  describe("/__heartbeat__", {"GET"}, "Utilities");
+  describe("/__lbheartbeat__", {"GET"}, "Utilities");
+  describe("/__version__", {"GET"}, "Utilities");
+  describe("/__api__", {"GET"}, "Utilities");
+  describe("/contribute.json", {"GET"}, "Utilities");
+  describe("/buckets", {"GET", "HEAD", "POST", "DELETE"}, "Buckets");
+  describe("/buckets/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Buckets");
+  describe("/buckets/{bucket_id}/groups", {"GET", "HEAD", "POST", "DELETE"}, "Groups");
+  describe("/buckets/{bucket_id}/groups/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Groups");
+  describe("/buckets/{bucket_id}/collections", {"GET", "HEAD", "POST", "DELETE"}, "Collections");
+  describe("/buckets/{bucket_id}/collections/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Collections");
+  describe("/buckets/{bucket_id}/collections/{collection_id}/records", {"GET", "HEAD", "POST", "DELETE"}, "Records");
+  describe("/buckets/{bucket_id}/collections/{collection_id}/records/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Records");
+  if (cfg.accounts) {
+    describe("/accounts", {"GET", "HEAD", "POST", "DELETE"}, "Accounts");
+    describe("/accounts/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Accounts");
+  }
+  api.set("paths", std::move(paths));
+  c->send_json(200, json::serialize(api));
+}
+
+void handle_contribute(const call_ptr& c) {
+  c->send_json(200,
+               "{\"name\":\"kintod\",\"description\":\"A fast server for the Kinto HTTP API: JSON storage with "
+               "synchronisation and sharing.\",\"repository\":{\"url\":\"https://github.com/Kinto/kinto\",\"license\":"
+               "\"Apache License (2.0)\",\"tests\":\"https://github.com/Kinto/kinto/actions\"},\"participate\":{\"home\":"
+               "\"https://kinto.readthedocs.io/\",\"docs\":\"https://kinto.readthedocs.io/\"},\"bugs\":{\"list\":"
+               "\"https://github.com/Kinto/kinto/issues\",\"report\":\"https://github.com/Kinto/kinto/issues/new\"},"
+               "\"keywords\":[\"JSON\",\"C++\",\"REST\",\"API\",\"Database\",\"Sync\"]}");
+}
+
+} // namespace kinto::http

@@ -1,0 +1,143 @@
+// Kinto's data in one LMDB environment: objects and tombstones, the change
+// index by timestamp, list timestamps, permissions and group memberships.
+// The key layout is documented in storage/README.md. Knows nothing of actors
+// or HTTP; no exception leaves this module.
+#pragma once
+
+#include "schema/resource.hpp"
+#include "storage/lmdb.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kinto::storage {
+
+/// Outcome of a write operation.
+enum class status : std::uint8_t {
+  ok,
+  conflict, ///< a uniqueness rule would break (e.g. a timestamp already used in the list)
+  missing,  ///< an object the write depends on (its parent) does not exist
+  full,     ///< the map is full: nothing more can be written
+  failed,   ///< I/O or other LMDB failure
+};
+
+/// One stored object or tombstone.
+struct object {
+  std::uint64_t last_modified = 0;
+  bool deleted = false;
+  std::string data; ///< JSON text of `data` (with id and last_modified); empty for tombstones
+};
+
+/// One entry met while walking a list by timestamp. Views live until the
+/// transaction ends or writes.
+struct change {
+  std::uint64_t last_modified;
+  std::string_view id;
+  bool deleted;
+  std::string_view data;
+};
+
+struct databases {
+  MDB_dbi objects = 0, changes = 0, timestamps = 0, permissions = 0, members = 0, meta = 0;
+};
+
+/// Read operations over a transaction (read-only or write).
+class view {
+public:
+  view(MDB_txn* txn, const databases& dbs) : txn_(txn), dbs_(&dbs) {}
+
+  /// The object or tombstone `id` of the list; nullopt when never written.
+  std::optional<object> get(const list_key& list, std::string_view id) const;
+  /// Timestamp of the list, nullopt when it never had one.
+  std::optional<std::uint64_t> list_timestamp(const list_key& list) const;
+  /// Permissions of an object as a JSON object text; nullopt when it has none.
+  std::optional<std::string> permissions(std::string_view uri) const;
+  /// Group URIs whose members include `principal`.
+  std::vector<std::string> groups_of(std::string_view principal) const;
+  /// Walks the list newest first over timestamps in (after, before): `before`
+  /// 0 means no upper bound. Tombstones are included. Stops when `visit`
+  /// returns false.
+  void walk_newest_first(const list_key& list, std::uint64_t after, std::uint64_t before,
+                         const std::function<bool(const change&)>& visit) const;
+  /// A value of the meta database (server-wide facts such as secrets).
+  std::optional<std::string> meta(std::string_view key) const;
+
+  MDB_txn* txn() const { return txn_; }
+
+protected:
+  MDB_txn* txn_;
+  const databases* dbs_;
+};
+
+/// Write operations inside a write transaction owned by the caller.
+class batch : public view {
+public:
+  using view::view;
+
+  /// Stores the object (or tombstone) `id` and moves its entry in the change
+  /// index from `previous` (its former timestamp, if any) to its new one.
+  /// `conflict` when another object of the list already has that timestamp.
+  [[nodiscard]] status put(const list_key& list, std::string_view id, const object& obj,
+                           std::optional<std::uint64_t> previous);
+  [[nodiscard]] status set_list_timestamp(const list_key& list, std::uint64_t ts);
+  /// Stores the permissions (a JSON object text), or erases them when empty.
+  [[nodiscard]] status set_permissions(std::string_view uri, std::string_view json_object);
+  [[nodiscard]] status add_member(std::string_view principal, std::string_view group_uri);
+  [[nodiscard]] status remove_member(std::string_view principal, std::string_view group_uri);
+  /// Removes everything below the object `uri`: its child lists with their
+  /// objects, tombstones, timestamps, permissions, and the memberships of
+  /// groups among them. The object itself is left to the caller.
+  [[nodiscard]] status erase_children(std::string_view uri);
+  [[nodiscard]] status set_meta(std::string_view key, std::string_view value);
+  /// Removes every piece of data (flush).
+  [[nodiscard]] status erase_everything();
+};
+
+/// A read snapshot; owns its read-only transaction.
+class snapshot : public view {
+public:
+  snapshot(lmdb::txn txn, const databases& dbs) : view(txn.get(), dbs), owned_(std::move(txn)) {}
+  bool valid() const { return owned_.active(); }
+
+private:
+  lmdb::txn owned_;
+};
+
+struct store_options {
+  std::string directory;                               ///< created if missing
+  std::size_t map_size = std::size_t(1) << 36;          ///< 64 GiB of sparse address space
+  unsigned max_readers = 512;
+};
+
+/// The LMDB environment and its databases, opened at start.
+class store {
+public:
+  /// Opens (creating if needed) the store; nullopt with `error` set on failure.
+  [[nodiscard]] static std::unique_ptr<store> open(const store_options& options, std::string& error);
+
+  /// A read snapshot; check valid() (false when LMDB cannot begin a txn).
+  snapshot read() const;
+  /// Begins the write transaction; one at a time per process.
+  [[nodiscard]] int begin_write(lmdb::txn& txn) const { return txn.begin(env_.get(), false); }
+  const databases& dbs() const { return dbs_; }
+  MDB_env* env() const { return env_.get(); }
+
+private:
+  lmdb::env env_;
+  databases dbs_;
+};
+
+/// Maps an LMDB return code to a status.
+status status_of(int rc);
+
+/// Key helpers (see storage/README.md).
+std::string list_prefix(const list_key& list);
+std::string encode_object(const object& obj);
+std::optional<object> decode_object(std::string_view bytes);
+
+} // namespace kinto::storage
