@@ -65,12 +65,8 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   if (c.bcrypt_cost < 4 || c.bcrypt_cost > 31) return "bcrypt_cost must be between 4 and 31";
 
   // Authentication policies, in order. Without any setting: basicauth and accounts.
-  auto policies = s.get_list("multiauth.policies");
-  auto includes = s.get_list("includes");
-  if (!s.get("multiauth.policies") && !s.get("includes")) {
-    policies = {"account", "basicauth"};
-    includes = {"kinto.plugins.accounts"};
-  }
+  const auto policies = s.get_list("multiauth.policies");
+  const auto includes = s.get_list("includes");
   for (const auto& name : policies) {
     std::string use = s.get_string("multiauth.policy." + name + ".use", "");
     if (use.find("AccountsPolicy") != std::string::npos || (use.empty() && name == "account"))

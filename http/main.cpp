@@ -85,6 +85,14 @@ int main(int argc, char** argv) {
       cfg.ini_modified = buf;
     }
   }
+  if (!ini_path) {
+    // No configuration file: what `kinto init` would write for a local
+    // server, basicauth and accounts with open sign-up.
+    settings.set("includes", "kinto.plugins.accounts");
+    settings.set("multiauth.policies", "account basicauth");
+    settings.set("account_create_principals", "system.Everyone");
+    settings.set("account_write_principals", "account:admin");
+  }
   if (host) settings.set_override("server.host", *host);
   if (port) settings.set_override("server.port", *port);
 

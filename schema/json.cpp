@@ -111,6 +111,23 @@ constexpr std::array<bool, 256> make_plain_table() {
 }
 constexpr std::array<bool, 256> plain_byte = make_plain_table();
 
+std::uint64_t load8(const unsigned char* p) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+/// True when any of the eight bytes is a control character, '"', '\\',
+/// DEL or non-ASCII (exact: no false negatives, no false positives).
+bool needs_escape(std::uint64_t w) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+  const std::uint64_t below_space = (w - ones * 0x20) & ~w & highs;
+  return (below_space | (w & highs) | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\')) |
+          has_zero(w ^ (ones * 0x7f))) != 0;
+}
+
 void append_u16_escape(std::string& out, unsigned unit) {
   static constexpr char hex[] = "0123456789abcdef";
   char buf[6] = {'\\', 'u', hex[(unit >> 12) & 0xf], hex[(unit >> 8) & 0xf],
@@ -292,15 +309,11 @@ struct key_hash {
   }
 };
 
-/// Per-thread parsing state, kept between calls so that its buffers keep
-/// their capacity: the parser, the padded input copy, and one scratch list
-/// per nesting level where a container's children are collected before they
-/// move into a vector of the exact size.
+/// Per-thread parsing state, kept between calls: the parser and the padded
+/// input copy keep their capacity.
 struct parse_context {
   od::parser parser;
   std::string buffer; // input copy followed by SIMDJSON_PADDING bytes
-  std::vector<array_t> items;
-  std::vector<object_t> members;
 };
 
 parse_context& thread_context() {
@@ -308,11 +321,42 @@ parse_context& thread_context() {
   return ctx;
 }
 
+} // namespace
+
+/// Fills a null value in place, sparing the parser a temporary and a move
+/// per node.
+struct value_access {
+  static void set_string(value& v, std::string_view s) {
+    v.type_ = type::string;
+    v.text_.assign(s.data(), s.size());
+  }
+  static void set_number(value& v, std::string_view literal) {
+    v.type_ = type::number;
+    v.text_.assign(literal.data(), literal.size());
+  }
+  static void set_bool(value& v, bool b) {
+    v.type_ = type::boolean;
+    v.bool_ = b;
+  }
+  static array_t& make_array(value& v) {
+    v.array_ = new array_t;
+    v.type_ = type::array;
+    return *v.array_;
+  }
+  static object_t& make_object(value& v) {
+    v.object_ = new object_t;
+    v.type_ = type::object;
+    return *v.object_;
+  }
+};
+
+namespace {
+
 /// Rebuilds the parsed document as a value. Stops at the first error and
 /// records its description.
 class builder {
 public:
-  builder(parse_context& ctx, std::size_t max_depth) : ctx_(ctx), max_depth_(max_depth) {}
+  explicit builder(std::size_t max_depth) : max_depth_(max_depth) {}
 
   /// Fills `out`, which is null on entry. `depth` counts the containers
   /// enclosing `v`.
@@ -332,6 +376,12 @@ public:
   std::string& error() { return error_; }
 
 private:
+  /// Containers this close to the root are counted before they are filled,
+  /// so their vectors are allocated once at the right size. Counting scans
+  /// the container, so deeper levels grow as they go: the extra scanning
+  /// stays a small multiple of the input size whatever the nesting.
+  static constexpr std::size_t counted_depth = 3;
+
   // Kept out of line so that the recursion through build() uses small frames.
   [[gnu::noinline]] bool build_scalar(od::value v, od::json_type t, value& out) {
     switch (t) {
@@ -340,19 +390,19 @@ private:
       // carry trailing whitespace; simdjson does not check the grammar here.
       std::string_view raw = trim_space(v.raw_json_token());
       if (!is_number_literal(raw)) return fail("Invalid number");
-      out = value::number(std::string(raw));
+      value_access::set_number(out, raw);
       return true;
     }
     case od::json_type::string: {
       std::string_view s;
       if (auto ec = v.get_string().get(s)) return fail(ec);
-      out = value(s);
+      value_access::set_string(out, s);
       return true;
     }
     case od::json_type::boolean: {
       bool b = false;
       if (auto ec = v.get_bool().get(b)) return fail(ec);
-      out = value(b);
+      value_access::set_bool(out, b);
       return true;
     }
     case od::json_type::null: {
@@ -369,19 +419,18 @@ private:
     if (depth > max_depth_) return fail("Nesting too deep");
     od::array arr;
     if (auto ec = v.get_array().get(arr)) return fail(ec);
-    // A failed earlier parse may have left children behind.
-    scratch_at(ctx_.items, depth).clear();
+    array_t& items = value_access::make_array(out);
+    if (depth <= counted_depth) {
+      std::size_t n = 0;
+      if (auto ec = arr.count_elements().get(n)) return fail(ec);
+      items.reserve(n);
+    }
     for (auto element : arr) {
       od::value ev;
       if (auto ec = std::move(element).get(ev)) return fail(ec);
-      // Deeper levels may grow ctx_.items, so index it afresh each time.
-      scratch_at(ctx_.items, depth).emplace_back();
-      if (!build(ev, ctx_.items[depth].back(), depth)) return false;
+      items.emplace_back();
+      if (!build(ev, items.back(), depth)) return false;
     }
-    array_t& collected = scratch_at(ctx_.items, depth);
-    out = value(array_t(std::make_move_iterator(collected.begin()),
-                        std::make_move_iterator(collected.end())));
-    release(collected);
     return true;
   }
 
@@ -389,57 +438,47 @@ private:
     if (depth > max_depth_) return fail("Nesting too deep");
     od::object obj;
     if (auto ec = v.get_object().get(obj)) return fail(ec);
+    object_t& members = value_access::make_object(out);
+    if (depth <= counted_depth) {
+      std::size_t n = 0;
+      if (auto ec = obj.count_fields().get(n)) return fail(ec);
+      members.reserve(n);
+    }
     // Duplicate keys keep the first position and the last value, as a
     // Python dict does. Large objects get an index so this stays linear.
     constexpr std::size_t index_threshold = 16;
     std::unordered_map<std::string, std::size_t, key_hash, std::equal_to<>> index;
-    scratch_at(ctx_.members, depth).clear();
     for (auto field : obj) {
       std::string_view key;
       if (auto ec = field.unescaped_key().get(key)) return fail(ec);
       od::value fv;
       if (auto ec = field.value().get(fv)) return fail(ec);
-      object_t& members = scratch_at(ctx_.members, depth);
       std::size_t slot = members.size();
       if (members.size() <= index_threshold) {
-        for (std::size_t i = 0; i < members.size(); ++i)
-          if (members[i].key == key) { slot = i; break; }
+        for (std::size_t i = 0; i < members.size(); ++i) {
+          const std::string& k = members[i].key;
+          if (k.size() == key.size() && std::memcmp(k.data(), key.data(), key.size()) == 0) {
+            slot = i;
+            break;
+          }
+        }
       } else {
         if (index.empty())
           for (std::size_t i = 0; i < members.size(); ++i) index.emplace(members[i].key, i);
         if (auto it = index.find(key); it != index.end()) slot = it->second;
       }
       if (slot == members.size()) {
-        members.push_back(member{std::string(key), value()});
+        members.emplace_back();
+        members.back().key.assign(key.data(), key.size());
         if (!index.empty()) index.emplace(members.back().key, slot);
       } else {
         members[slot].val = value();
       }
-      // Deeper levels may grow ctx_.members, so index it afresh.
-      if (!build(fv, ctx_.members[depth][slot].val, depth)) return false;
+      if (!build(fv, members[slot].val, depth)) return false;
     }
-    object_t& collected = scratch_at(ctx_.members, depth);
-    out = value(object_t(std::make_move_iterator(collected.begin()),
-                         std::make_move_iterator(collected.end())));
-    release(collected);
     return true;
   }
 
-  /// Empties a scratch list; one that grew for an unusually large container
-  /// gives its memory back rather than holding it for the thread's lifetime.
-  template <class T> static void release(T& list) {
-    constexpr std::size_t keep = 256;
-    if (list.capacity() > keep) T().swap(list);
-    else list.clear();
-  }
-
-  /// The scratch list of one level; created on first use.
-  template <class T> static T& scratch_at(std::vector<T>& levels, std::size_t depth) {
-    if (levels.size() <= depth) levels.resize(depth + 1);
-    return levels[depth];
-  }
-
-  parse_context& ctx_;
   std::size_t max_depth_;
   std::string error_;
 };
@@ -596,6 +635,9 @@ void quote_to(std::string_view s, std::string& out) {
   const auto* end = p + s.size();
   const auto* run = p;
   while (p < end) {
+    // Skip eight plain bytes at a time while no byte needs escaping.
+    while (end - p >= 8 && !needs_escape(load8(p))) p += 8;
+    if (p == end) break;
     const unsigned char c = *p;
     if (plain_byte[c]) {
       ++p;
@@ -655,7 +697,7 @@ std::optional<value> parse(std::string_view text, std::string& error, std::size_
   std::memcpy(ctx.buffer.data(), text.data(), text.size());
   std::memset(ctx.buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
 
-  builder b(ctx, std::min(max_depth, hard_max_depth));
+  builder b(std::min(max_depth, hard_max_depth));
   od::document doc;
   if (auto ec = ctx.parser.iterate(ctx.buffer.data(), text.size(), ctx.buffer.size()).get(doc)) {
     // simdjson may report an unclosed string first when a string holds bad

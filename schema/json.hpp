@@ -85,6 +85,8 @@ public:
   ~value();
 
 private:
+  friend struct value_access; // lets the parser in json.cpp fill values in place
+
   type type_ = type::null;
   bool bool_ = false;
   std::string text_;                  // string contents or number literal

@@ -307,7 +307,7 @@ TEST_CASE("unusable credentials are anonymous and never an error", "[accounts][b
   std::string authorization;
   SECTION("an empty username") { authorization = basic("", "secret"); }
   SECTION("not base64") { authorization = "Basic !!!not-base64!!!"; }
-  SECTION("no colon") { authorization = "Basic " + basic("nocolon", "").substr(6, 8); }
+  SECTION("no colon") { authorization = "Basic bm9jb2xvbg=="; }
   SECTION("another scheme") { authorization = "Bearer some-token"; }
   SECTION("a scheme alone") { authorization = "Basic"; }
   auto r = server.request("GET", "/v1/", {}, {{"Authorization", authorization}});

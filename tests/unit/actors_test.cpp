@@ -1,0 +1,339 @@
+// Unit tests of actors/: the write rules (plan_write) and the write service
+// (list actors + group commit) over a temporary store.
+#include "actors/write_logic.hpp"
+#include "actors/write_service.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <set>
+#include <thread>
+
+using namespace kinto;
+using namespace kinto::actors;
+
+namespace {
+
+const list_key records{"/buckets/b/collections/c", kind::record};
+
+json::value parse(std::string_view text) {
+  std::string err;
+  auto v = json::parse(text, err);
+  REQUIRE(v);
+  return *v;
+}
+
+current_state existing(std::uint64_t ts, std::string_view data, std::string_view perms = "{}") {
+  current_state s;
+  s.object = storage::object{ts, false, std::string(data)};
+  s.permissions = parse(perms);
+  return s;
+}
+
+write_command command(write_op op, std::string id, std::optional<std::string_view> data = std::nullopt) {
+  write_command cmd;
+  cmd.op = op;
+  cmd.id = std::move(id);
+  cmd.author = "account:alice";
+  if (data) cmd.data = parse(*data);
+  return cmd;
+}
+
+write_plan planned(std::variant<write_plan, error> r) {
+  if (auto* e = std::get_if<error>(&r)) FAIL("unexpected error " << render(*e));
+  return std::get<write_plan>(std::move(r));
+}
+
+error failed(std::variant<write_plan, error> r) {
+  REQUIRE(std::holds_alternative<error>(r));
+  return std::get<error>(std::move(r));
+}
+
+} // namespace
+
+TEST_CASE("a new object gets the clock's timestamp, id, and its author as writer") {
+  auto plan = planned(plan_write(records, command(write_op::put, "r1", R"({"title":"x"})"), {}, 100, 5000));
+  CHECK(plan.created);
+  CHECK(plan.object.last_modified == 5000);
+  CHECK(plan.list_timestamp == 5000);
+  CHECK(parse(plan.object.data) == parse(R"({"title":"x","id":"r1","last_modified":5000})"));
+  CHECK(parse(plan.permissions) == parse(R"({"write":["account:alice"]})"));
+}
+
+TEST_CASE("timestamps strictly increase even when the clock does not") {
+  auto plan = planned(plan_write(records, command(write_op::put, "r1", "{}"), {}, 9000, 5000));
+  CHECK(plan.object.last_modified == 9001);
+  CHECK(plan.list_timestamp == 9001);
+}
+
+TEST_CASE("client-supplied timestamps follow the list timestamp rules") {
+  SECTION("in the future: taken as is, list follows") {
+    auto plan = planned(plan_write(records, command(write_op::create, "r", R"({"last_modified":2000})"), {}, 1000, 500));
+    CHECK(plan.object.last_modified == 2000);
+    CHECK(plan.list_timestamp == 2000);
+  }
+  SECTION("equal to the list timestamp: one more") {
+    auto plan = planned(plan_write(records, command(write_op::create, "r", R"({"last_modified":1000})"), {}, 1000, 500));
+    CHECK(plan.object.last_modified == 1001);
+    CHECK(plan.list_timestamp == 1001);
+  }
+  SECTION("in the past: taken, list unchanged") {
+    auto plan = planned(plan_write(records, command(write_op::create, "r", R"({"last_modified":700})"), {}, 1000, 500));
+    CHECK(plan.object.last_modified == 700);
+    CHECK(plan.list_timestamp == 1000);
+  }
+  SECTION("not older than the object on update: ignored") {
+    auto plan = planned(plan_write(records, command(write_op::patch, "r", R"({"last_modified":900})"),
+                                   existing(950, R"({"id":"r","last_modified":950})"), 1000, 1200));
+    CHECK(plan.object.last_modified == 1200);
+  }
+  SECTION("not an integer: ignored") {
+    auto plan = planned(plan_write(records, command(write_op::patch, "r", R"({"last_modified":"abc"})"),
+                                   existing(950, R"({"id":"r","last_modified":950})"), 1000, 1200));
+    CHECK(plan.object.last_modified == 1200);
+    CHECK(parse(plan.object.data).find("last_modified")->as_int64() == 1200);
+  }
+}
+
+TEST_CASE("PUT replaces data and keeps permissions unless given") {
+  auto current = existing(10, R"({"a":1,"b":2,"id":"r","last_modified":10})", R"({"read":["bob"],"write":["alice"]})");
+  SECTION("data replaced") {
+    auto plan = planned(plan_write(records, command(write_op::put, "r", R"({"a":3})"), current, 10, 20));
+    CHECK_FALSE(plan.created);
+    CHECK(parse(plan.object.data) == parse(R"({"a":3,"id":"r","last_modified":20})"));
+    CHECK(parse(plan.permissions) == parse(R"({"read":["bob"],"write":["alice","account:alice"]})"));
+  }
+  SECTION("permissions only keeps the data") {
+    auto cmd = command(write_op::put, "r");
+    cmd.permissions = parse(R"({"read":["carol"]})");
+    auto plan = planned(plan_write(records, cmd, current, 10, 20));
+    CHECK(parse(plan.object.data) == parse(R"({"a":1,"b":2,"id":"r","last_modified":20})"));
+    CHECK(parse(plan.permissions) == parse(R"({"read":["carol"],"write":["account:alice"]})"));
+  }
+}
+
+TEST_CASE("the three PATCH formats merge as Kinto does") {
+  auto current = existing(10, R"({"a":{"b":1},"x":1,"id":"r","last_modified":10})");
+  SECTION("plain merge replaces top-level keys and stores null") {
+    auto plan = planned(plan_write(records, command(write_op::patch, "r", R"({"a":{"c":2},"x":null})"), current, 10, 20));
+    CHECK(parse(plan.object.data) == parse(R"({"a":{"c":2},"x":null,"id":"r","last_modified":20})"));
+  }
+  SECTION("merge-patch merges nested objects and removes nulls") {
+    auto cmd = command(write_op::patch, "r", R"({"a":{"c":2},"x":null})");
+    cmd.format = patch_format::merge_patch;
+    auto plan = planned(plan_write(records, cmd, current, 10, 20));
+    CHECK(parse(plan.object.data) == parse(R"({"a":{"b":1,"c":2},"id":"r","last_modified":20})"));
+  }
+  SECTION("json-patch adds a reader without a value and fails atomically") {
+    auto cmd = command(write_op::patch, "r");
+    cmd.format = patch_format::json_patch;
+    cmd.patch = parse(R"([{"op":"add","path":"/permissions/read/account:x","value":"account:x"}])");
+    auto plan = planned(plan_write(records, cmd, current, 10, 20));
+    CHECK(parse(plan.permissions) == parse(R"({"read":["account:x"],"write":["account:alice"]})"));
+    cmd.patch = parse(R"([{"op":"replace","path":"/data/x","value":5},{"op":"test","path":"/data/x","value":6}])");
+    auto e = failed(plan_write(records, cmd, current, 10, 20));
+    CHECK(e.status == 400);
+    CHECK(e.message->find("JSON Patch operation failed") != std::string::npos);
+  }
+}
+
+TEST_CASE("preconditions decide 412 and 404 before anything is written") {
+  auto current = existing(10, R"({"id":"r","last_modified":10})");
+  SECTION("If-Match with another timestamp") {
+    auto cmd = command(write_op::put, "r", "{}");
+    cmd.pre.if_match = 9;
+    auto e = failed(plan_write(records, cmd, current, 10, 20));
+    CHECK(e.status == 412);
+    CHECK(e.details->find("existing"));
+  }
+  SECTION("If-None-Match: * on an existing object") {
+    auto cmd = command(write_op::put, "r", "{}");
+    cmd.pre.if_none_match_any = true;
+    CHECK(failed(plan_write(records, cmd, current, 10, 20)).status == 412);
+  }
+  SECTION("If-Match: * on a missing object, without details") {
+    auto cmd = command(write_op::put, "r", "{}");
+    cmd.pre.if_match_any = true;
+    auto e = failed(plan_write(records, cmd, {}, 10, 20));
+    CHECK(e.status == 412);
+    CHECK_FALSE(e.details);
+  }
+  SECTION("PATCH of a missing object") {
+    auto e = failed(plan_write(records, command(write_op::patch, "r", "{}"), {}, 10, 20));
+    CHECK(e.status == 404);
+    CHECK(e.code == errnum::invalid_resource_id);
+  }
+}
+
+TEST_CASE("POST with an existing id returns the stored object without writing") {
+  auto current = existing(10, R"({"v":1,"id":"r","last_modified":10})");
+  auto plan = planned(plan_write(records, command(write_op::create, "r", R"({"v":2})"), current, 10, 20));
+  CHECK_FALSE(plan.needs_write);
+  CHECK(plan.object.data == current.object->data);
+}
+
+TEST_CASE("deleting gives a tombstone and cascades below buckets and collections") {
+  auto current = existing(10, R"({"id":"c","last_modified":10})");
+  auto plan = planned(plan_write(list_key{"/buckets/b", kind::collection}, command(write_op::remove, "c"), current, 10, 20));
+  CHECK(plan.object.deleted);
+  CHECK(plan.object.last_modified == 20);
+  CHECK(plan.erase_children);
+  SECTION("a proposed tombstone timestamp above the object's is used") {
+    auto cmd = command(write_op::remove, "c");
+    cmd.tombstone_timestamp = 5000;
+    CHECK(planned(plan_write(list_key{"/buckets/b", kind::collection}, cmd, current, 10, 20)).object.last_modified == 5000);
+  }
+}
+
+TEST_CASE("groups get members by default, reject invalid members and track membership changes") {
+  const list_key groups{"/buckets/b", kind::group};
+  auto plan = planned(plan_write(groups, command(write_op::put, "g", "{}"), {}, 0, 10));
+  CHECK(parse(plan.object.data).find("members")->as_array().empty());
+  auto e = failed(plan_write(groups, command(write_op::put, "g", R"({"members":["system.Everyone"]})"), {}, 0, 10));
+  CHECK(e.status == 400);
+  CHECK(e.message->find("'system.Everyone' is not a valid user ID.") != std::string::npos);
+  CHECK(failed(plan_write(groups, command(write_op::put, "g", R"({"members":["/buckets/b/groups/x"]})"), {}, 0, 10)).status == 400);
+  auto current = existing(10, R"({"members":["a","b"],"id":"g","last_modified":10})");
+  auto change = planned(plan_write(groups, command(write_op::put, "g", R"({"members":["b","c"]})"), current, 10, 20));
+  CHECK(change.members_added == std::vector<std::string>{"c"});
+  CHECK(change.members_removed == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("collections reject a non-integer cache_expires and a non-object schema") {
+  const list_key collections{"/buckets/b", kind::collection};
+  CHECK(failed(plan_write(collections, command(write_op::put, "c", R"({"cache_expires":"soon"})"), {}, 0, 10)).status == 400);
+  CHECK(failed(plan_write(collections, command(write_op::put, "c", R"({"schema":"x"})"), {}, 0, 10)).status == 400);
+  planned(plan_write(collections, command(write_op::put, "c", R"({"cache_expires":3600})"), {}, 0, 10));
+}
+
+TEST_CASE("an id in the data that differs from the object's is rejected") {
+  auto e = failed(plan_write(records, command(write_op::put, "abc", R"({"id":"xyz"})"), {}, 0, 10));
+  CHECK(e.message->find("Object id does not match existing object") != std::string::npos);
+  CHECK(e.details->as_array()[0].find("name")->as_string() == "id");
+}
+
+// ---- the write service --------------------------------------------------------
+
+namespace {
+
+struct service_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<storage::store> store;
+  std::unique_ptr<write_service> service;
+  explicit service_fixture(std::chrono::milliseconds idle = std::chrono::milliseconds(30000)) {
+    std::string error;
+    store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+    REQUIRE(store);
+    write_service_options options;
+    options.worker_threads = 2;
+    options.idle_retirement = idle;
+    service = std::make_unique<write_service>(*store, options);
+  }
+  write_outcome run(const list_key& list, write_command cmd) {
+    std::promise<write_outcome> done;
+    auto result = done.get_future();
+    service->submit(list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
+    return result.get();
+  }
+  void create_parents() {
+    REQUIRE_FALSE(run(list_key{"", kind::bucket}, command(write_op::put, "b", "{}")).failure);
+    REQUIRE_FALSE(run(list_key{"/buckets/b", kind::collection}, command(write_op::put, "c", "{}")).failure);
+  }
+};
+
+} // namespace
+
+TEST_CASE("acknowledged writes are in the store with distinct increasing timestamps") {
+  service_fixture f;
+  f.create_parents();
+  constexpr int writers = 4, per_writer = 50;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::vector<std::uint64_t> stamps;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < per_writer; ++i) {
+        auto out = f.run(records, command(write_op::put, "r" + std::to_string(w) + "-" + std::to_string(i), R"({"n":1})"));
+        REQUIRE_FALSE(out.failure);
+        std::lock_guard<std::mutex> lock(mutex);
+        stamps.push_back(out.last_modified);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(std::set<std::uint64_t>(stamps.begin(), stamps.end()).size() == stamps.size());
+  auto snap = f.store->read();
+  std::size_t count = 0;
+  snap.walk_newest_first(records, 0, 0, [&](const storage::change&) { return ++count, true; });
+  CHECK(count == writers * per_writer);
+  CHECK(snap.list_timestamp(records) == *std::max_element(stamps.begin(), stamps.end()));
+}
+
+TEST_CASE("a record write under a missing collection fails with 404 and writes nothing") {
+  service_fixture f;
+  auto out = f.run(records, command(write_op::put, "r", "{}"));
+  REQUIRE(out.failure);
+  CHECK(out.failure->status == 404);
+  CHECK(out.failure->code == errnum::missing_resource);
+  CHECK_FALSE(f.store->read().get(records, "r"));
+}
+
+TEST_CASE("a write sees the previous write of the same object before it is durable") {
+  service_fixture f;
+  f.create_parents();
+  std::promise<void> both;
+  std::atomic<int> left{2};
+  write_outcome first, second;
+  f.service->submit(records, command(write_op::put, "r", R"({"v":1})"), [&](write_outcome o) {
+    first = std::move(o);
+    if (--left == 0) both.set_value();
+  });
+  auto patch = command(write_op::patch, "r", R"({"w":2})");
+  f.service->submit(records, std::move(patch), [&](write_outcome o) {
+    second = std::move(o);
+    if (--left == 0) both.set_value();
+  });
+  both.get_future().get();
+  REQUIRE_FALSE(first.failure);
+  REQUIRE_FALSE(second.failure);
+  CHECK(second.last_modified > first.last_modified);
+  CHECK(parse(second.data) == parse(R"({"v":1,"w":2,"id":"r","last_modified":)" + std::to_string(second.last_modified) + "}"));
+}
+
+TEST_CASE("deleting a bucket removes its collections and records") {
+  service_fixture f;
+  f.create_parents();
+  REQUIRE_FALSE(f.run(records, command(write_op::put, "r", "{}")).failure);
+  REQUIRE_FALSE(f.run(list_key{"", kind::bucket}, command(write_op::remove, "b")).failure);
+  auto snap = f.store->read();
+  CHECK(snap.get(list_key{"", kind::bucket}, "b")->deleted);
+  CHECK_FALSE(snap.get(list_key{"/buckets/b", kind::collection}, "c"));
+  CHECK_FALSE(snap.get(records, "r"));
+}
+
+TEST_CASE("idle list actors retire and come back on the next write") {
+  service_fixture f(std::chrono::milliseconds(20));
+  f.create_parents();
+  REQUIRE_FALSE(f.run(records, command(write_op::put, "r1", "{}")).failure);
+  // Wait (bounded) for the idle timeout to retire every list actor.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (f.service->live_lists() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  CHECK(f.service->live_lists() == 0);
+  auto out = f.run(records, command(write_op::put, "r2", "{}"));
+  REQUIRE_FALSE(out.failure);
+  CHECK(f.store->read().get(records, "r1"));
+  CHECK(f.store->read().list_timestamp(records) == out.last_modified);
+}
+
+TEST_CASE("the first read of an empty list gets a timestamp that stays") {
+  service_fixture f;
+  f.create_parents();
+  auto touch = command(write_op::touch, "");
+  auto a = f.run(records, touch);
+  auto b = f.run(records, touch);
+  REQUIRE_FALSE(a.failure);
+  CHECK(a.last_modified > 0);
+  CHECK(a.last_modified == b.last_modified);
+  CHECK(f.store->read().list_timestamp(records) == a.last_modified);
+}

@@ -1,0 +1,194 @@
+// Unit tests of http/: body and header validation, Basic credentials, and
+// requests routed in-process through the application (no sockets).
+#include "http/app.hpp"
+#include "http/auth.hpp"
+#include "http/body.hpp"
+#include "schema/crypto.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+
+using namespace kinto;
+using namespace kinto::http;
+
+namespace {
+
+error error_of(const std::variant<envelope, error>& r) {
+  REQUIRE(std::holds_alternative<error>(r));
+  return std::get<error>(r);
+}
+
+} // namespace
+
+TEST_CASE("envelopes accept data and permissions only") {
+  auto ok = parse_envelope(R"({"data":{"a":1},"permissions":{"read":["x"]}})", kind::record);
+  REQUIRE(std::holds_alternative<envelope>(ok));
+  CHECK(std::get<envelope>(ok).data->find("a"));
+  CHECK(std::holds_alternative<envelope>(parse_envelope("", kind::record)));
+  SECTION("extra top-level keys") {
+    auto e = error_of(parse_envelope(R"({"data":{},"datta":{}})", kind::record));
+    CHECK(e.status == 400);
+    CHECK(e.message->find("Unrecognized keys in mapping") != std::string::npos);
+    CHECK(e.message->find("datta") != std::string::npos);
+  }
+  SECTION("invalid JSON") {
+    auto e = error_of(parse_envelope("{\"data\":", kind::record));
+    CHECK(e.message->rfind("Invalid JSON", 0) == 0);
+  }
+  SECTION("a scalar body") { CHECK(error_of(parse_envelope("42", kind::record)).status == 400); }
+  SECTION("data that is not an object") { CHECK(*error_of(parse_envelope(R"({"data":"x"})", kind::record)).message == "data in body: \"x\" is not a mapping type"); }
+  SECTION("unknown permission name") {
+    auto e = error_of(parse_envelope(R"({"permissions":{"record:create":["x"]}})", kind::bucket));
+    CHECK(*e.message == "permissions in body: \"record:create\" is not one of read, write, collection:create, group:create");
+  }
+  SECTION("permission that is not a list") {
+    auto e = error_of(parse_envelope(R"({"permissions":{"read":"book"}})", kind::record));
+    CHECK(*e.message == "permissions.read in body: \"book\" is not iterable");
+  }
+  SECTION("a numeric id") { CHECK(error_of(parse_envelope(R"({"data":{"id":3.14}})", kind::record)).status == 400); }
+}
+
+TEST_CASE("precondition headers must be quoted integers or a star") {
+  request req;
+  req.headers = {{"if-match", "\"123\""}, {"if-none-match", "*"}};
+  auto ok = parse_preconditions(req, nullptr);
+  REQUIRE(std::holds_alternative<actors::preconditions>(ok));
+  CHECK(std::get<actors::preconditions>(ok).if_match == 123u);
+  CHECK(std::get<actors::preconditions>(ok).if_none_match_any);
+  for (const char* bad : {"123", "W/\"1\"", "\"1\", \"2\"", "\"abc\"", "\"\""}) {
+    req.headers = {{"if-match", bad}};
+    auto r = parse_preconditions(req, nullptr);
+    REQUIRE(std::holds_alternative<error>(r));
+    CHECK(*std::get<error>(r).message == "If-Match in header: The value should be integer between double quotes.");
+  }
+}
+
+TEST_CASE("Basic credentials split at the first colon and need a user") {
+  std::string user, password;
+  CHECK(parse_basic("Basic " + crypto::base64_encode("mat:se:cret"), user, password));
+  CHECK(user == "mat");
+  CHECK(password == "se:cret");
+  CHECK_FALSE(parse_basic("Basic " + crypto::base64_encode(":secret"), user, password));
+  CHECK_FALSE(parse_basic("Bearer abc", user, password));
+  CHECK_FALSE(parse_basic("Basic !!!", user, password));
+}
+
+// ---- requests through the application -----------------------------------------
+
+namespace {
+
+struct app_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<storage::store> store;
+  std::unique_ptr<actors::write_service> writes;
+  std::unique_ptr<app> application;
+  handler handle;
+
+  explicit app_fixture(std::vector<std::pair<std::string, std::string>> extra = {}) {
+    std::string error;
+    store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+    REQUIRE(store);
+    writes = std::make_unique<actors::write_service>(*store, actors::write_service_options{});
+    settings s;
+    s.set("includes", "kinto.plugins.accounts");
+    s.set("multiauth.policies", "account basicauth");
+    s.set("bcrypt_cost", "4");
+    for (auto& [k, v] : extra) s.set(k, v);
+    config cfg;
+    REQUIRE_FALSE(load_config(s, cfg));
+    application = std::make_unique<app>(std::move(cfg), *store, *writes);
+    handle = make_handler(*application);
+  }
+  ~app_fixture() {
+    handle = nullptr;
+    application.reset();
+    writes->shutdown();
+  }
+  response call(std::string method, std::string target, std::string body = {},
+                std::vector<std::pair<std::string, std::string>> headers = {}) {
+    request req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.body = std::move(body);
+    req.host = "localhost:8888";
+    req.headers = std::move(headers);
+    std::promise<response> done;
+    auto result = done.get_future();
+    handle(std::move(req), [&done](response r) { done.set_value(std::move(r)); });
+    return result.get();
+  }
+};
+
+json::value json_of(const response& r) {
+  std::string err;
+  auto v = json::parse(r.body, err);
+  REQUIRE(v);
+  return *v;
+}
+
+const std::pair<std::string, std::string> alice{"authorization", "Basic " + crypto::base64_encode("alice:secret")};
+
+} // namespace
+
+TEST_CASE("routing answers redirects, unknown paths and methods as upstream") {
+  app_fixture f;
+  auto redirect = f.call("GET", "/buckets?x=1");
+  CHECK(redirect.status == 307);
+  CHECK(*redirect.get("Location") == "http://localhost:8888/v1/buckets?x=1");
+  CHECK(*f.call("GET", "/v1").get("Location") == "http://localhost:8888/v1/");
+  auto slash = f.call("GET", "/v1/buckets/");
+  CHECK(slash.status == 307);
+  CHECK(*slash.get("Location") == "http://localhost:8888/v1/buckets");
+  CHECK(*slash.get("Cache-Control") == "max-age=3600");
+  CHECK(json_of(f.call("GET", "/v2/buckets")).find("errno")->as_int64() == 116);
+  CHECK(json_of(f.call("GET", "/v1/unknown")).find("errno")->as_int64() == 111);
+  auto not_allowed = f.call("PATCH", "/v1/buckets");
+  CHECK(not_allowed.status == 405);
+  CHECK(not_allowed.get("Allow")->find("PATCH") == std::string_view::npos);
+  CHECK(f.call("GET", "/v1/%ff").status == 400);
+}
+
+TEST_CASE("every response carries the security headers") {
+  app_fixture f;
+  for (auto target : {"/v1/", "/v1/unknown", "/v1/__lbheartbeat__"}) {
+    auto r = f.call("GET", target);
+    CHECK(*r.get("X-Content-Type-Options") == "nosniff");
+    CHECK(r.get("Content-Security-Policy"));
+  }
+}
+
+TEST_CASE("a record goes in and comes out with its ETag") {
+  app_fixture f;
+  const std::pair<std::string, std::string> json_type{"content-type", "application/json"};
+  REQUIRE(f.call("PUT", "/v1/buckets/b", "", {alice}).status == 201);
+  REQUIRE(f.call("PUT", "/v1/buckets/b/collections/c", "", {alice}).status == 201);
+  auto created = f.call("PUT", "/v1/buckets/b/collections/c/records/r", R"({"data":{"n":36893488147419103232}})", {alice, json_type});
+  REQUIRE(created.status == 201);
+  auto body = json_of(created);
+  const auto ts = *body.find("data")->find("last_modified")->as_int64();
+  CHECK(*created.get("ETag") == "\"" + std::to_string(ts) + "\"");
+  auto got = f.call("GET", "/v1/buckets/b/collections/c/records/r", "", {alice});
+  CHECK(got.status == 200);
+  CHECK(got.body.find("36893488147419103232") != std::string::npos);
+  auto not_modified = f.call("GET", "/v1/buckets/b/collections/c/records/r", "", {alice, {"if-none-match", "\"" + std::to_string(ts) + "\""}});
+  CHECK(not_modified.status == 304);
+  CHECK(not_modified.body.empty());
+}
+
+TEST_CASE("the hello view shows the user only when authenticated") {
+  app_fixture f;
+  CHECK_FALSE(json_of(f.call("GET", "/v1/")).find("user"));
+  auto hello = json_of(f.call("GET", "/v1/", "", {{"authorization", "Basic " + crypto::base64_encode("mat:secret")}}));
+  CHECK(hello.find("user")->find("id")->as_string() ==
+        "basicauth:8a931a10fc88ab2f6d1cc02a07d3a81b5d4768f6f13e85c5d8d4180419acb1b4");
+}
+
+TEST_CASE("read-only mode refuses writes before routing") {
+  app_fixture f(std::vector<std::pair<std::string, std::string>>{{"readonly", "true"}});
+  auto r = f.call("PUT", "/v1/buckets/b", "", {alice});
+  CHECK(r.status == 405);
+  CHECK(json_of(r).find("errno")->as_int64() == 115);
+  CHECK(f.call("POST", "/v1/nowhere", "", {alice}).status == 405);
+}

@@ -1,0 +1,205 @@
+// Unit tests of storage/: the key layout and typed operations over LMDB.
+#include "storage/store.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace kinto;
+using storage::object;
+using storage::status;
+
+namespace {
+
+struct fixture {
+  test::temp_dir dir;
+  std::unique_ptr<storage::store> store;
+  fixture() {
+    std::string error;
+    store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
+    REQUIRE(store);
+  }
+  /// Runs `work` in a committed write transaction.
+  template <class F> void write(F work) {
+    storage::lmdb::txn txn;
+    REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
+    storage::batch b(txn.get(), store->dbs());
+    work(b);
+    REQUIRE(txn.commit() == MDB_SUCCESS);
+  }
+};
+
+const list_key records{"/buckets/b/collections/c", kind::record};
+
+std::vector<std::string> ids_newest_first(const storage::view& v, const list_key& list, std::uint64_t after = 0,
+                                          std::uint64_t before = 0) {
+  std::vector<std::string> ids;
+  v.walk_newest_first(list, after, before, [&](const storage::change& c) {
+    ids.emplace_back(c.id);
+    return true;
+  });
+  return ids;
+}
+
+} // namespace
+
+TEST_CASE("put then get returns the same object") {
+  fixture f;
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "r1", object{10, false, R"({"a":1})"}, std::nullopt) == status::ok); });
+  auto snap = f.store->read();
+  auto got = snap.get(records, "r1");
+  REQUIRE(got);
+  CHECK(got->last_modified == 10);
+  CHECK_FALSE(got->deleted);
+  CHECK(got->data == R"({"a":1})");
+  CHECK_FALSE(snap.get(records, "r2"));
+  CHECK_FALSE(snap.get(list_key{"/buckets/b/collections/other", kind::record}, "r1"));
+}
+
+TEST_CASE("the change index lists objects newest first and moves on update") {
+  fixture f;
+  f.write([](storage::batch& b) {
+    REQUIRE(b.put(records, "a", object{1, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.put(records, "b", object{2, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.put(records, "c", object{3, false, "{}"}, std::nullopt) == status::ok);
+  });
+  CHECK(ids_newest_first(f.store->read(), records) == std::vector<std::string>{"c", "b", "a"});
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, "{}"}, 1) == status::ok); });
+  auto snap = f.store->read();
+  CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a", "c", "b"});
+  SECTION("bounds are strict") {
+    CHECK(ids_newest_first(snap, records, 2, 0) == std::vector<std::string>{"a", "c"});
+    CHECK(ids_newest_first(snap, records, 0, 3) == std::vector<std::string>{"b"});
+  }
+  SECTION("other lists are not visited") {
+    CHECK(ids_newest_first(snap, list_key{"/buckets/b/collections/c2", kind::record}).empty());
+    CHECK(ids_newest_first(snap, list_key{"/buckets/b", kind::collection}).empty());
+  }
+}
+
+TEST_CASE("a timestamp already used in the list is a conflict that writes nothing") {
+  fixture f;
+  f.write([](storage::batch& b) {
+    REQUIRE(b.put(records, "a", object{5, false, R"({"v":1})"}, std::nullopt) == status::ok);
+    CHECK(b.put(records, "b", object{5, false, R"({"v":2})"}, std::nullopt) == status::conflict);
+  });
+  auto snap = f.store->read();
+  CHECK_FALSE(snap.get(records, "b"));
+  CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("tombstones are kept and flagged") {
+  fixture f;
+  f.write([](storage::batch& b) {
+    REQUIRE(b.put(records, "a", object{1, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.put(records, "a", object{2, true, ""}, 1) == status::ok);
+  });
+  auto snap = f.store->read();
+  auto got = snap.get(records, "a");
+  REQUIRE(got);
+  CHECK(got->deleted);
+  CHECK(got->last_modified == 2);
+  bool seen_deleted = false;
+  snap.walk_newest_first(records, 0, 0, [&](const storage::change& c) {
+    seen_deleted = c.deleted;
+    return true;
+  });
+  CHECK(seen_deleted);
+}
+
+TEST_CASE("list timestamps and permissions are stored per list and per object") {
+  fixture f;
+  CHECK_FALSE(f.store->read().list_timestamp(records));
+  f.write([](storage::batch& b) {
+    REQUIRE(b.set_list_timestamp(records, 42) == status::ok);
+    REQUIRE(b.set_permissions("/buckets/b", R"({"write":["u"]})") == status::ok);
+  });
+  auto snap = f.store->read();
+  CHECK(snap.list_timestamp(records) == 42u);
+  CHECK_FALSE(snap.list_timestamp(list_key{"/buckets/b", kind::collection}));
+  CHECK(snap.permissions("/buckets/b") == std::string(R"({"write":["u"]})"));
+  f.write([](storage::batch& b) { REQUIRE(b.set_permissions("/buckets/b", "{}") == status::ok); });
+  CHECK_FALSE(f.store->read().permissions("/buckets/b"));
+}
+
+TEST_CASE("memberships give the groups of a principal") {
+  fixture f;
+  f.write([](storage::batch& b) {
+    REQUIRE(b.add_member("alice", "/buckets/b/groups/g1") == status::ok);
+    REQUIRE(b.add_member("alice", "/buckets/b/groups/g2") == status::ok);
+    REQUIRE(b.add_member("alicia", "/buckets/b/groups/g3") == status::ok);
+  });
+  CHECK(f.store->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2"});
+  f.write([](storage::batch& b) { REQUIRE(b.remove_member("alice", "/buckets/b/groups/g1") == status::ok); });
+  CHECK(f.store->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
+}
+
+TEST_CASE("erasing the children of a bucket removes everything below it and nothing else") {
+  fixture f;
+  const list_key buckets{"", kind::bucket};
+  const list_key groups{"/buckets/b", kind::group};
+  const list_key collections{"/buckets/b", kind::collection};
+  const list_key other{"/buckets/bb", kind::collection};
+  f.write([&](storage::batch& b) {
+    REQUIRE(b.put(buckets, "b", object{1, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.put(groups, "g", object{2, false, R"({"members":["alice"]})"}, std::nullopt) == status::ok);
+    REQUIRE(b.add_member("alice", "/buckets/b/groups/g") == status::ok);
+    REQUIRE(b.put(collections, "c", object{3, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.put(records, "r", object{4, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.set_list_timestamp(records, 4) == status::ok);
+    REQUIRE(b.set_permissions("/buckets/b/collections/c/records/r", R"({"read":["x"]})") == status::ok);
+    REQUIRE(b.put(other, "c", object{5, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.erase_children("/buckets/b") == status::ok);
+  });
+  auto snap = f.store->read();
+  CHECK(snap.get(buckets, "b"));
+  CHECK_FALSE(snap.get(groups, "g"));
+  CHECK_FALSE(snap.get(collections, "c"));
+  CHECK_FALSE(snap.get(records, "r"));
+  CHECK_FALSE(snap.list_timestamp(records));
+  CHECK_FALSE(snap.permissions("/buckets/b/collections/c/records/r"));
+  CHECK(snap.groups_of("alice").empty());
+  CHECK(snap.get(other, "c"));
+  CHECK(ids_newest_first(snap, records).empty());
+}
+
+TEST_CASE("committed data survives closing and reopening the store") {
+  test::temp_dir dir;
+  std::string error;
+  {
+    auto store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
+    REQUIRE(store);
+    storage::lmdb::txn txn;
+    REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
+    storage::batch b(txn.get(), store->dbs());
+    REQUIRE(b.put(records, "r", object{7, false, R"({"x":true})"}, std::nullopt) == status::ok);
+    REQUIRE(txn.commit() == MDB_SUCCESS);
+  }
+  auto store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
+  REQUIRE(store);
+  auto got = store->read().get(records, "r");
+  REQUIRE(got);
+  CHECK(got->data == R"({"x":true})");
+}
+
+TEST_CASE("a full map is reported as such, not as a crash") {
+  test::temp_dir dir;
+  std::string error;
+  auto store = storage::store::open({dir.path(), std::size_t(1) << 20, 64}, error);
+  REQUIRE(store);
+  storage::lmdb::txn txn;
+  REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
+  storage::batch b(txn.get(), store->dbs());
+  const std::string big(200000, 'x');
+  status s = status::ok;
+  for (int i = 0; i < 100 && s == status::ok; ++i) s = b.put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, big}, std::nullopt);
+  CHECK(s == status::full);
+}
+
+TEST_CASE("the object encoding round-trips and rejects short input") {
+  object o{123456789, false, R"({"k":"v"})"};
+  auto back = storage::decode_object(storage::encode_object(o));
+  REQUIRE(back);
+  CHECK(back->last_modified == o.last_modified);
+  CHECK(back->data == o.data);
+  CHECK_FALSE(storage::decode_object("short"));
+}
