@@ -46,9 +46,10 @@ struct write_command {
 struct write_outcome {
   std::optional<error> failure;
   bool created = false;           ///< 201 rather than 200
-  std::uint64_t last_modified = 0;
+  std::uint64_t last_modified = 0; ///< also set on failures: the target's current timestamp
   std::string data;               ///< JSON text of the object (or tombstone)
   std::string permissions = "{}"; ///< JSON text of the object's permissions
+  std::string previous;           ///< JSON text of the object before a PATCH
 };
 
 inline write_outcome failed_with(error e) {

@@ -97,7 +97,10 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
       }
       auto planned = plan_write(list, job.cmd, current, st.list_ts, now_ms());
       if (auto* failure = std::get_if<error>(&planned)) {
-        answer(job, failed_with(std::move(*failure)));
+        write_outcome outcome = failed_with(std::move(*failure));
+        // A 412 carries the current timestamp of its target (concurrency.md §3).
+        outcome.last_modified = current.exists() ? current.object->last_modified : st.list_ts;
+        answer(job, std::move(outcome));
         return;
       }
       write_plan plan = std::move(std::get<write_plan>(planned));
@@ -106,6 +109,7 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
       outcome.created = plan.created;
       outcome.last_modified = touch ? plan.list_timestamp : plan.object.last_modified;
       outcome.permissions = plan.permissions;
+      if (job.cmd.op == write_op::patch && current.exists()) outcome.previous = current.object->data;
       outcome.data = plan.object.deleted
                        ? "{\"deleted\":true,\"id\":" + json::serialize(json::value(id)) +
                            ",\"last_modified\":" + std::to_string(plan.object.last_modified) + "}"

@@ -148,8 +148,9 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   plan.previous = current.object ? std::optional<std::uint64_t>(current.object->last_modified) : std::nullopt;
 
   if (cmd.op == write_op::touch) {
-    plan.needs_write = list_ts == 0;
-    plan.list_timestamp = list_ts == 0 ? now : list_ts;
+    // Only used when the store has no timestamp for the list; it must differ
+    // from any the list had before (a re-created collection starts afresh).
+    plan.list_timestamp = now > list_ts ? now : list_ts + 1;
     return plan;
   }
 

@@ -76,16 +76,22 @@ std::optional<error> account_access(const call& c, std::string_view id, bool wri
   return c.who.authenticated() ? forbidden() : unauthorized();
 }
 
-/// Response-Behavior of a PATCH: which keys of `data` to return.
-std::string shape_patch_response(std::string_view behaviour, const json::value& sent, std::string_view stored_text) {
+/// Response-Behavior of a PATCH (resources.md §4.3): `light` returns the
+/// keys sent whose stored value changed; `diff` those of them the server
+/// stored differently from what was sent.
+std::string shape_patch_response(std::string_view behaviour, const json::value& sent, std::string_view previous_text,
+                                 std::string_view stored_text) {
   if (behaviour.empty() || behaviour == "full") return std::string(stored_text);
   std::string err;
   auto stored = json::parse(stored_text, err);
+  auto previous = json::parse(previous_text.empty() ? "{}" : previous_text, err);
   json::value out = json::value::object();
-  if (stored && sent.is_object()) {
+  if (stored && previous && sent.is_object()) {
     for (const auto& [key, value] : sent.as_object()) {
       const json::value* now = stored->find(key);
-      if (!now) continue;
+      const json::value* before = previous->find(key);
+      const bool changed = (now == nullptr) != (before == nullptr) || (now && before && *now != *before);
+      if (!changed || !now) continue;
       if (behaviour == "light" || *now != value) out.set(key, *now);
     }
   }
@@ -113,10 +119,14 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
   const bool removes = cmd.op == actors::write_op::remove;
   const bool changes_account = is_account && (removes || (cmd.data && cmd.data->find("password")) || cmd.patch);
   c->a.writes.submit(list, std::move(cmd), [c, sent = std::move(sent), behaviour, removes, changes_account, id](actors::write_outcome out) {
-    if (out.failure) return c->fail(*out.failure);
+    if (out.failure) {
+      response res = error_response(c->cfg(), *out.failure);
+      if (out.failure->status == 412 && out.last_modified) add_timestamp_headers(res, out.last_modified);
+      return c->send(std::move(res));
+    }
     if (changes_account) c->a.accounts_cache->forget_account(id);
     if (removes) return send_object(c, 200, out.last_modified, "{\"data\":" + out.data + "}");
-    std::string data = sent ? shape_patch_response(behaviour, *sent, out.data) : out.data;
+    std::string data = sent ? shape_patch_response(behaviour, *sent, out.previous, out.data) : out.data;
     send_object(c, out.created ? 201 : 200, out.last_modified, render_object(c->who, data, out.permissions));
   });
 }
@@ -393,7 +403,10 @@ void list_read(const call_ptr& c) {
   touch.op = actors::write_op::touch;
   c->a.writes.submit(c->r.list, std::move(touch), [c](actors::write_outcome out) {
     if (out.failure) return c->fail(*out.failure);
-    list_objects(c, out.last_modified);
+    // Read back what is stored: a concurrent write may have set it first.
+    auto ts = c->a.store.read().list_timestamp(c->r.list);
+    if (!ts) return c->fail(backend_unavailable());
+    list_objects(c, *ts);
   });
 }
 

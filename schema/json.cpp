@@ -277,9 +277,13 @@ bool objects_equal(const object_t& a, const object_t& b) noexcept {
 
 namespace od = simdjson::ondemand;
 
-/// simdjson On Demand keeps nesting state per depth level; beyond its own
-/// limit it would refuse anyway, so this is also our hard ceiling.
-constexpr std::size_t hard_max_depth = simdjson::DEFAULT_MAX_DEPTH - 1;
+/// Nesting allowed whatever the caller asks. The builder recurses once per
+/// level (a few hundred bytes of stack each, several KiB under sanitizers),
+/// and so do copies, comparison and serialization of the result; this keeps
+/// all of them far from any thread's stack limit. simdjson's own limit
+/// (DEFAULT_MAX_DEPTH) is higher.
+constexpr std::size_t hard_max_depth = 512;
+static_assert(hard_max_depth < simdjson::DEFAULT_MAX_DEPTH);
 
 const char* describe(simdjson::error_code ec) noexcept {
   using simdjson::error_code;
@@ -421,6 +425,7 @@ private:
     if (auto ec = v.get_array().get(arr)) return fail(ec);
     array_t& items = value_access::make_array(out);
     if (depth <= counted_depth) {
+      // Counting scans to the container's end: an unclosed one fails here.
       std::size_t n = 0;
       if (auto ec = arr.count_elements().get(n)) return fail(ec);
       items.reserve(n);
@@ -440,6 +445,7 @@ private:
     if (auto ec = v.get_object().get(obj)) return fail(ec);
     object_t& members = value_access::make_object(out);
     if (depth <= counted_depth) {
+      // Counting scans to the container's end: an unclosed one fails here.
       std::size_t n = 0;
       if (auto ec = obj.count_fields().get(n)) return fail(ec);
       members.reserve(n);

@@ -32,7 +32,8 @@ bool holds(const value& principal_list, std::string_view principal) {
 
 std::vector<std::string> listed_ids(const http_response& r) {
   std::vector<std::string> ids;
-  for (const auto& obj : at(r.json(), "data").as_array()) ids.push_back(str_at(obj, "id"));
+  auto body = r.json();
+  for (const auto& obj : at(body, "data").as_array()) ids.push_back(str_at(obj, "id"));
   std::sort(ids.begin(), ids.end());
   return ids;
 }
