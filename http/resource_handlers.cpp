@@ -317,7 +317,9 @@ std::string next_page_url(const call& c, std::size_t limit, std::uint64_t last_t
     query += pair;
   }
   query += query.empty() ? "" : "&";
-  query += "_limit=" + std::to_string(limit) + "&_token=" + crypto::base64url_encode(json::serialize(token));
+  std::string encoded = crypto::base64url_encode(json::serialize(token));
+  for (std::size_t pos; (pos = encoded.find('=')) != std::string::npos;) encoded.replace(pos, 1, "%3D");
+  query += "_limit=" + std::to_string(limit) + "&_token=" + encoded;
   return c.absolute_url("/v1" + c.path + "?" + query);
 }
 

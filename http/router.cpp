@@ -138,14 +138,17 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
+/// Headers a browser may read (service-endpoints.md §5): a base set, plus
+/// caching headers on reads of resources, plus paging and counts on lists.
 std::vector<std::string> exposed_headers(const call& c) {
-  std::vector<std::string> h{"Alert", "Backoff", "Retry-After", "Content-Length", "Content-Type"};
+  std::vector<std::string> h{"Retry-After", "Content-Length", "Content-Type", "Alert", "Backoff"};
+  const bool read = c.is("GET") || c.is("HEAD") || c.is("OPTIONS");
   const bool plural = c.r.ep == endpoint::plural, object = c.r.ep == endpoint::object;
-  if (plural && (c.is("GET") || c.is("HEAD"))) h.push_back("Next-Page");
-  if (plural || object) {
-    for (const char* name : {"Last-Modified", "ETag", "Cache-Control", "Expires", "Pragma"}) h.emplace_back(name);
+  if (read && (plural || object)) {
+    for (const char* name : {"Expires", "Last-Modified", "Cache-Control", "ETag", "Pragma"}) h.emplace_back(name);
   }
-  if (plural && c.is("HEAD")) {
+  if (read && plural) h.emplace_back("Next-Page");
+  if (plural && (c.is("HEAD") || c.is("OPTIONS"))) {
     h.emplace_back("Total-Objects");
     h.emplace_back("Total-Records");
   }
@@ -209,7 +212,9 @@ void preflight(const call_ptr& c) {
     return c->fail(invalid_parameter("header", "Access-Control-Request-Method", "Method not allowed"));
   response res;
   res.status = 200;
-  res.set("Access-Control-Allow-Methods", join(c->r.methods, ","));
+  res.body = "null";
+  res.set("Content-Type", "application/json");
+  res.set("Access-Control-Allow-Methods", join(c->r.methods, ",") + ",OPTIONS");
   std::string allowed_headers = std::string(c->req.header("access-control-request-headers").value_or(""));
   for (const auto& h : exposed_headers(*c)) allowed_headers += (allowed_headers.empty() ? "" : ",") + h;
   res.set("Access-Control-Allow-Headers", allowed_headers);
@@ -286,7 +291,7 @@ void route_request(const call_ptr& c) {
   if (c->is("OPTIONS")) return preflight(c);
   if (std::find(c->r.methods.begin(), c->r.methods.end(), c->req.method) == c->r.methods.end()) {
     response res = error_response(cfg, method_not_allowed());
-    res.set("Allow", join(c->r.methods, ", "));
+    res.set("Allow", join(c->r.methods, ", ") + ", OPTIONS");
     return c->send(std::move(res));
   }
   if (auto origin = c->req.header("origin"); origin && !origin_allowed(cfg, *origin))
@@ -318,10 +323,10 @@ void call::send(response res) {
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ");
   if (cfg.backoff) res.set("Backoff", *cfg.backoff);
+  res.set("Access-Control-Expose-Headers", join(exposed_headers(*this), ", "));
   if (auto origin = req.header("origin"); origin && origin_allowed(cfg, *origin)) {
     const bool star = std::find(cfg.cors_origins.begin(), cfg.cors_origins.end(), "*") != cfg.cors_origins.end();
     res.set("Access-Control-Allow-Origin", star ? "*" : std::string(*origin));
-    res.set("Access-Control-Expose-Headers", join(exposed_headers(*this), ", "));
   }
   if (is("HEAD")) res.body.clear();
   reply(std::move(res));
