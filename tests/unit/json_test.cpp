@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace Catch {
 template <> struct StringMaker<kinto::json::value> {
@@ -257,6 +258,31 @@ TEST_CASE("serialize escapes strings like Python's json.dumps", "[json]") {
     value v = value::object();
     v.set("\xc3\xa9\"", "x");
     CHECK(kinto::json::serialize(v) == R"({"\u00e9\"":"x"})");
+  }
+}
+
+TEST_CASE("escaping does not depend on where a character sits in a long string", "[json]") {
+  auto q = [](std::string_view s) {
+    std::string out;
+    kinto::json::quote_to(s, out);
+    return out;
+  };
+  // Strings shorter than eight bytes take the byte-by-byte path, so the
+  // escape of one character alone is the reference.
+  std::vector<std::string> specials;
+  for (int c = 0; c < 0x80; ++c) specials.push_back(std::string(1, static_cast<char>(c)));
+  specials.push_back("\xc3\xa9");
+  specials.push_back("\xf0\x9f\x98\x80");
+  specials.push_back("\xff");
+  for (const std::string& special : specials) {
+    const std::string alone = q(special);
+    const std::string escaped = alone.substr(1, alone.size() - 2);
+    for (std::size_t pos = 0; pos <= 20; ++pos) {
+      const std::string text = std::string(pos, 'a') + special + std::string(20 - pos, 'b');
+      const std::string expected = "\"" + std::string(pos, 'a') + escaped + std::string(20 - pos, 'b') + "\"";
+      INFO("byte " << static_cast<int>(static_cast<unsigned char>(special[0])) << " at " << pos);
+      REQUIRE(q(text) == expected);
+    }
   }
 }
 
