@@ -2,6 +2,7 @@
 #include "actors/write_logic.hpp"
 
 #include "schema/json_patch.hpp"
+#include "schema/json_schema.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -120,14 +121,18 @@ std::optional<error> validate_data(kind k, const json::value& data) {
     if (const json::value* schema = data.find("schema")) {
       if (!schema->is_object())
         return invalid_parameter("body", "data.schema", json::serialize(*schema) + " is not of type 'object'");
+      if (auto problem = json_schema::check_schema(*schema)) return invalid_parameter("body", "data.schema", *problem);
     }
   }
   if (k == kind::bucket) {
     for (std::string_view field : {"record:schema", "collection:schema", "group:schema"}) {
       const json::value* schema = data.find(field);
-      if (schema && !schema->is_object())
+      if (!schema) continue;
+      if (!schema->is_object())
         return invalid_parameter("body", "data." + std::string(field),
                                  json::serialize(*schema) + " is not of type 'object'");
+      if (auto problem = json_schema::check_schema(*schema))
+        return invalid_parameter("body", "data." + std::string(field), *problem);
     }
   }
   return std::nullopt;

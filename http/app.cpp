@@ -43,6 +43,7 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.batch_max_requests = s.get_int("batch_max_requests", 25, &bad);
   if (auto v = s.get("paginate_by"); v && !v->empty()) c.paginate_by = s.get_int("paginate_by", 0, &bad);
   c.storage_max_fetch_size = s.get_int("storage_max_fetch_size", 10000, &bad);
+  c.pagination_token_validity = s.get_int("pagination_token_validity_seconds", 600, &bad);
   c.userid_hmac_secret = s.get_string("userid_hmac_secret", "");
   c.retry_after = s.get_int("retry_after_seconds", 3, &bad);
   if (auto v = s.get("backoff"); v && !v->empty()) c.backoff = *v;
@@ -144,9 +145,30 @@ struct app::pool {
 
 app::app(config c, storage::store& s, actors::write_service& w)
     : cfg(std::move(c)), store(s), writes(w), accounts_cache(std::make_unique<auth_cache>()),
+      deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)),
       blocking(std::make_unique<pool>(2)) {}
 
 app::~app() = default;
+
+void token_registry::remember(const std::string& nonce) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (expiry_.size() >= 100000) {
+    // Bounded: drop what has expired, and if still full, the whole set.
+    for (auto it = expiry_.begin(); it != expiry_.end();) it = it->second < now ? expiry_.erase(it) : std::next(it);
+    if (expiry_.size() >= 100000) expiry_.clear();
+  }
+  expiry_[nonce] = now + validity_;
+}
+
+bool token_registry::consume(const std::string& nonce) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = expiry_.find(nonce);
+  if (it == expiry_.end()) return false;
+  const bool valid = it->second >= std::chrono::steady_clock::now();
+  expiry_.erase(it);
+  return valid;
+}
 
 void app::run_blocking(std::function<void()> work) { blocking->push(std::move(work)); }
 

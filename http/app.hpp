@@ -8,7 +8,10 @@
 #include "schema/settings.hpp"
 #include "storage/store.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +31,7 @@ struct config {
   std::int64_t batch_max_requests = 25;
   std::optional<std::int64_t> paginate_by;
   std::int64_t storage_max_fetch_size = 10000;
+  std::int64_t pagination_token_validity = 600;
   std::string userid_hmac_secret;
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
@@ -57,6 +61,21 @@ std::optional<std::string> load_config(const kinto::settings& s, config& out);
 
 class auth_cache;
 
+/// Nonces of plural-DELETE pagination tokens: each may be used once, within
+/// `pagination_token_validity_seconds`.
+class token_registry {
+public:
+  explicit token_registry(std::chrono::seconds validity) : validity_(validity) {}
+  void remember(const std::string& nonce);
+  /// True (and forgotten) when the nonce is known and still valid.
+  bool consume(const std::string& nonce);
+
+private:
+  std::chrono::seconds validity_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> expiry_;
+};
+
 struct app {
   app(config c, storage::store& s, actors::write_service& w);
   ~app();
@@ -64,6 +83,7 @@ struct app {
   storage::store& store;
   actors::write_service& writes;
   std::unique_ptr<auth_cache> accounts_cache;
+  token_registry deletion_tokens;
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);
   struct pool;

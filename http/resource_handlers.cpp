@@ -7,6 +7,9 @@
 #include "http/auth.hpp"
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
+#include "schema/query.hpp"
+#include "storage/listing.hpp"
+#include "actors/write_logic.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -265,72 +268,65 @@ void handle_object(const call_ptr& c) {
 
 namespace {
 
-struct page_request {
-  std::size_t limit = 0;
-  std::uint64_t before = 0; ///< continue below this timestamp (from _token)
-};
-
-std::variant<page_request, error> page_of(const call& c) {
-  page_request page;
-  std::int64_t cap = c.cfg().storage_max_fetch_size;
-  if (c.cfg().paginate_by && *c.cfg().paginate_by > 0) cap = std::min(cap, *c.cfg().paginate_by);
-  std::int64_t limit = cap;
-  if (auto v = c.query_value("_limit")) {
-    std::int64_t n = 0;
-    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc() || ptr != v->data() + v->size())
-      return invalid_parameter("querystring", "_limit", "\"" + *v + "\" is not a number");
-    if (n >= 0) limit = std::min(n, cap);
-  }
-  page.limit = static_cast<std::size_t>(std::max<std::int64_t>(limit, 0));
-  if (auto token = c.query_value("_token"); token && !token->empty()) {
-    auto bad = [] { return invalid_parameter("querystring", std::nullopt, "_token has invalid content"); };
-    auto decoded = crypto::base64url_decode(*token);
-    if (!decoded) return bad();
-    std::string err;
-    auto doc = json::parse(*decoded, err);
-    const json::value* last = doc ? doc->find("last_object") : nullptr;
-    const json::value* ts = last ? last->find("last_modified") : nullptr;
-    if (!ts || !ts->as_int64() || *ts->as_int64() <= 0) return bad();
-    page.before = static_cast<std::uint64_t>(*ts->as_int64());
-  }
-  return page;
+/// Page size (querying.md §4.2).
+std::size_t page_size(const config& cfg, const query::request& q) {
+  const std::int64_t max_fetch = std::max<std::int64_t>(cfg.storage_max_fetch_size, 1);
+  std::optional<std::int64_t> size = q.limit;
+  if (size && *size == 0) return static_cast<std::size_t>(max_fetch);
+  if (cfg.paginate_by && *cfg.paginate_by > 0) size = size ? std::min(*size, *cfg.paginate_by) : *cfg.paginate_by;
+  return static_cast<std::size_t>(size ? std::min(*size, max_fetch) : max_fetch);
 }
 
-std::string next_page_url(const call& c, std::size_t limit, std::uint64_t last_ts, std::string_view last_id) {
-  json::value token = json::value::object();
-  json::value last = json::value::object();
-  last.set("last_modified", json::value(last_ts));
-  last.set("id", json::value(last_id));
-  token.set("last_object", std::move(last));
-  token.set("offset", json::value(0));
-  token.set("nonce", json::value(crypto::random_hex(8)));
+/// The same request with `_limit` and `_token` replaced: the Next-Page URL.
+std::string next_page_url(const call& c, std::size_t limit, const query::token& next) {
   std::string query;
   std::string_view raw = c.raw_query;
   while (!raw.empty()) {
     std::size_t amp = raw.find('&');
     std::string_view pair = raw.substr(0, amp);
     raw = amp == std::string_view::npos ? std::string_view() : raw.substr(amp + 1);
-    if (pair.empty() || pair.rfind("_limit=", 0) == 0 || pair == "_limit" || pair.rfind("_token=", 0) == 0 || pair == "_token")
-      continue;
+    std::string_view name = pair.substr(0, pair.find('='));
+    if (pair.empty() || name == "_limit" || name == "_token") continue;
     query += query.empty() ? "" : "&";
     query += pair;
   }
+  std::string encoded;
+  for (char ch : query::encode_token(next)) {
+    if (ch == '+') encoded += "%2B";
+    else if (ch == '/') encoded += "%2F";
+    else if (ch == '=') encoded += "%3D";
+    else encoded += ch;
+  }
   query += query.empty() ? "" : "&";
-  std::string encoded = crypto::base64url_encode(json::serialize(token));
-  for (std::size_t pos; (pos = encoded.find('=')) != std::string::npos;) encoded.replace(pos, 1, "%3D");
   query += "_limit=" + std::to_string(limit) + "&_token=" + encoded;
   return c.absolute_url("/v1" + c.path + "?" + query);
 }
 
-/// Only their own account for non-administrators.
-bool account_visible(const call& c, std::string_view id) {
-  return is_account_admin(c, false) || c.who.user_id == "account:" + std::string(id);
+/// Accounts: non-administrators only see their own.
+storage::visibility visibility_of(const call_ptr& c, bool write) {
+  if (c->r.list.of != kind::account || is_account_admin(*c, write)) return {};
+  return [c](std::string_view id) { return c->who.user_id == "account:" + std::string(id); };
+}
+
+std::variant<query::request, error> parse_query(const call& c) {
+  return query::parse(c.query, actors::now_ms());
+}
+
+void add_deprecation_alert(const call& c, const query::request& q, response& res) {
+  if (!q.deprecated_to) return;
+  json::value alert = json::value::object();
+  alert.set("code", json::value("soft-eol"));
+  alert.set("message", json::value("_to is now deprecated, you should use _before instead"));
+  alert.set("url", json::value(c.cfg().project_docs));
+  res.set("Alert", json::serialize(alert));
 }
 
 void list_objects(const call_ptr& c, std::uint64_t list_ts) {
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
+  auto parsed = parse_query(*c);
+  if (auto* e = std::get_if<error>(&parsed)) return c->fail(*e);
+  const query::request& q = std::get<query::request>(parsed);
   std::optional<std::uint64_t> none_match;
   auto pre = parse_preconditions(c->req, &none_match);
   if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
@@ -346,47 +342,49 @@ void list_objects(const call_ptr& c, std::uint64_t list_ts) {
     add_timestamp_headers(res, list_ts);
     return c->send(std::move(res));
   }
-  const bool accounts = c->r.list.of == kind::account;
   response res;
   res.status = 200;
   res.set("Content-Type", "application/json");
   add_timestamp_headers(res, list_ts);
   res.set("Cache-Control", "no-cache, no-store");
+  add_deprecation_alert(*c, q, res);
+  const storage::visibility visible = visibility_of(c, false);
 
   if (c->is("HEAD")) {
-    std::size_t total = 0;
-    snap.walk_newest_first(c->r.list, 0, 0, [&](const storage::change& ch) {
-      if (!ch.deleted && (!accounts || account_visible(*c, ch.id))) ++total;
-      return true;
-    });
-    res.set("Total-Objects", std::to_string(total));
-    res.set("Total-Records", std::to_string(total));
+    const std::string total = std::to_string(storage::count(snap, c->r.list, q, visible));
+    res.set("Total-Objects", total);
+    res.set("Total-Records", total);
     return c->send(std::move(res));
   }
 
-  auto page_or = page_of(*c);
-  if (auto* e = std::get_if<error>(&page_or)) return c->fail(*e);
-  const page_request page = std::get<page_request>(page_or);
+  storage::page_request wanted;
+  wanted.limit = page_size(c->cfg(), q);
+  wanted.visible = visible;
+  std::int64_t offset = 0;
+  if (q.token) {
+    auto decoded = query::decode_token(*q.token);
+    if (auto* e = std::get_if<error>(&decoded)) return c->fail(*e);
+    auto& t = std::get<query::token>(decoded);
+    wanted.after = std::move(t.last_object);
+    offset = t.offset;
+  }
+  storage::page page = storage::read_page(snap, c->r.list, q, wanted);
   std::string body = "{\"data\":[";
-  std::size_t count = 0;
-  bool more = false;
-  std::uint64_t last_ts = 0;
-  std::string last_id;
-  snap.walk_newest_first(c->r.list, 0, page.before, [&](const storage::change& ch) {
-    if (ch.deleted || (accounts && !account_visible(*c, ch.id))) return true;
-    if (count == page.limit) {
-      more = true;
-      return false;
+  for (std::size_t i = 0; i < page.objects.size(); ++i) {
+    if (i) body += ',';
+    if (q.fields) {
+      std::string err;
+      auto object = json::parse(page.objects[i], err);
+      body += object ? json::serialize(query::project(*object, *q.fields)) : page.objects[i];
+    } else {
+      body += page.objects[i];
     }
-    if (count) body += ',';
-    body += ch.data;
-    ++count;
-    last_ts = ch.last_modified;
-    last_id = std::string(ch.id);
-    return true;
-  });
+  }
   body += "]}";
-  if (more && page.limit > 0) res.set("Next-Page", next_page_url(*c, page.limit, last_ts, last_id));
+  if (page.more) {
+    auto next = query::token_after(q.sort, page.last, offset + static_cast<std::int64_t>(wanted.limit) + 1);
+    res.set("Next-Page", next_page_url(*c, wanted.limit, next));
+  }
   res.body = std::move(body);
   c->send(std::move(res));
 }
@@ -457,10 +455,14 @@ void list_create(const call_ptr& c) {
   });
 }
 
-/// Plural DELETE: one tombstone per object, each its own write in order.
+/// Plural DELETE (querying.md §8): the matching live objects of one page,
+/// each deleted by its own write, in sort order.
 void list_delete(const call_ptr& c) {
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
+  auto parsed = parse_query(*c);
+  if (auto* e = std::get_if<error>(&parsed)) return c->fail(*e);
+  const query::request& q = std::get<query::request>(parsed);
   const std::uint64_t list_ts = snap.list_timestamp(c->r.list).value_or(0);
   auto pre = parse_preconditions(c->req, nullptr);
   if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
@@ -470,46 +472,78 @@ void list_delete(const call_ptr& c) {
     add_timestamp_headers(res, list_ts);
     return c->send(std::move(res));
   }
-  const bool accounts = c->r.list.of == kind::account;
-  if (accounts && !c->who.authenticated()) return c->fail(unauthorized());
+  if (c->r.list.of == kind::account && !c->who.authenticated()) return c->fail(unauthorized());
+
+  storage::page_request wanted;
+  wanted.limit = page_size(c->cfg(), q);
+  wanted.visible = visibility_of(c, true);
+  wanted.live_only = true;
+  std::int64_t offset = 0;
+  if (q.token) {
+    auto decoded = query::decode_token(*q.token);
+    if (auto* e = std::get_if<error>(&decoded)) return c->fail(*e);
+    auto& t = std::get<query::token>(decoded);
+    // Deletion tokens are single use.
+    if (!c->a.deletion_tokens.consume(t.nonce))
+      return c->fail(invalid_parameter("querystring", std::nullopt, "_token was already used or has expired."));
+    wanted.after = std::move(t.last_object);
+    offset = t.offset;
+  }
+  storage::page page = storage::read_page(snap, c->r.list, q, wanted);
   std::vector<std::string> ids;
-  snap.walk_newest_first(c->r.list, 0, 0, [&](const storage::change& ch) {
-    if (!ch.deleted && (!accounts || is_account_admin(*c, true) || c->who.user_id == "account:" + std::string(ch.id)))
-      ids.emplace_back(ch.id);
-    return ids.size() < static_cast<std::size_t>(c->cfg().storage_max_fetch_size);
-  });
+  for (const auto& text : page.objects) {
+    std::string err;
+    auto object = json::parse(text, err);
+    const json::value* id = object ? object->find("id") : nullptr;
+    if (id && id->is_string()) ids.push_back(id->as_string());
+  }
+  std::optional<std::string> next_page;
+  if (page.more) {
+    auto next = query::token_after(q.sort, page.last, offset + static_cast<std::int64_t>(ids.size()));
+    c->a.deletion_tokens.remember(next.nonce);
+    next_page = next_page_url(*c, wanted.limit, next);
+  }
+
   struct progress {
-    std::vector<std::string> tombstones;
-    std::size_t remaining;
-    std::uint64_t newest = 0;
     std::mutex mutex;
+    std::vector<std::optional<std::string>> tombstones;
+    std::size_t remaining = 0;
+    std::uint64_t newest = 0;
   };
   auto state = std::make_shared<progress>();
+  state->tombstones.resize(ids.size());
   state->remaining = ids.size();
   state->newest = list_ts;
-  auto finish = [c, state] {
+  auto finish = [c, state, next_page] {
     std::string body = "{\"data\":[";
-    for (std::size_t i = 0; i < state->tombstones.size(); ++i) body += (i ? "," : "") + state->tombstones[i];
+    bool first = true;
+    for (const auto& t : state->tombstones) {
+      if (!t) continue;
+      body += first ? "" : ",";
+      body += *t;
+      first = false;
+    }
     body += "]}";
     response res;
     res.status = 200;
     res.body = std::move(body);
     res.set("Content-Type", "application/json");
     add_timestamp_headers(res, state->newest);
+    if (next_page) res.set("Next-Page", *next_page);
     c->send(std::move(res));
   };
   if (ids.empty()) return finish();
-  for (auto& id : ids) {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
     actors::write_command cmd;
     cmd.op = actors::write_op::remove;
-    cmd.id = std::move(id);
+    cmd.id = ids[i];
     cmd.author = c->who.author();
-    c->a.writes.submit(c->r.list, std::move(cmd), [state, finish](actors::write_outcome out) {
+    c->a.writes.submit(c->r.list, std::move(cmd), [state, finish, i](actors::write_outcome out) {
       bool last = false;
       {
         std::lock_guard<std::mutex> lock(state->mutex);
         if (!out.failure) {
-          state->tombstones.push_back(out.data);
+          state->tombstones[i] = out.data;
           state->newest = std::max(state->newest, out.last_modified);
         }
         last = --state->remaining == 0;

@@ -126,21 +126,24 @@ std::vector<std::string> view::groups_of(std::string_view principal) const {
   return groups;
 }
 
-void view::walk_newest_first(const list_key& list, std::uint64_t after, std::uint64_t before,
-                             const std::function<bool(const change&)>& visit) const {
+void view::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+                const std::function<bool(const change&)>& visit) const {
   lmdb::cursor cur;
   if (cur.open(txn_, dbs_->changes) != MDB_SUCCESS) return;
   const std::string prefix = list_prefix(list);
-  std::string bound = prefix;
+  std::string upper = prefix;
   if (before == 0) {
-    bound.back() = '\1'; // just past every key of the list
+    upper.back() = '\1'; // just past every key of the list
   } else {
-    append_be64(bound, before);
+    append_be64(upper, before);
   }
+  std::string lower = prefix;
+  append_be64(lower, after + 1);
   std::string object_key = prefix;
-  for (bool ok = cur.seek_before(bound); ok && starts_with(cur.key(), prefix); ok = cur.prev()) {
+  bool ok = newest_first ? cur.seek_before(upper) : cur.seek(lower);
+  for (; ok && starts_with(cur.key(), prefix); ok = newest_first ? cur.prev() : cur.next()) {
     std::uint64_t ts = read_be64(cur.key().substr(prefix.size()));
-    if (ts <= after) break;
+    if (newest_first ? ts <= after : (before != 0 && ts >= before)) break;
     std::string_view id = cur.value();
     object_key.resize(prefix.size());
     object_key += id;

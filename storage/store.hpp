@@ -59,11 +59,15 @@ public:
   std::optional<std::string> permissions(std::string_view uri) const;
   /// Group URIs whose members include `principal`.
   std::vector<std::string> groups_of(std::string_view principal) const;
-  /// Walks the list newest first over timestamps in (after, before): `before`
-  /// 0 means no upper bound. Tombstones are included. Stops when `visit`
-  /// returns false.
+  /// Walks the list by timestamp over (after, before), newest or oldest
+  /// first; `before` 0 means no upper bound. Tombstones are included. Stops
+  /// when `visit` returns false. Costs what it visits, not the list size.
+  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+            const std::function<bool(const change&)>& visit) const;
   void walk_newest_first(const list_key& list, std::uint64_t after, std::uint64_t before,
-                         const std::function<bool(const change&)>& visit) const;
+                         const std::function<bool(const change&)>& visit) const {
+    walk(list, after, before, true, visit);
+  }
   /// A value of the meta database (server-wide facts such as secrets).
   std::optional<std::string> meta(std::string_view key) const;
 

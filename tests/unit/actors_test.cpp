@@ -204,6 +204,8 @@ TEST_CASE("collections reject a non-integer cache_expires and a non-object schem
   const list_key collections{"/buckets/b", kind::collection};
   CHECK(failed(plan_write(collections, command(write_op::put, "c", R"({"cache_expires":"soon"})"), {}, 0, 10)).status == 400);
   CHECK(failed(plan_write(collections, command(write_op::put, "c", R"({"schema":"x"})"), {}, 0, 10)).status == 400);
+  CHECK(failed(plan_write(collections, command(write_op::put, "c", R"({"schema":{"type":"Washmachine"}})"), {}, 0, 10)).status == 400);
+  CHECK(failed(plan_write(list_key{"", kind::bucket}, command(write_op::put, "b", R"({"record:schema":{"minimum":"abc"}})"), {}, 0, 10)).status == 400);
   planned(plan_write(collections, command(write_op::put, "c", R"({"cache_expires":3600})"), {}, 0, 10));
 }
 
