@@ -16,6 +16,7 @@ struct queued_job {
 };
 
 struct committer_state {
+  committer_state() = default; // not an aggregate: see list_state
   std::vector<queued_job> queue;
   bool flush_scheduled = false;
   static inline const char* name = "committer";

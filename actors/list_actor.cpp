@@ -17,7 +17,11 @@ struct pending_version {
   std::string permissions;
 };
 
+// State structs declare their constructor: CAF 0.17 constructs a state from
+// the actor pointer when it can, and C++20 would let an aggregate take it
+// (turning the pointer into the first member).
 struct list_state {
+  list_state() = default;
   bool loaded = false;
   std::uint64_t list_ts = 0;
   std::uint64_t next_seq = 0;

@@ -41,6 +41,8 @@ public:
   std::size_t live_lists() const;
 
   /// Stops every actor after the writes already queued are committed.
+  /// Threads other than the caller's that submitted writes must have ended
+  /// (the actor runtime keeps per-thread state that holds it open).
   void shutdown();
 
   struct impl;

@@ -147,7 +147,9 @@ int main(int argc, char** argv) {
       server.run();
       std::cerr << "kintod: stopped accepting; requests in flight are done" << std::endl;
     }
-    writes.shutdown();
+    // Leaving this scope destroys, in order: the server, the application
+    // (joining its threads, which talk to the actors) and the write service
+    // (stopping the actors once every queued write is committed).
   }
   return status;
 }

@@ -121,7 +121,8 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
   const std::string id = cmd.id;
   const bool removes = cmd.op == actors::write_op::remove;
   const bool changes_account = is_account && (removes || (cmd.data && cmd.data->find("password")) || cmd.patch);
-  c->a.writes.submit(list, std::move(cmd), [c, sent = std::move(sent), behaviour, removes, changes_account, id](actors::write_outcome out) {
+  c->a.writes.submit(list, std::move(cmd), [c, sent = std::move(sent), behaviour, removes, changes_account, is_account,
+                                           id](actors::write_outcome out) {
     if (out.failure) {
       response res = error_response(c->cfg(), *out.failure);
       if (out.failure->status == 412 && out.last_modified) add_timestamp_headers(res, out.last_modified);
@@ -130,7 +131,11 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
     if (changes_account) c->a.accounts_cache->forget_account(id);
     if (removes) return send_object(c, 200, out.last_modified, "{\"data\":" + out.data + "}");
     std::string data = sent ? shape_patch_response(behaviour, *sent, out.previous, out.data) : out.data;
-    send_object(c, out.created ? 201 : 200, out.last_modified, render_object(c->who, data, out.permissions));
+    // An account's write is made in its own name, also when an administrator
+    // or an anonymous sign-up makes it: it sees the account's permissions.
+    identity viewer = c->who;
+    if (is_account) viewer.principals.push_back("account:" + id);
+    send_object(c, out.created ? 201 : 200, out.last_modified, render_object(viewer, data, out.permissions));
   });
 }
 

@@ -113,6 +113,7 @@ TEST_CASE("creating an account requires an id and a string password", "[accounts
     target = "/v1/accounts/alice";
     body = R"({"data": {"password": 1234}})";
   }
+  INFO(method << " " << target << " " << body);
   auto r = server.request(method, target, body);
   CHECK_THAT(r, is_kinto_error(400, 107));
   CHECK(str_at(r.json(), "details.0.location") == "body");
@@ -165,6 +166,7 @@ TEST_CASE("a user cannot see or change another account", "[accounts]") {
     body = R"({"data": {"password": "stolen"}})";
   }
   SECTION("delete an account") { method = "DELETE"; }
+  INFO(method << " " << target);
   auto r = server.request(method, target, body, auth("alice", "pa"));
   CHECK_THAT(r, is_kinto_error(403, 121));
   CHECK(user_id(server, auth("bob", "pb")) == "account:bob");
@@ -290,6 +292,7 @@ TEST_CASE("basicauth user ids follow the HMAC-SHA256 test vectors", "[accounts][
     user = "admin";
     expected = admin_basic_id;
   }
+  INFO(user);
   auto hello = must(server.request("GET", "/v1/", {}, auth(user, "secret")), 200);
   CHECK(str_at(hello, "user.id") == expected);
   CHECK(str_at(hello, "user.principals.0") == expected);
@@ -311,6 +314,7 @@ TEST_CASE("unusable credentials are anonymous and never an error", "[accounts][b
   SECTION("no colon") { authorization = "Basic bm9jb2xvbg=="; }
   SECTION("another scheme") { authorization = "Bearer some-token"; }
   SECTION("a scheme alone") { authorization = "Basic"; }
+  INFO("Authorization: " << authorization);
   auto r = server.request("GET", "/v1/", {}, {{"Authorization", authorization}});
   REQUIRE_THAT(r, is_json(200));
   CHECK(find_path(r.json(), "user") == nullptr);

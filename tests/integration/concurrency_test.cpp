@@ -43,6 +43,7 @@ TEST_CASE("object responses carry an ETag equal to the quoted last_modified", "[
   SECTION("PATCH") { r = server.request("PATCH", records + "/r", R"({"data": {"a": 3}})", owner()); }
   SECTION("DELETE") { r = server.request("DELETE", records + "/r", {}, owner()); }
   SECTION("GET of a collection") { r = server.request("GET", collection, {}, owner()); }
+  INFO(r.describe());
 
   REQUIRE(r.status / 100 == 2);
   CHECK(r.header("ETag") == etag_of(int_at(r.json(), "data.last_modified")));
@@ -92,6 +93,7 @@ TEST_CASE("a record write moves the records list timestamp but not the collectio
   SECTION("delete") {
     written = int_at(must(server.request("DELETE", records + "/r", {}, owner()), 200), "data.last_modified");
   }
+  INFO("written at " << written);
 
   auto after = list_timestamp(server, records);
   CHECK(after > before);
@@ -151,6 +153,7 @@ TEST_CASE("a client-supplied last_modified not above the object's is replaced on
   SECTION("lower") { proposed = std::to_string(current - 10); }
   SECTION("not an integer") { proposed = R"("abc")"; }
   SECTION("a float") { proposed = std::to_string(current + 5) + ".5"; }
+  INFO("proposed last_modified: " << proposed);
 
   auto r = server.request("PATCH", records + "/r", R"({"data": {"last_modified": )" + proposed + "}}", owner());
   REQUIRE_THAT(r, is_json(200));
@@ -251,9 +254,8 @@ TEST_CASE("a PUT with a stale If-Match answers 412 with the stored object", "[co
   SECTION("PUT") {}
   SECTION("PATCH") { method = "PATCH"; }
   SECTION("DELETE") { method = "DELETE"; }
-  SECTION("a newer value than the current one") {
-    old_ts = current_ts + 1000;
-  }
+  SECTION("a newer value than the current one") { old_ts = current_ts + 1000; }
+  INFO(method << " with If-Match " << etag_of(old_ts));
 
   auto r = server.request(method, records + "/r", method == "DELETE" ? "" : R"({"data": {"title": "v3"}})",
                           if_match(old_ts));
@@ -273,6 +275,7 @@ TEST_CASE("a write with the current If-Match succeeds", "[concurrency]") {
   SECTION("PUT") { method = "PUT"; }
   SECTION("PATCH") { method = "PATCH"; }
   SECTION("DELETE") { method = "DELETE"; }
+  INFO(method);
   auto r = server.request(method, records + "/r", method == "DELETE" ? "" : R"({"data": {"title": "v2"}})",
                           if_match(ts));
   REQUIRE_THAT(r, is_json(200));
@@ -285,6 +288,7 @@ TEST_CASE("If-Match on a missing object makes a PUT fail with 412", "[concurrenc
   std::string value;
   SECTION("star") { value = "*"; }
   SECTION("a timestamp") { value = etag_of(list_timestamp(server, records)); }
+  INFO("If-Match: " << value);
   auto r = server.request("PUT", records + "/missing", R"({"data": {}})", with(owner(), {{"If-Match", value}}));
   CHECK_THAT(r, is_kinto_error(412, 114));
   CHECK(find_path(r.json(), "details") == nullptr);
@@ -328,6 +332,7 @@ TEST_CASE("a POST without data.id but with If-Match answers 412", "[concurrency]
   std::string value;
   SECTION("star") { value = "*"; }
   SECTION("the list timestamp") { value = etag_of(list_timestamp(server, records)); }
+  INFO("If-Match: " << value);
   auto r = server.request("POST", records, R"({"data": {"v": 2}})", with(owner(), {{"If-Match", value}}));
   CHECK_THAT(r, is_kinto_error(412, 114));
   CHECK(at(must(server.request("GET", records, {}, owner()), 200), "data").as_array().size() == 1);
@@ -363,6 +368,7 @@ TEST_CASE("a precondition header that is not a quoted integer answers 400", "[co
     method = "PUT";
     bad = "123";
   }
+  INFO(method << " with " << header << ": " << bad);
 
   auto r = server.request(method, records + "/r", method == "PUT" ? R"({"data": {"changed": true}})" : "",
                           with(owner(), {{header, bad}}));

@@ -40,6 +40,7 @@ TEST_CASE("an unknown URL answers 404 with errno 111", "[errors]") {
     method = "POST";
     target = "/v1/unknown";
   }
+  INFO(method << " " << target);
   auto r = server.request(method, target, {}, owner());
   CHECK_THAT(r, is_kinto_error(404, 111));
   CHECK(str_at(r.json(), "error") == "Not Found");
@@ -75,6 +76,7 @@ TEST_CASE("an unsupported method answers 405 with an Allow header", "[errors]") 
     target = records;
     allowed = "GET";
   }
+  INFO(method << " " << target);
   auto r = server.request(method, target, R"({"data": {}})", owner());
   CHECK_THAT(r, is_kinto_error(405, 115));
   CHECK(str_at(r.json(), "error") == "Method Not Allowed");
@@ -106,6 +108,7 @@ TEST_CASE("Accept headers that admit JSON are served", "[errors]") {
   SECTION("application/*") { accept = "application/*"; }
   SECTION("with a q-value") { accept = "application/json; q=0.9"; }
   SECTION("among others") { accept = "text/html, application/json;q=0.1"; }
+  INFO("Accept: " << accept);
   auto r = server.request("GET", records + "/r", {}, with(owner(), {{"Accept", accept}}));
   CHECK_THAT(r, is_json(200));
 }
@@ -128,6 +131,7 @@ TEST_CASE("a body with an unsupported Content-Type is refused with 415", "[error
     method = "POST";
     target = records;
   }
+  INFO(method);
   auto r = server.request(method, target, R"({"data": {}})", with(owner(), {{"Content-Type", "text/plain"}}));
   CHECK_THAT(r, is_kinto_error(415, 107));
   auto body = r.json();
@@ -144,6 +148,7 @@ TEST_CASE("a JSON body is accepted with a charset parameter or without Content-T
   SECTION("charset parameter") { type = "application/json; charset=utf-8"; }
   SECTION("upper case") { type = "Application/JSON"; }
   SECTION("no Content-Type") { type = ""; }
+  INFO("Content-Type: " << type);
   auto r = server.request("PUT", records + "/r", R"({"data": {"v": 1}})", with(owner(), {{"Content-Type", type}}));
   REQUIRE_THAT(r, is_json(201));
   CHECK(int_at(r.json(), "data.v") == 1);
@@ -157,6 +162,7 @@ TEST_CASE("an invalid JSON body answers 400 with a message starting with Invalid
   SECTION("single quotes") { body = R"({'data': {}})"; }
   SECTION("trailing content") { body = R"({"data": {}} x)"; }
   SECTION("a bare word") { body = "hello"; }
+  INFO(body);
   auto r = server.request("PUT", records + "/r", body, owner());
   CHECK_THAT(r, is_kinto_error(400, 107));
   auto json = r.json();
@@ -181,6 +187,7 @@ TEST_CASE("a validation message is built from the first detail", "[errors]") {
     body = R"({"permissions": {"read": "book"}})";
     name_prefix = "permissions";
   }
+  INFO(body);
   auto r = server.request("PUT", records + "/r", body, owner());
   CHECK_THAT(r, is_kinto_error(400, 107));
   auto json = r.json();
@@ -208,6 +215,7 @@ TEST_CASE("a URL path with invalid UTF-8 answers 400 Bad Request", "[errors]") {
   SECTION("in an object id") { target = "/v1/buckets/%FF"; }
   SECTION("a truncated sequence") { target = "/v1/buckets/b/collections/caf%C3"; }
   SECTION("on an unknown route") { target = "/v1/%C3%28"; }
+  INFO(target);
   auto r = server.request("GET", target, {}, owner());
   REQUIRE_THAT(r, is_json(400));
   auto body = r.json();
@@ -268,6 +276,7 @@ TEST_CASE("bad input is answered with a Kinto error and the server stays healthy
     kinto_errno = 113;
   }
 
+  INFO(method << " " << (body.size() > 200 ? body.substr(0, 200) + "..." : body));
   auto r = server.request(method, method == "POST" ? records : records + "/r", body, headers);
   CHECK_THAT(r, is_kinto_error(status, kinto_errno));
   CHECK(server.healthy());

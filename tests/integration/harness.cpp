@@ -26,6 +26,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -44,7 +45,8 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto io_timeout = 30s;
-constexpr auto process_deadline = 20s;
+constexpr auto start_deadline = 20s;
+constexpr auto exit_deadline = 10s;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -360,10 +362,15 @@ child spawn(const std::vector<std::string>& args, const std::string& cwd,
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   const char exec_failed[] = "kintod harness: exec failed\n";
+  const pid_t parent = ::getpid();
 
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // A test process that crashes must not leave servers behind. The signal
+    // fires when the forking thread ends: servers are started from the main thread.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(125);
     ::dup2(devnull, 0);
     ::dup2(fds[1], 1);
     ::dup2(fds[1], 2);
@@ -492,7 +499,7 @@ void kintod_process::start() {
   pidfd_ = c.pidfd;
   drain_ = std::thread(&kintod_process::drain_output, this, c.output_fd);
 
-  const auto deadline = std::chrono::steady_clock::now() + process_deadline;
+  const auto deadline = std::chrono::steady_clock::now() + start_deadline;
   std::unique_lock lock(mutex_);
   for (;;) {
     static constexpr std::string_view marker = "listening on http://";
@@ -521,8 +528,13 @@ void kintod_process::start() {
 int kintod_process::wait_exit(int signal_number) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, signal_number);
-  bool exited = wait_pidfd(pidfd_, std::chrono::steady_clock::now() + process_deadline);
-  if (!exited) ::kill(pid_, SIGKILL);
+  bool exited = wait_pidfd(pidfd_, std::chrono::steady_clock::now() + exit_deadline);
+  if (!exited) {
+    // Visible in the test log even when no test checks the exit status.
+    std::fprintf(stderr, "kintod harness: kintod (pid %d) still running %lld s after signal %d; sending SIGKILL\n",
+                 pid_, static_cast<long long>(exit_deadline.count()), signal_number);
+    ::kill(pid_, SIGKILL);
+  }
   int status = reap(pid_);
   if (drain_.joinable()) drain_.join();
   ::close(pidfd_);
@@ -560,7 +572,7 @@ run_result run_kintod(const std::vector<std::string>& args, const std::map<std::
   full.insert(full.end(), args.begin(), args.end());
   child c = spawn(full, cwd.path(), env);
   run_result result;
-  const auto deadline = std::chrono::steady_clock::now() + process_deadline;
+  const auto deadline = std::chrono::steady_clock::now() + start_deadline;
   bool killed = false;
   char buf[4096];
   for (;;) {

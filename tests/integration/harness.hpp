@@ -7,11 +7,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -120,7 +120,8 @@ struct kintod_options {
 
 /// A running kintod. The constructor starts it and waits for its
 /// "listening on" line; the destructor stops it (SIGTERM, then SIGKILL after
-/// 20 s) and removes the temporary directories it owns.
+/// 10 s, reported on stderr) and removes the temporary directories it owns.
+/// Start and stop it from the main thread.
 class kintod_process {
 public:
   explicit kintod_process(kintod_options options = {});
@@ -132,7 +133,7 @@ public:
   /// directory; the port changes. Throws std::runtime_error with the server's
   /// output when it exits or does not listen within 20 s.
   void start();
-  /// SIGTERM, then waits up to 20 s. Returns the exit status, 128 + signal
+  /// SIGTERM, then waits up to 10 s. Returns the exit status, 128 + signal
   /// number when killed by a signal, or -1 when it had to be SIGKILLed.
   int stop();
   /// SIGKILL and wait.

@@ -49,6 +49,7 @@ TEST_CASE("an unknown command-line flag makes kintod exit with status 2", "[serv
   SECTION("short flag") { args = {"-z"}; }
   SECTION("unknown flag after valid ones") { args = {"--host", "127.0.0.1", "--port", "0", "--frobnicate", "1"}; }
   auto result = run_kintod(args);
+  INFO(args.back());
   INFO(result.output);
   CHECK(result.exit_status == 2);
   CHECK_FALSE(result.output.empty());
@@ -72,6 +73,7 @@ TEST_CASE("a malformed ini file makes kintod exit with status 2", "[server]") {
     text = settings_ini({{"kinto.paginate_by", "2"}, {"paginate_by", "3"}}, data.path());
   }
   auto result = run_with_ini(text);
+  INFO(text);
   INFO(result.output);
   CHECK(result.exit_status == 2);
   CHECK_FALSE(result.output.empty());
@@ -114,6 +116,11 @@ TEST_CASE("SIGTERM and SIGINT stop kintod with status 0", "[server]") {
   SECTION("SIGTERM right after writes") {
     for (int i = 0; i < 20; ++i) must(server.request("POST", records, R"({"data": {}})", owner()), 201);
   }
+  SECTION("SIGTERM after an account login") {
+    must(server.request("PUT", "/v1/accounts/alice", R"({"data": {"password": "pa"}})"), 201);
+    REQUIRE(str_at(must(server.request("GET", "/v1/", {}, auth("alice", "pa")), 200), "user.id") == "account:alice");
+  }
+  INFO("signal " << signal_number);
   INFO(server.output());
   CHECK(server.signal_and_wait(signal_number) == 0);
 }
@@ -147,6 +154,33 @@ TEST_CASE("data and list timestamps survive a clean restart", "[server]") {
   CHECK(server.request("GET", records, {}, owner()).header("ETag") == list_etag);
   auto next = must(server.request("POST", records, R"({"data": {}})", owner()), 201);
   CHECK(int_at(next, "data.last_modified") > int_at(record, "data.last_modified"));
+}
+
+TEST_CASE("timestamps keep increasing across restarts while the list is ahead of the clock", "[server]") {
+  kintod_process server;
+  create_collection(server, "b", "c");
+  auto now = must(server.request("PUT", records + "/now", R"({"data": {}})", owner()), 201);
+  // A client-supplied timestamp ten minutes ahead moves the list timestamp there.
+  const auto ahead = int_at(now, "data.last_modified") + 600000;
+  must(server.request("PUT", records + "/ahead", R"({"data": {"last_modified": )" + std::to_string(ahead) + "}}",
+                      owner()),
+       201);
+  REQUIRE(etag_value(server.request("GET", records, {}, owner())) == ahead);
+  SECTION("without restart") {}
+  SECTION("after a clean restart") {
+    REQUIRE(server.stop() == 0);
+    server.start();
+  }
+  SECTION("after SIGKILL") {
+    server.kill_hard();
+    server.start();
+  }
+
+  CHECK(etag_value(server.request("GET", records, {}, owner())) == ahead);
+  auto next = server.request("PUT", records + "/next", R"({"data": {}})", owner());
+  REQUIRE_THAT(next, is_json(201));
+  CHECK(int_at(next.json(), "data.last_modified") == ahead + 1);
+  CHECK(etag_value(server.request("GET", records, {}, owner())) == ahead + 1);
 }
 
 TEST_CASE("acknowledged concurrent writes survive SIGKILL", "[server][durability]") {

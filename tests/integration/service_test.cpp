@@ -128,6 +128,7 @@ TEST_CASE("a path without the version prefix is redirected under /v1", "[service
     target = "/buckets";
     expected = "/v1/buckets";
   }
+  INFO(method << " " << target);
   auto r = server.request(method, target, {}, owner());
   CHECK(r.status == 307);
   CHECK(r.header("Location") == server.url(expected));
@@ -158,6 +159,7 @@ TEST_CASE("a trailing slash is redirected away with a cacheable 307", "[service]
     target = "/v1/buckets/b/collections/?_limit=1";
     expected = "/v1/buckets/b/collections?_limit=1";
   }
+  INFO(target);
   auto r = server.request("GET", target, {}, owner());
   CHECK(r.status == 307);
   CHECK(r.header("Location") == server.url(expected));
@@ -190,6 +192,7 @@ TEST_CASE("every response carries the security headers", "[service]") {
     r = server.request("OPTIONS", "/v1/buckets", {},
                        with(origin, {{"Access-Control-Request-Method", "GET"}}));
   }
+  INFO(r.describe());
   CHECK(r.header("X-Content-Type-Options") == "nosniff");
   CHECK(trimmed(r.header("Content-Security-Policy")) ==
         "default-src 'none'; frame-ancestors 'none'; base-uri 'none';");
@@ -213,6 +216,7 @@ TEST_CASE("a request with an Origin gets Access-Control-Allow-Origin on successe
     r = server.request("PUT", "/v1/buckets/b", "{", with(owner(), origin));
     REQUIRE(r.status == 400);
   }
+  INFO(r.describe());
   CHECK(r.header("Access-Control-Allow-Origin") == "*");
   for (const char* exposed : {"Alert", "Backoff", "Retry-After", "Content-Length", "Content-Type"}) {
     INFO(exposed);

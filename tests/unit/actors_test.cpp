@@ -340,3 +340,28 @@ TEST_CASE("the first read of an empty list gets a timestamp that stays") {
   REQUIRE_FALSE(f.run(records, touch).failure);
   CHECK(f.store->read().list_timestamp(records) == first);
 }
+
+TEST_CASE("a new write service continues after the list timestamp stored by the previous one") {
+  test::temp_dir dir;
+  std::string error;
+  auto store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+  REQUIRE(store);
+  auto run = [&](write_service& service, const list_key& list, write_command cmd) {
+    std::promise<write_outcome> done;
+    auto result = done.get_future();
+    service.submit(list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
+    return result.get();
+  };
+  const std::uint64_t ahead = now_ms() + 600000;
+  {
+    write_service first(*store, write_service_options{});
+    REQUIRE_FALSE(run(first, list_key{"", kind::bucket}, command(write_op::put, "b", "{}")).failure);
+    REQUIRE_FALSE(run(first, list_key{"/buckets/b", kind::collection}, command(write_op::put, "c", "{}")).failure);
+    auto out = run(first, records, command(write_op::put, "r1", R"({"last_modified":)" + std::to_string(ahead) + "}"));
+    REQUIRE(out.last_modified == ahead);
+  }
+  write_service second(*store, write_service_options{});
+  auto next = run(second, records, command(write_op::put, "r2", "{}"));
+  REQUIRE_FALSE(next.failure);
+  CHECK(next.last_modified == ahead + 1);
+}
