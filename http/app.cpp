@@ -65,7 +65,20 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   if (bad) return "a setting has a value of the wrong type (booleans: true/false, numbers: integers)";
   if (c.bcrypt_cost < 4 || c.bcrypt_cost > 31) return "bcrypt_cost must be between 4 and 31";
 
-  // Authentication policies, in order. Without any setting: basicauth and accounts.
+  // Permission settings: every stored `*_principals` name, and every
+  // `<type>_<perm>_principals` (which the environment may also set).
+  std::vector<std::string> names;
+  for (const auto& [name, value] : s.stored())
+    if (name.size() > 11 && name.compare(name.size() - 11, 11, "_principals") == 0) names.push_back(name);
+  for (const char* type : {"bucket", "group", "collection", "record", "account"})
+    for (const char* perm : {"read", "write", "create"}) names.push_back(std::string(type) + "_" + perm + "_principals");
+  for (const auto& name : names) {
+    auto principals = s.get_list(name);
+    if (!principals.empty()) c.principal_settings[name] = std::move(principals);
+  }
+  if (!s.get("bucket_create_principals")) c.principal_settings["bucket_create_principals"] = {std::string(authenticated)};
+
+  // Authentication policies, in order.
   const auto policies = s.get_list("multiauth.policies");
   const auto includes = s.get_list("includes");
   for (const auto& name : policies) {
@@ -185,6 +198,12 @@ bool identity::holds_any(const std::vector<std::string>& allowed) const {
   for (const auto& p : principals)
     if (contains(allowed, p)) return true;
   return false;
+}
+
+const std::vector<std::string>& config::principals_of(const std::string& setting) const {
+  static const std::vector<std::string> none;
+  auto it = principal_settings.find(setting);
+  return it == principal_settings.end() ? none : it->second;
 }
 
 response error_response(const config& cfg, const error& e) {

@@ -37,6 +37,10 @@ struct config {
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool accounts = false;
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
+  /// `<type>_<perm>_principals` settings that are set (auth-permissions.md §4.2).
+  std::unordered_map<std::string, std::vector<std::string>> principal_settings;
+  /// The principals a `*_principals` setting grants (empty when unset).
+  const std::vector<std::string>& principals_of(const std::string& setting) const;
   std::vector<std::string> cors_origins{"*"};
   std::optional<std::int64_t> cors_max_age = 3600;
   bool version_prefix_redirect = true;

@@ -5,6 +5,7 @@
 #include "http/call.hpp"
 
 #include "http/auth.hpp"
+#include "http/authorization.hpp"
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
 #include "schema/query.hpp"
@@ -197,15 +198,24 @@ void handle_object(const call_ptr& c) {
   const kind k = list.of;
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
-  if (auto e = missing_owner(snap, list)) return c->fail(*e);
-  if (!valid_id(k, c->r.id)) return c->fail(invalid_parameter("path", std::nullopt, "Invalid object id"));
   const bool is_account = k == kind::account;
+  const std::optional<error> owner_missing = missing_owner(snap, list);
+  const error invalid_id = invalid_parameter("path", std::nullopt, "Invalid object id");
+  if (is_account && !valid_id(k, c->r.id)) return c->fail(invalid_id);
 
   if (c->is("GET") || c->is("HEAD")) {
-    if (is_account)
+    if (is_account) {
       if (auto e = account_access(*c, c->r.id, false)) return c->fail(*e);
+    } else if (!may(*c, snap, list, c->r.id, permissions::action::read)) {
+      return c->fail(denied(*c));
+    }
+    if (owner_missing) return c->fail(*owner_missing);
+    if (!valid_id(k, c->r.id)) return c->fail(invalid_id);
     return object_read(c, snap);
   }
+  // Writes of records in a missing collection are refused before
+  // authorization (resources.md §8).
+  if (k == kind::record && owner_missing) return c->fail(*owner_missing);
 
   actors::write_command cmd;
   cmd.id = c->r.id;
@@ -266,6 +276,22 @@ void handle_object(const call_ptr& c) {
       submit_write(c, c->r.list, std::move(*shared_cmd), sent, behaviour);
     });
   }
+
+  // auth-permissions.md §5.1–§5.2.
+  auto current = snap.get(list, c->r.id);
+  const bool exists = current && !current->deleted;
+  if (c->is("PUT")) {
+    const bool creating = !exists || cmd.pre.if_none_match_any;
+    const auto needed = creating ? permissions::action::create : permissions::action::write;
+    if (!may(*c, snap, list, c->r.id, needed)) return c->fail(denied(*c));
+  } else if (exists) {
+    if (!may(*c, snap, list, c->r.id, permissions::action::write)) return c->fail(denied(*c));
+  } else {
+    // A missing object: 404 only to those who may list its parent.
+    if (!may(*c, snap, list, c->r.id, permissions::action::read_all)) return c->fail(denied(*c));
+  }
+  if (owner_missing) return c->fail(*owner_missing);
+  if (!valid_id(k, c->r.id)) return c->fail(invalid_id);
   submit_write(c, list, std::move(cmd), std::move(sent), std::move(behaviour));
 }
 
@@ -307,10 +333,30 @@ std::string next_page_url(const call& c, std::size_t limit, const query::token& 
   return c.absolute_url("/v1" + c.path + "?" + query);
 }
 
+/// Which objects of a list the caller may see (or delete): empty = all.
+using access_rule = std::function<storage::visibility(const storage::view&)>;
+
 /// Accounts: non-administrators only see their own.
-storage::visibility visibility_of(const call_ptr& c, bool write) {
-  if (c->r.list.of != kind::account || is_account_admin(*c, write)) return {};
-  return [c](std::string_view id) { return c->who.user_id == "account:" + std::string(id); };
+access_rule account_rule(const call_ptr& c, bool write) {
+  if (is_account_admin(*c, write)) return {};
+  return [c](const storage::view&) -> storage::visibility {
+    return [c](std::string_view id) { return c->who.user_id == "account:" + std::string(id); };
+  };
+}
+
+/// auth-permissions.md §6: the whole list, the objects the caller holds a
+/// permission on, or nothing (when the caller may only create); nullopt
+/// when the caller may not use the list at all.
+std::optional<access_rule> list_access(const call_ptr& c, const storage::view& v, bool write) {
+  const list_key& list = c->r.list;
+  if (list.of == kind::account) return account_rule(c, write);
+  if (may(*c, v, list, "", write ? permissions::action::write_all : permissions::action::read_all)) return access_rule{};
+  std::vector<std::string_view> names = write ? std::vector<std::string_view>{"write"} : permissions::listing_names(list.of);
+  if (holds_on_some(*c, v, list, names))
+    return access_rule{[c, list, names](const storage::view& snap) { return holding(c, snap, list, names); }};
+  if (may(*c, v, list, "", permissions::action::create))
+    return access_rule{[](const storage::view&) -> storage::visibility { return [](std::string_view) { return false; }; }};
+  return std::nullopt;
 }
 
 std::variant<query::request, error> parse_query(const call& c) {
@@ -326,7 +372,7 @@ void add_deprecation_alert(const call& c, const query::request& q, response& res
   res.set("Alert", json::serialize(alert));
 }
 
-void list_objects(const call_ptr& c, std::uint64_t list_ts) {
+void list_objects(const call_ptr& c, std::uint64_t list_ts, const access_rule& rule) {
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   auto parsed = parse_query(*c);
@@ -353,7 +399,7 @@ void list_objects(const call_ptr& c, std::uint64_t list_ts) {
   add_timestamp_headers(res, list_ts);
   res.set("Cache-Control", "no-cache, no-store");
   add_deprecation_alert(*c, q, res);
-  const storage::visibility visible = visibility_of(c, false);
+  const storage::visibility visible = rule ? rule(snap) : storage::visibility{};
 
   if (c->is("HEAD")) {
     const std::string total = std::to_string(storage::count(snap, c->r.list, q, visible));
@@ -394,10 +440,10 @@ void list_objects(const call_ptr& c, std::uint64_t list_ts) {
   c->send(std::move(res));
 }
 
-void list_read(const call_ptr& c) {
+void list_read(const call_ptr& c, access_rule rule) {
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
-  if (auto ts = snap.list_timestamp(c->r.list)) return list_objects(c, *ts);
+  if (auto ts = snap.list_timestamp(c->r.list)) return list_objects(c, *ts, rule);
   if (c->cfg().readonly) {
     error e = backend_unavailable();
     e.message = "Resource timestamp cannot be written. Plural endpoint must be hit at least once from a writable instance.";
@@ -406,12 +452,12 @@ void list_read(const call_ptr& c) {
   // The first read of a list gives it a timestamp, which later reads keep.
   actors::write_command touch;
   touch.op = actors::write_op::touch;
-  c->a.writes.submit(c->r.list, std::move(touch), [c](actors::write_outcome out) {
+  c->a.writes.submit(c->r.list, std::move(touch), [c, rule = std::move(rule)](actors::write_outcome out) {
     if (out.failure) return c->fail(*out.failure);
     // Read back what is stored: a concurrent write may have set it first.
     auto ts = c->a.store.read().list_timestamp(c->r.list);
     if (!ts) return c->fail(backend_unavailable());
-    list_objects(c, *ts);
+    list_objects(c, *ts, rule);
   });
 }
 
@@ -438,9 +484,18 @@ void list_create(const call_ptr& c) {
   }
   cmd.data = std::move(body.data);
   cmd.permissions = std::move(body.permissions);
-  if (k != kind::account) return submit_write(c, c->r.list, std::move(cmd), std::nullopt, {});
-
   storage::snapshot snap = c->a.store.read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  if (k != kind::account) {
+    // Posting an existing id reads it; otherwise it creates (§5.1).
+    auto existing = snap.get(c->r.list, cmd.id);
+    const bool exists = existing && !existing->deleted;
+    if (!may(*c, snap, c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
+      return c->fail(denied(*c));
+    if (auto e = missing_owner(snap, c->r.list)) return c->fail(*e);
+    return submit_write(c, c->r.list, std::move(cmd), std::nullopt, {});
+  }
+
   auto existing = snap.get(c->r.list, cmd.id);
   if (existing && !existing->deleted) {
     if (auto e = account_access(*c, cmd.id, false)) return c->fail(*e);
@@ -462,7 +517,7 @@ void list_create(const call_ptr& c) {
 
 /// Plural DELETE (querying.md §8): the matching live objects of one page,
 /// each deleted by its own write, in sort order.
-void list_delete(const call_ptr& c) {
+void list_delete(const call_ptr& c, const access_rule& rule) {
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   auto parsed = parse_query(*c);
@@ -477,11 +532,9 @@ void list_delete(const call_ptr& c) {
     add_timestamp_headers(res, list_ts);
     return c->send(std::move(res));
   }
-  if (c->r.list.of == kind::account && !c->who.authenticated()) return c->fail(unauthorized());
-
   storage::page_request wanted;
   wanted.limit = page_size(c->cfg(), q);
-  wanted.visible = visibility_of(c, true);
+  if (rule) wanted.visible = rule(snap);
   wanted.live_only = true;
   std::int64_t offset = 0;
   if (q.token) {
@@ -563,12 +616,18 @@ void list_delete(const call_ptr& c) {
 void handle_plural(const call_ptr& c) {
   storage::snapshot snap = c->a.store.read();
   if (!snap.valid()) return c->fail(backend_unavailable());
-  if (auto e = missing_owner(snap, c->r.list)) return c->fail(*e);
-  if (c->r.list.of == kind::account && (c->is("GET") || c->is("HEAD")) && !c->who.authenticated())
-    return c->fail(unauthorized());
-  if (c->is("GET") || c->is("HEAD")) return list_read(c);
-  if (c->is("POST")) return list_create(c);
-  return list_delete(c);
+  const auto owner_missing = missing_owner(snap, c->r.list);
+  if (c->is("POST")) {
+    // Records in a missing collection: 404 before authorization (resources.md §8).
+    if (c->r.list.of == kind::record && owner_missing) return c->fail(*owner_missing);
+    return list_create(c);
+  }
+  if (c->r.list.of == kind::account && !c->who.authenticated()) return c->fail(unauthorized());
+  auto rule = list_access(c, snap, c->is("DELETE"));
+  if (!rule) return c->fail(denied(*c));
+  if (owner_missing) return c->fail(*owner_missing);
+  if (c->is("DELETE")) return list_delete(c, *rule);
+  list_read(c, std::move(*rule));
 }
 
 } // namespace kinto::http

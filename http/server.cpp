@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <ctime>
 #include <iostream>
 #include <list>
 #include <mutex>
@@ -22,6 +23,20 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 class session;
+
+/// The Date header value, formatted at most once per second per thread.
+std::string_view current_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local char text[64];
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached_second = now;
+  }
+  return text;
+}
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
   impl(server_options o, handler a, error_renderer e)
@@ -147,6 +162,7 @@ private:
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(11);
     out->result(static_cast<unsigned>(res.status));
+    out->set(bhttp::field::date, current_date());
     for (auto& [name, value] : res.headers) out->insert(name, value);
     const bool close_after = server_error || res.close || !keep_alive_ || srv_->stopping;
     out->keep_alive(!close_after);

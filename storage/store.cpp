@@ -154,6 +154,22 @@ void view::walk(const list_key& list, std::uint64_t after, std::uint64_t before,
   }
 }
 
+void view::walk_grants(std::string_view principal, std::string_view uri_prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  lmdb::cursor cur;
+  if (cur.open(txn_, dbs_->grants) != MDB_SUCCESS) return;
+  std::string prefix(principal);
+  prefix += '\0';
+  const std::size_t uri_start = prefix.size();
+  prefix += uri_prefix;
+  for (bool ok = cur.seek(prefix); ok && starts_with(cur.key(), prefix); ok = cur.next()) {
+    std::string_view rest = cur.key().substr(uri_start);
+    const auto sep = rest.find('\0');
+    if (sep == std::string_view::npos) continue;
+    if (!visit(rest.substr(0, sep), rest.substr(sep + 1))) break;
+  }
+}
+
 std::optional<std::string> view::meta(std::string_view key) const {
   auto bytes = lmdb::get(txn_, dbs_->meta, key);
   if (!bytes) return std::nullopt;
@@ -188,8 +204,42 @@ status batch::set_list_timestamp(const list_key& list, std::uint64_t ts) {
   return status_of(lmdb::put(txn_, dbs_->timestamps, list_prefix(list), value));
 }
 
+namespace {
+
+/// Keys of the reverse index: principal 0x00 uri 0x00 permission name.
+std::vector<std::string> grant_keys(std::string_view uri, std::string_view json_object) {
+  std::vector<std::string> keys;
+  if (json_object.empty()) return keys;
+  std::string err;
+  auto perms = json::parse(json_object, err);
+  if (!perms || !perms->is_object()) return keys;
+  for (const auto& [name, principals] : perms->as_object()) {
+    if (!principals.is_array()) continue;
+    for (const auto& p : principals.as_array()) {
+      if (!p.is_string()) continue;
+      std::string key = p.as_string();
+      key += '\0';
+      key += uri;
+      key += '\0';
+      key += name;
+      keys.push_back(std::move(key));
+    }
+  }
+  return keys;
+}
+
+} // namespace
+
 status batch::set_permissions(std::string_view uri, std::string_view json_object) {
-  if (json_object.empty() || json_object == "{}") return status_of(lmdb::del(txn_, dbs_->permissions, uri));
+  const bool empty = json_object.empty() || json_object == "{}";
+  if (auto old = lmdb::get(txn_, dbs_->permissions, uri)) {
+    if (!empty && *old == json_object) return status::ok;
+    for (const auto& key : grant_keys(uri, *old))
+      if (int rc = lmdb::del(txn_, dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
+  }
+  if (empty) return status_of(lmdb::del(txn_, dbs_->permissions, uri));
+  for (const auto& key : grant_keys(uri, json_object))
+    if (int rc = lmdb::put(txn_, dbs_->grants, key, {}); rc != MDB_SUCCESS) return status_of(rc);
   return status_of(lmdb::put(txn_, dbs_->permissions, uri, json_object));
 }
 
@@ -233,6 +283,16 @@ status batch::erase_children(std::string_view uri) {
     if (int rc = erase_prefix(txn_, dbi, direct); rc != MDB_SUCCESS) return status_of(rc);
     if (int rc = erase_prefix(txn_, dbi, deeper); rc != MDB_SUCCESS) return status_of(rc);
   }
+  // Permissions below, with their reverse-index entries.
+  std::vector<std::string> grants;
+  {
+    lmdb::cursor cur;
+    if (int rc = cur.open(txn_, dbs_->permissions); rc != MDB_SUCCESS) return status_of(rc);
+    for (bool ok = cur.seek(deeper); ok && starts_with(cur.key(), deeper); ok = cur.next())
+      for (auto& key : grant_keys(cur.key(), cur.value())) grants.push_back(std::move(key));
+  }
+  for (const auto& key : grants)
+    if (int rc = lmdb::del(txn_, dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
   return status_of(erase_prefix(txn_, dbs_->permissions, deeper));
 }
 
@@ -241,7 +301,7 @@ status batch::set_meta(std::string_view key, std::string_view value) {
 }
 
 status batch::erase_everything() {
-  for (MDB_dbi dbi : {dbs_->objects, dbs_->changes, dbs_->timestamps, dbs_->permissions, dbs_->members})
+  for (MDB_dbi dbi : {dbs_->objects, dbs_->changes, dbs_->timestamps, dbs_->permissions, dbs_->grants, dbs_->members})
     if (int rc = mdb_drop(txn_, dbi, 0); rc != MDB_SUCCESS) return status_of(rc);
   return status::ok;
 }
@@ -256,7 +316,7 @@ std::unique_ptr<store> store::open(const store_options& options, std::string& er
     return nullptr;
   }
   auto s = std::unique_ptr<store>(new store());
-  if (int rc = s->env_.open(options.directory, options.map_size, 8, options.max_readers); rc != MDB_SUCCESS) {
+  if (int rc = s->env_.open(options.directory, options.map_size, 16, options.max_readers); rc != MDB_SUCCESS) {
     error = "cannot open LMDB environment in " + options.directory + ": " + mdb_strerror(rc);
     return nullptr;
   }
@@ -271,7 +331,8 @@ std::unique_ptr<store> store::open(const store_options& options, std::string& er
   };
   for (named n : {named{"objects", &s->dbs_.objects}, named{"changes", &s->dbs_.changes},
                   named{"timestamps", &s->dbs_.timestamps}, named{"permissions", &s->dbs_.permissions},
-                  named{"members", &s->dbs_.members}, named{"meta", &s->dbs_.meta}}) {
+                  named{"grants", &s->dbs_.grants}, named{"members", &s->dbs_.members},
+                  named{"meta", &s->dbs_.meta}}) {
     if (int rc = mdb_dbi_open(txn.get(), n.name, MDB_CREATE, n.dbi); rc != MDB_SUCCESS) {
       error = std::string("cannot open database ") + n.name + ": " + mdb_strerror(rc);
       return nullptr;

@@ -43,7 +43,7 @@ struct change {
 };
 
 struct databases {
-  MDB_dbi objects = 0, changes = 0, timestamps = 0, permissions = 0, members = 0, meta = 0;
+  MDB_dbi objects = 0, changes = 0, timestamps = 0, permissions = 0, grants = 0, members = 0, meta = 0;
 };
 
 /// Read operations over a transaction (read-only or write).
@@ -68,6 +68,11 @@ public:
                          const std::function<bool(const change&)>& visit) const {
     walk(list, after, before, true, visit);
   }
+  /// Object URIs starting with `uri_prefix` on which `principal` appears in
+  /// some permission, with that permission's name (the reverse index of
+  /// permissions), in URI order. Stops when `visit` returns false.
+  void walk_grants(std::string_view principal, std::string_view uri_prefix,
+                   const std::function<bool(std::string_view uri, std::string_view name)>& visit) const;
   /// A value of the meta database (server-wide facts such as secrets).
   std::optional<std::string> meta(std::string_view key) const;
 
@@ -89,7 +94,8 @@ public:
   [[nodiscard]] status put(const list_key& list, std::string_view id, const object& obj,
                            std::optional<std::uint64_t> previous);
   [[nodiscard]] status set_list_timestamp(const list_key& list, std::uint64_t ts);
-  /// Stores the permissions (a JSON object text), or erases them when empty.
+  /// Stores the permissions (a JSON object text), or erases them when empty,
+  /// keeping the reverse index (principal -> objects) in step.
   [[nodiscard]] status set_permissions(std::string_view uri, std::string_view json_object);
   [[nodiscard]] status add_member(std::string_view principal, std::string_view group_uri);
   [[nodiscard]] status remove_member(std::string_view principal, std::string_view group_uri);

@@ -203,3 +203,25 @@ TEST_CASE("the object encoding round-trips and rejects short input") {
   CHECK(back->data == o.data);
   CHECK_FALSE(storage::decode_object("short"));
 }
+
+TEST_CASE("the reverse index of permissions follows every change") {
+  fixture f;
+  auto uris_of = [&](std::string_view principal, std::string_view prefix) {
+    std::vector<std::string> found;
+    f.store->read().walk_grants(principal, prefix, [&](std::string_view uri, std::string_view name) {
+      found.push_back(std::string(uri) + "#" + std::string(name));
+      return true;
+    });
+    return found;
+  };
+  f.write([](storage::batch& b) {
+    REQUIRE(b.set_permissions("/buckets/b/collections/c/records/r", R"({"read":["bob"],"write":["alice"]})") == status::ok);
+    REQUIRE(b.set_permissions("/buckets/b", R"({"write":["alice"]})") == status::ok);
+  });
+  CHECK(uris_of("bob", "") == std::vector<std::string>{"/buckets/b/collections/c/records/r#read"});
+  CHECK(uris_of("alice", "/buckets/b/collections/") == std::vector<std::string>{"/buckets/b/collections/c/records/r#write"});
+  f.write([](storage::batch& b) { REQUIRE(b.set_permissions("/buckets/b/collections/c/records/r", R"({"write":["alice"]})") == status::ok); });
+  CHECK(uris_of("bob", "").empty());
+  f.write([](storage::batch& b) { REQUIRE(b.erase_children("/buckets/b") == status::ok); });
+  CHECK(uris_of("alice", "") == std::vector<std::string>{"/buckets/b#write"});
+}
