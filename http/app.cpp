@@ -39,6 +39,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.project_docs = s.get_string("project_docs", "https://kinto.readthedocs.io/");
   bool bad = false;
   c.readonly = s.get_bool("readonly", false, &bad);
+  c.permissions_endpoint = s.get_bool("experimental_permissions_endpoint", false, &bad);
+  c.user_data_delete_principals = s.get_list("user-data_delete_principals");
+  if (auto v = s.get("permissions_read_principals")) c.permissions_read_principals = split_words(*v);
   c.explicit_permissions = s.get_bool("explicit_permissions", true, &bad);
   c.batch_max_requests = s.get_int("batch_max_requests", 25, &bad);
   if (auto v = s.get("paginate_by"); v && !v->empty()) c.paginate_by = s.get_int("paginate_by", 0, &bad);

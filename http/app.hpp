@@ -37,6 +37,9 @@ struct config {
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool accounts = false;
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
+  bool permissions_endpoint = false;
+  std::vector<std::string> user_data_delete_principals;
+  std::vector<std::string> permissions_read_principals{"system.Everyone"};
   /// `<type>_<perm>_principals` settings that are set (auth-permissions.md §4.2).
   std::unordered_map<std::string, std::vector<std::string>> principal_settings;
   /// The principals a `*_principals` setting grants (empty when unset).

@@ -5,6 +5,7 @@
 
 #include "http/app.hpp"
 #include "schema/error.hpp"
+#include "schema/query.hpp"
 #include "schema/resource.hpp"
 
 #include <memory>
@@ -23,12 +24,12 @@ struct identity {
   bool holds_any(const std::vector<std::string>& allowed) const;
 };
 
-enum class endpoint : std::uint8_t { hello, heartbeat, lbheartbeat, version, api, contribute, plural, object };
+enum class endpoint : std::uint8_t { hello, heartbeat, lbheartbeat, version, api, contribute, permissions, user_data, plural, object };
 
 struct route {
   endpoint ep = endpoint::hello;
   list_key list; ///< plural and object endpoints
-  std::string id; ///< object endpoints
+  std::string id; ///< object endpoints (the principal for user data)
   std::vector<std::string> methods; ///< allowed methods (without OPTIONS)
 };
 
@@ -70,10 +71,17 @@ void handle_lbheartbeat(const call_ptr& c);
 void handle_version(const call_ptr& c);
 void handle_api(const call_ptr& c);
 void handle_contribute(const call_ptr& c);
+void handle_permissions(const call_ptr& c);
+void handle_user_data(const call_ptr& c);
 
 /// Authenticates the request (Authorization header) and continues with the
 /// identity set; account password checks may run on the blocking pool.
 void authenticate(const call_ptr& c, std::function<void()> next);
+
+/// Page size of a plural request (querying.md §4.2).
+std::size_t page_size(const config& cfg, const query::request& q);
+/// The request's URL with `_limit` and `_token` replaced (the Next-Page header).
+std::string next_page_url(const call& c, std::size_t limit, const query::token& next);
 
 /// HTTP-date of a millisecond timestamp ("Fri, 31 May 2024 16:13:20 GMT").
 std::string http_date(std::uint64_t ms);

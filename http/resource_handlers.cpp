@@ -297,8 +297,6 @@ void handle_object(const call_ptr& c) {
 
 // ---- plural endpoints --------------------------------------------------------
 
-namespace {
-
 /// Page size (querying.md §4.2).
 std::size_t page_size(const config& cfg, const query::request& q) {
   const std::int64_t max_fetch = std::max<std::int64_t>(cfg.storage_max_fetch_size, 1);
@@ -332,6 +330,8 @@ std::string next_page_url(const call& c, std::size_t limit, const query::token& 
   query += "_limit=" + std::to_string(limit) + "&_token=" + encoded;
   return c.absolute_url("/v1" + c.path + "?" + query);
 }
+
+namespace {
 
 /// Which objects of a list the caller may see (or delete): empty = all.
 using access_rule = std::function<storage::visibility(const storage::view&)>;

@@ -87,6 +87,9 @@ std::optional<route> match(const config& cfg, std::string_view path) {
   if (path == "/__version__") return fixed(endpoint::version);
   if (path == "/__api__") return fixed(endpoint::api);
   if (path == "/contribute.json") return fixed(endpoint::contribute);
+  if (path == "/permissions" && cfg.permissions_endpoint) return fixed(endpoint::permissions);
+  if (path.rfind("/__user_data__/", 0) == 0 && path.size() > 15)
+    return route{endpoint::user_data, {}, std::string(path.substr(15)), {"DELETE"}};
   if (path.empty() || path.front() != '/') return std::nullopt;
   auto parts = split_path(path);
   for (const auto& p : parts)
@@ -230,6 +233,8 @@ void dispatch(const call_ptr& c) {
     case endpoint::version: return handle_version(c);
     case endpoint::api: return handle_api(c);
     case endpoint::contribute: return handle_contribute(c);
+    case endpoint::permissions: return handle_permissions(c);
+    case endpoint::user_data: return handle_user_data(c);
     case endpoint::plural: return handle_plural(c);
     case endpoint::object: return handle_object(c);
   }
@@ -286,7 +291,7 @@ void route_request(const call_ptr& c) {
     return c->fail(route_not_found());
   }
   c->r = std::move(*matched);
-  const bool resource = c->r.ep == endpoint::plural || c->r.ep == endpoint::object;
+  const bool resource = c->r.ep == endpoint::plural || c->r.ep == endpoint::object || c->r.ep == endpoint::permissions;
 
   if (c->is("OPTIONS")) return preflight(c);
   if (std::find(c->r.methods.begin(), c->r.methods.end(), c->req.method) == c->r.methods.end()) {

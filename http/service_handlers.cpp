@@ -59,6 +59,10 @@ void handle_hello(const call_ptr& c) {
     accounts.set("validation_enabled", json::value(false));
     caps.set("accounts", std::move(accounts));
   }
+  if (cfg.permissions_endpoint)
+    caps.set("permissions_endpoint",
+             capability("The permissions endpoint can be used to list all user objects permissions.",
+                        "https://kinto.readthedocs.io/en/latest/configuration/settings.html#activating-the-permissions-endpoint"));
   hello.set("capabilities", std::move(caps));
   std::vector<std::pair<std::string, std::string>> headers;
   c->send_json(200, json::serialize(hello), std::move(headers));

@@ -296,6 +296,33 @@ status batch::erase_children(std::string_view uri) {
   return status_of(erase_prefix(txn_, dbs_->permissions, deeper));
 }
 
+status batch::forget_principal(std::string_view principal) {
+  std::vector<std::string> uris;
+  walk_grants(principal, "", [&](std::string_view uri, std::string_view) {
+    if (uris.empty() || uris.back() != uri) uris.emplace_back(uri);
+    return true;
+  });
+  for (const auto& uri : uris) {
+    auto text = permissions(uri);
+    if (!text) continue;
+    std::string err;
+    auto perms = json::parse(*text, err);
+    if (!perms || !perms->is_object()) continue;
+    json::value kept = json::value::object();
+    for (const auto& [name, principals] : perms->as_object()) {
+      if (!principals.is_array()) continue;
+      json::value list = json::value::array();
+      for (const auto& p : principals.as_array())
+        if (!(p.is_string() && p.as_string() == principal)) list.as_array().push_back(p);
+      if (!list.as_array().empty()) kept.set(name, std::move(list));
+    }
+    if (status st = set_permissions(uri, json::serialize(kept)); st != status::ok) return st;
+  }
+  std::string prefix(principal);
+  prefix += '\0';
+  return status_of(erase_prefix(txn_, dbs_->members, prefix));
+}
+
 status batch::set_meta(std::string_view key, std::string_view value) {
   return status_of(lmdb::put(txn_, dbs_->meta, key, value));
 }

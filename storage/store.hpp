@@ -103,6 +103,8 @@ public:
   /// objects, tombstones, timestamps, permissions, and the memberships of
   /// groups among them. The object itself is left to the caller.
   [[nodiscard]] status erase_children(std::string_view uri);
+  /// Removes `principal` from every permission and group membership.
+  [[nodiscard]] status forget_principal(std::string_view principal);
   [[nodiscard]] status set_meta(std::string_view key, std::string_view value);
   /// Removes every piece of data (flush).
   [[nodiscard]] status erase_everything();
