@@ -12,6 +12,8 @@ namespace {
 
 bool held(const identity& who, const std::vector<std::string>& principals) { return who.holds_any(principals); }
 
+} // namespace
+
 bool listed(const identity& who, const json::value& perms, std::string_view name) {
   const json::value* list = perms.find(name);
   if (!list || !list->is_array()) return false;
@@ -20,8 +22,6 @@ bool listed(const identity& who, const json::value& perms, std::string_view name
       return true;
   return false;
 }
-
-} // namespace
 
 bool satisfies(const call& c, const storage::view& v, const permissions::requirement& r) {
   for (const auto& setting : r.settings)

@@ -9,6 +9,10 @@
 
 namespace kinto::http {
 
+/// True when one of `who`'s principals is in the permission `name` of
+/// `perms` (a JSON object of principal lists).
+bool listed(const identity& who, const json::value& perms, std::string_view name);
+
 /// True when one of the caller's principals satisfies the requirement.
 bool satisfies(const call& c, const storage::view& v, const permissions::requirement& r);
 

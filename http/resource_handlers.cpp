@@ -26,20 +26,11 @@ void add_timestamp_headers(response& res, std::uint64_t ts) {
   res.set("Last-Modified", http_date(ts));
 }
 
-bool principal_listed(const identity& who, const json::value& perms, std::string_view name) {
-  const json::value* list = perms.find(name);
-  if (!list || !list->is_array()) return false;
-  for (const auto& p : list->as_array())
-    if (p.is_string() && std::find(who.principals.begin(), who.principals.end(), p.as_string()) != who.principals.end())
-      return true;
-  return false;
-}
-
 /// `{"data": ..., "permissions": ...}`: permissions only for explicit writers.
 std::string render_object(const identity& who, std::string_view data, std::string_view permissions_text) {
   std::string err;
   auto perms = json::parse(permissions_text.empty() ? "{}" : permissions_text, err);
-  const bool writer = perms && principal_listed(who, *perms, "write");
+  const bool writer = perms && listed(who, *perms, "write");
   std::string out;
   out.reserve(data.size() + permissions_text.size() + 32);
   out += "{\"data\":";
