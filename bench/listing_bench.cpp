@@ -71,30 +71,66 @@ void* or_throw(void* p) {
 
 } // namespace
 
-void* operator new(std::size_t n) { return or_throw(allocate(n)); }
-void* operator new[](std::size_t n) { return or_throw(allocate(n)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return allocate(n); }
-void* operator new(std::size_t n, std::align_val_t al) { return or_throw(allocate_aligned(n, al)); }
-void* operator new[](std::size_t n, std::align_val_t al) { return or_throw(allocate_aligned(n, al)); }
+void* operator new(std::size_t n) {
+  return or_throw(allocate(n));
+}
+void* operator new[](std::size_t n) {
+  return or_throw(allocate(n));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return allocate(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return allocate(n);
+}
+void* operator new(std::size_t n, std::align_val_t al) {
+  return or_throw(allocate_aligned(n, al));
+}
+void* operator new[](std::size_t n, std::align_val_t al) {
+  return or_throw(allocate_aligned(n, al));
+}
 void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
   return allocate_aligned(n, al);
 }
 void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
   return allocate_aligned(n, al);
 }
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
+void operator delete(void* p) noexcept {
+  release(p);
+}
+void operator delete[](void* p) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release(p);
+}
 
 namespace {
 
@@ -120,15 +156,14 @@ struct options {
   bool json = false;
 };
 
-const char* usage =
-    "usage: listing-bench [--records N] [--small N] [--polls N] [--scans N] [--dir PATH] [--json]\n"
-    "  --records N  records of the large collection (default 1000000, at least 100)\n"
-    "  --small N    records of the small collection (default 1000, at least 100)\n"
-    "  --polls N    timed runs of each cheap query: polls and pages (default 1000)\n"
-    "  --scans N    timed runs of each query that walks the whole list (default 5)\n"
-    "  --dir PATH   keep the data in PATH and reuse it on the next run (default: a\n"
-    "               temporary directory, removed at the end)\n"
-    "  --json       print the results as one JSON object\n";
+const char* usage = "usage: listing-bench [--records N] [--small N] [--polls N] [--scans N] [--dir PATH] [--json]\n"
+                    "  --records N  records of the large collection (default 1000000, at least 100)\n"
+                    "  --small N    records of the small collection (default 1000, at least 100)\n"
+                    "  --polls N    timed runs of each cheap query: polls and pages (default 1000)\n"
+                    "  --scans N    timed runs of each query that walks the whole list (default 5)\n"
+                    "  --dir PATH   keep the data in PATH and reuse it on the next run (default: a\n"
+                    "               temporary directory, removed at the end)\n"
+                    "  --json       print the results as one JSON object\n";
 
 /// Thrown to leave main with an exit code once destructors have run (the
 /// temporary directory is removed on every way out).
@@ -162,7 +197,7 @@ options parse_options(int argc, char** argv) {
     const char* next = i + 1 < argc ? argv[i + 1] : nullptr;
     if (arg == "--help" || arg == "-h") {
       std::cout << usage;
-      std::exit(0);
+      throw stop{0};
     } else if (arg == "--records") {
       o.records = count_arg(arg, next, 100, 50'000'000), ++i;
     } else if (arg == "--small") {
@@ -234,7 +269,9 @@ std::string record_text(std::mt19937_64& rng, std::size_t i, std::string_view id
   return out;
 }
 
-std::string meta_text(const std::optional<std::string>& v) { return v ? *v : std::string(); }
+std::string meta_text(const std::optional<std::string>& v) {
+  return v ? *v : std::string();
+}
 
 void load(dataset& d) {
   std::mt19937_64 rng(0x6b696e746f + d.records);
@@ -391,12 +428,8 @@ struct query_set {
 };
 
 std::vector<query_set> queries() {
-  auto since_k = [](const dataset& d) {
-    return params{{"_since", std::to_string(d.first_ts + d.records - 11)}};
-  };
-  auto limit = [](std::size_t l) {
-    return [l](const dataset&) { return params{{"_limit", std::to_string(l)}}; };
-  };
+  auto since_k = [](const dataset& d) { return params{{"_since", std::to_string(d.first_ts + d.records - 11)}}; };
+  auto limit = [](std::size_t l) { return [l](const dataset&) { return params{{"_limit", std::to_string(l)}}; }; };
   auto returns = [](std::size_t k) { return [k](const dataset& d) { return std::min(k, d.records); }; };
   return {
       {"_since poll, 10 changes", false, false, since_k, returns(10)},
@@ -408,17 +441,24 @@ std::vector<query_set> queries() {
       {"count, no filter (HEAD)", true, true, [](const dataset&) { return params{}; },
        [](const dataset& d) { return d.records; }},
       {"_sort=title, _limit=100", true, false,
-       [](const dataset&) { return params{{"_sort", "title"}, {"_limit", "100"}}; }, returns(100)},
+       [](const dataset&) {
+         return params{{"_sort", "title"}, {"_limit", "100"}};
+       },
+       returns(100)},
       {"filter newest 1%, _limit=100", false, false,
        [](const dataset& d) {
          return params{{"gt_n", std::to_string(d.records - d.records / 100 - 1)}, {"_limit", "100"}};
        },
        [](const dataset& d) { return std::min<std::size_t>(100, d.records / 100); }},
       {"filter oldest 1%, _limit=100", true, false,
-       [](const dataset& d) { return params{{"lt_n", std::to_string(d.records / 100)}, {"_limit", "100"}}; },
+       [](const dataset& d) {
+         return params{{"lt_n", std::to_string(d.records / 100)}, {"_limit", "100"}};
+       },
        [](const dataset& d) { return std::min<std::size_t>(100, d.records / 100); }},
       {"filter matching none", true, false,
-       [](const dataset& d) { return params{{"gt_n", std::to_string(d.records)}, {"_limit", "100"}}; },
+       [](const dataset& d) {
+         return params{{"gt_n", std::to_string(d.records)}, {"_limit", "100"}};
+       },
        [](const dataset&) { return std::size_t(0); }},
   };
 }
@@ -433,19 +473,27 @@ std::string query_string(const params& p) {
 
 std::string duration_text(double ns) {
   char text[32];
-  if (ns < 1e4) std::snprintf(text, sizeof text, "%.2f us", ns / 1e3);
-  else if (ns < 1e7) std::snprintf(text, sizeof text, "%.1f us", ns / 1e3);
-  else if (ns < 1e10) std::snprintf(text, sizeof text, "%.1f ms", ns / 1e6);
-  else std::snprintf(text, sizeof text, "%.2f s", ns / 1e9);
+  if (ns < 1e4)
+    std::snprintf(text, sizeof text, "%.2f us", ns / 1e3);
+  else if (ns < 1e7)
+    std::snprintf(text, sizeof text, "%.1f us", ns / 1e3);
+  else if (ns < 1e10)
+    std::snprintf(text, sizeof text, "%.1f ms", ns / 1e6);
+  else
+    std::snprintf(text, sizeof text, "%.2f s", ns / 1e9);
   return text;
 }
 
 std::string bytes_text(double bytes) {
   char text[32];
-  if (bytes < 1024) std::snprintf(text, sizeof text, "%.0f B", bytes);
-  else if (bytes < 1024.0 * 1024) std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024);
-  else if (bytes < 1024.0 * 1024 * 1024) std::snprintf(text, sizeof text, "%.1f MiB", bytes / 1024 / 1024);
-  else std::snprintf(text, sizeof text, "%.2f GiB", bytes / 1024 / 1024 / 1024);
+  if (bytes < 1024)
+    std::snprintf(text, sizeof text, "%.0f B", bytes);
+  else if (bytes < 1024.0 * 1024)
+    std::snprintf(text, sizeof text, "%.1f KiB", bytes / 1024);
+  else if (bytes < 1024.0 * 1024 * 1024)
+    std::snprintf(text, sizeof text, "%.1f MiB", bytes / 1024 / 1024);
+  else
+    std::snprintf(text, sizeof text, "%.2f GiB", bytes / 1024 / 1024 / 1024);
   return text;
 }
 
@@ -471,7 +519,9 @@ struct report {
 constexpr double poll_ratio_target = 2.0;
 constexpr std::size_t heap_target = std::size_t(64) << 20;
 
-double ratio(const bench_case& c) { return c.small.median_ns > 0 ? c.large.median_ns / c.small.median_ns : 0; }
+double ratio(const bench_case& c) {
+  return c.small.median_ns > 0 ? c.large.median_ns / c.small.median_ns : 0;
+}
 
 std::size_t worst_heap(const report& r) {
   std::size_t worst = 0;
@@ -485,8 +535,10 @@ void print_text(const report& r) {
               o.polls, o.scans);
   std::printf("data: %s%s\n", r.dir.c_str(), o.dir.empty() ? " (temporary)" : "");
   auto load_line = [](const char* which, std::size_t n, double s) {
-    if (s == 0) std::printf("load %-5s %9zu records: reused\n", which, n);
-    else std::printf("load %-5s %9zu records: %.2f s (%.0f records/s)\n", which, n, s, n / s);
+    if (s == 0)
+      std::printf("load %-5s %9zu records: reused\n", which, n);
+    else
+      std::printf("load %-5s %9zu records: %.2f s (%.0f records/s)\n", which, n, s, n / s);
   };
   load_line("small", o.small, r.small_load);
   load_line("large", o.records, r.large_load);
@@ -509,10 +561,10 @@ void print_text(const report& r) {
     char ratio_text[16];
     std::snprintf(ratio_text, sizeof ratio_text, "%.2f", ratio(c));
     const std::string large_cell = duration_text(c.large.median_ns) + " (" + duration_text(c.large.p90_ns) + ")";
-    std::printf("%s %s %s %s %s %s %s %s\n", pad(c.name, 30).c_str(), lpad(duration_text(c.small.median_ns), 10).c_str(),
-                lpad(std::to_string(c.small.visited), 8).c_str(), lpad(large_cell, 22).c_str(),
-                lpad(std::to_string(c.large.visited), 9).c_str(), lpad(ratio_text, 8).c_str(),
-                lpad(std::to_string(c.large.returned), 9).c_str(),
+    std::printf("%s %s %s %s %s %s %s %s\n", pad(c.name, 30).c_str(),
+                lpad(duration_text(c.small.median_ns), 10).c_str(), lpad(std::to_string(c.small.visited), 8).c_str(),
+                lpad(large_cell, 22).c_str(), lpad(std::to_string(c.large.visited), 9).c_str(),
+                lpad(ratio_text, 8).c_str(), lpad(std::to_string(c.large.returned), 9).c_str(),
                 lpad(bytes_text(double(c.large.heap_peak)), 10).c_str());
   }
   std::printf("\nqueries (large):\n");
@@ -636,8 +688,10 @@ int run(int argc, char** argv) {
   small.store.reset();
   large.store.reset();
   r.total_seconds = std::chrono::duration<double>(clock_type::now() - started).count();
-  if (o.json) print_json(r);
-  else print_text(r);
+  if (o.json)
+    print_json(r);
+  else
+    print_text(r);
   return 0;
 }
 
