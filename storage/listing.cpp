@@ -73,6 +73,7 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
   const bool evaluate = needs_evaluation(q);
   bounds b = bounds_of(q);
   const std::size_t limit = std::max<std::size_t>(p.limit, 1);
+  bool whole_list = b.after == 0 && b.before == 0;
 
   if (ordered_by_timestamp(q)) {
     const bool newest_first = q.sort[0].descending;
@@ -84,7 +85,17 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
         else b.after = std::max(b.after, ts);
       }
     }
+    // A filter may match rarely: past a budget of visited entries, reading
+    // the whole list in id order (no lookup per entry) with the heap below
+    // is cheaper than going on through the index.
+    const std::size_t budget = evaluate ? std::max<std::size_t>(10000, 4 * limit) : SIZE_MAX;
+    std::size_t visited = 0;
+    bool over_budget = false;
     v.walk(list, b.after, b.before, newest_first, [&](const change& c) {
+      if (++visited > budget) {
+        over_budget = true;
+        return false;
+      }
       if (c.deleted && !tombstones) return true;
       if (p.visible && !p.visible(c.id)) return true;
       if (evaluate && !query::matches_all(q.filters, object_value(c))) return true;
@@ -95,18 +106,29 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
       out.objects.push_back(c.deleted ? tombstone_text(c.id, c.last_modified) : std::string(c.data));
       return true;
     });
-    if (!out.objects.empty()) {
-      std::string err;
-      if (auto last = json::parse(out.objects.back(), err)) out.last = std::move(*last);
+    if (!over_budget) {
+      if (!out.objects.empty()) {
+        std::string err;
+        if (auto last = json::parse(out.objects.back(), err)) out.last = std::move(*last);
+      }
+      return out;
     }
-    return out;
+    out = page{};
+    whole_list = true;
   }
 
   // Any other order: one pass, the best limit + 1 in a max-heap.
   auto earlier = [&q](const json::value& a, const json::value& b) { return query::compare_by(q.sort, a, b) < 0; };
   std::vector<json::value> heap;
   heap.reserve(std::min<std::size_t>(limit + 1, 1024));
-  v.walk(list, b.after, b.before, true, [&](const change& c) {
+  // The order of the walk does not matter here: without timestamp bounds,
+  // the id-ordered walk of the objects avoids a lookup per entry.
+  auto walk = [&](const std::function<bool(const change&)>& visit) {
+    if (whole_list) v.walk_all(list, visit);
+    else v.walk(list, b.after, b.before, true, visit);
+  };
+  walk([&](const change& c) {
+    if (c.last_modified <= b.after || (b.before != 0 && c.last_modified >= b.before)) return true;
     if (c.deleted && !tombstones) return true;
     if (p.visible && !p.visible(c.id)) return true;
     json::value value = object_value(c);
@@ -136,13 +158,15 @@ std::size_t count(const view& v, const list_key& list, const query::request& q, 
   const bool evaluate = needs_evaluation(q);
   const bounds b = bounds_of(q);
   std::size_t n = 0;
-  v.walk(list, b.after, b.before, true, [&](const change& c) {
+  auto visit = [&](const change& c) {
     if (c.deleted) return true;
     if (visible && !visible(c.id)) return true;
     if (evaluate && !query::matches_all(q.filters, object_value(c))) return true;
     ++n;
     return true;
-  });
+  };
+  if (b.after == 0 && b.before == 0) v.walk_all(list, visit);
+  else v.walk(list, b.after, b.before, true, visit);
   return n;
 }
 

@@ -126,6 +126,18 @@ std::vector<std::string> view::groups_of(std::string_view principal) const {
   return groups;
 }
 
+void view::walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const {
+  lmdb::cursor cur;
+  if (cur.open(txn_, dbs_->objects) != MDB_SUCCESS) return;
+  const std::string prefix = list_prefix(list);
+  for (bool ok = cur.seek(prefix); ok && starts_with(cur.key(), prefix); ok = cur.next()) {
+    std::string_view bytes = cur.value();
+    if (bytes.size() < 9) continue;
+    change c{read_be64(bytes), cur.key().substr(prefix.size()), (bytes[8] & flag_deleted) != 0, bytes.substr(9)};
+    if (!visit(c)) break;
+  }
+}
+
 void view::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
                 const std::function<bool(const change&)>& visit) const {
   lmdb::cursor cur;

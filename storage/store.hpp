@@ -64,6 +64,9 @@ public:
   /// when `visit` returns false. Costs what it visits, not the list size.
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
             const std::function<bool(const change&)>& visit) const;
+  /// Walks every object and tombstone of the list in id order: the cheapest
+  /// way through a whole list (no lookup per entry).
+  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const;
   void walk_newest_first(const list_key& list, std::uint64_t after, std::uint64_t before,
                          const std::function<bool(const change&)>& visit) const {
     walk(list, after, before, true, visit);
