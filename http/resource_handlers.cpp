@@ -153,7 +153,23 @@ void object_read(const call_ptr& c, const storage::view& snap) {
     return c->send(std::move(res));
   }
   const std::string perms = snap.permissions(list.object_uri(c->r.id)).value_or("{}");
-  send_object(c, 200, obj->last_modified, render_object(c->who, obj->data, perms));
+  std::string data = obj->data;
+  if (auto fields = c->query_value("_fields")) {
+    // Partial response (querying.md §6), as on lists.
+    std::vector<std::string> names;
+    for (std::size_t start = 0; start <= fields->size();) {
+      std::size_t comma = fields->find(',', start);
+      if (comma == std::string::npos) comma = fields->size();
+      std::string name = fields->substr(start, comma - start);
+      name.erase(0, name.find_first_not_of(' '));
+      name.erase(name.find_last_not_of(' ') + 1);
+      if (!name.empty()) names.push_back(std::move(name));
+      start = comma + 1;
+    }
+    std::string err;
+    if (auto full = json::parse(obj->data, err)) data = json::serialize(query::project(*full, names));
+  }
+  send_object(c, 200, obj->last_modified, render_object(c->who, data, perms));
 }
 
 /// Fills the command's body part for PUT/PATCH/POST; false when it failed (answered).
