@@ -3,6 +3,7 @@
 // same object sees them without waiting for the commit.
 #include "actors/list_actor.hpp"
 
+#include "actors/permission_actor.hpp"
 #include "actors/write_logic.hpp"
 
 #include <unordered_map>
@@ -129,6 +130,14 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
         auto it = self->state.pending.find(id);
         if (it != self->state.pending.end() && it->second.seq == seq) self->state.pending.erase(it);
       };
+      // What the permission actor must forget once this write is durable.
+      invalidation changed;
+      if (!touch) {
+        const std::string uri = list.object_uri(id);
+        changed.uris.push_back(uri);
+        if (plan.erase_children) changed.prefixes.push_back(uri + "/");
+        changed.memberships = !plan.members_added.empty() || !plan.members_removed.empty() || plan.erase_children;
+      }
       auto shared_job = std::make_shared<write_job>(std::move(job));
       auto shared_outcome = std::make_shared<write_outcome>(std::move(outcome));
       self->request(ctx->committer, caf::infinite, commit_atom::value, commit_job{storage_work(list, id, plan, touch)})
@@ -139,6 +148,8 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
               answer(*shared_job, failed_with(failure_of(s, list)));
               return;
             }
+            // Before the client hears of it: later requests see the change.
+            if (!touch) self->send(ctx->permissions, invalidate_atom::value, changed);
             answer(*shared_job, std::move(*shared_outcome));
           },
           [=](caf::error&) {

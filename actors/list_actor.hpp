@@ -13,6 +13,7 @@ namespace kinto::actors {
 struct list_context {
   storage::store* store;
   caf::actor committer;
+  caf::actor permissions; ///< told what each committed write changed
   std::chrono::milliseconds idle_retirement;
   /// Called when the actor has been idle; true means it may stop (it was
   /// removed from the directory and no job is queued for it).

@@ -5,6 +5,7 @@
 
 #include "actors/committer.hpp"
 #include "actors/list_actor.hpp"
+#include "actors/permission_actor.hpp"
 
 #include <array>
 #include <mutex>
@@ -37,9 +38,11 @@ struct write_service::impl {
   impl(storage::store& s, write_service_options o)
       : store(s), options(o), system(configured(config, o.worker_threads)) {
     committer = spawn_committer(system, store);
+    permissions = spawn_permission_actor(system, store, options.permission_cache_entries);
     auto ctx = std::make_shared<list_context>();
     ctx->store = &store;
     ctx->committer = committer;
+    ctx->permissions = permissions;
     ctx->idle_retirement = options.idle_retirement;
     ctx->retire = [this](const std::string& list_id) { return retire(list_id); };
     context = std::move(ctx);
@@ -62,6 +65,7 @@ struct write_service::impl {
   caf::actor_system_config config;
   caf::actor_system system;
   caf::actor committer;
+  caf::actor permissions;
   std::shared_ptr<const list_context> context;
   std::array<shard, 64> shards;
   std::atomic<bool> stopped{false};
@@ -98,10 +102,31 @@ void write_service::submit(const list_key& list, write_command cmd, std::functio
 void write_service::run_exclusive(std::function<storage::status(storage::batch&)> apply,
                                   std::function<void(storage::status)> done) {
   caf::actor committer = impl_->committer;
-  impl_->system.spawn([committer, apply = std::move(apply), done = std::move(done)](caf::event_based_actor* self) {
+  caf::actor permissions = impl_->permissions;
+  impl_->system.spawn([committer, permissions, apply = std::move(apply), done = std::move(done)](caf::event_based_actor* self) {
     self->request(committer, caf::infinite, commit_atom::value, commit_job{apply})
-      .then([done](storage::status s) { done(s); }, [done](caf::error&) { done(storage::status::failed); });
+      .then(
+        [self, permissions, done](storage::status s) {
+          // Such work may touch anything: the permission caches start afresh.
+          invalidation all;
+          all.everything = true;
+          self->send(permissions, invalidate_atom::value, all);
+          done(s);
+        },
+        [done](caf::error&) { done(storage::status::failed); });
   });
+}
+
+void write_service::authorize(authorization_request request, std::function<void(authorization)> done) {
+  if (impl_->stopped) {
+    // Shutting down: answer as for an anonymous caller with no rights.
+    authorization none;
+    none.principals.emplace_back(everyone);
+    none.allowed.assign(request.checks.size(), false);
+    none.holds.assign(request.holdings.size(), false);
+    return done(std::move(none));
+  }
+  caf::anon_send(impl_->permissions, authorize_atom::value, authorization_job{std::move(request), std::move(done)});
 }
 
 std::size_t write_service::live_lists() const {
@@ -123,7 +148,9 @@ void write_service::shutdown() {
   }
   impl_->context.reset();
   caf::anon_send_exit(impl_->committer, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(impl_->permissions, caf::exit_reason::user_shutdown);
   impl_->committer = nullptr;
+  impl_->permissions = nullptr;
   impl_.reset(); // the actor system's destructor waits for every actor
 }
 

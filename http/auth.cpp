@@ -51,22 +51,6 @@ bool parse_basic(std::string_view header, std::string& user, std::string& passwo
 
 namespace {
 
-/// Adds system principals and group memberships once the user id is known.
-void complete_principals(const call_ptr& c) {
-  auto& who = c->who;
-  who.principals.clear();
-  if (who.authenticated()) who.principals.push_back(who.user_id);
-  who.principals.emplace_back(everyone);
-  if (!who.authenticated()) return;
-  who.principals.emplace_back(authenticated);
-  storage::snapshot snap = c->a.store.read();
-  if (!snap.valid()) return;
-  for (std::string_view member : {std::string_view(who.user_id), authenticated})
-    for (auto& group : snap.groups_of(member))
-      if (std::find(who.principals.begin(), who.principals.end(), group) == who.principals.end())
-        who.principals.push_back(std::move(group));
-}
-
 /// The stored bcrypt hash of an account, if it exists.
 std::optional<std::string> account_hash(const app& a, const std::string& id) {
   storage::snapshot snap = a.store.read();
@@ -84,13 +68,11 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
                   std::function<void()> next) {
   const auto& policies = c->cfg().policies;
   if (index >= policies.size()) {
-    complete_principals(c);
     return next();
   }
   const std::string& policy = policies[index];
   if (policy == "basicauth") {
     c->who.user_id = "basicauth:" + crypto::hmac_sha256_hex(c->cfg().userid_hmac_secret, user + ":" + password);
-    complete_principals(c);
     return next();
   }
   // Accounts: a cached successful check, or bcrypt on the blocking pool.
@@ -100,7 +82,6 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
   const auto now = std::chrono::steady_clock::now();
   if (c->a.accounts_cache->valid(cache_key, now)) {
     c->who.user_id = "account:" + user;
-    complete_principals(c);
     return next();
   }
   c->a.run_blocking([c, index, user, password, hash = *hash, cache_key, next = std::move(next)]() mutable {
@@ -108,8 +89,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
       c->a.accounts_cache->remember(cache_key, user,
                                     std::chrono::steady_clock::now() + std::chrono::seconds(c->cfg().account_cache_ttl));
       c->who.user_id = "account:" + user;
-      complete_principals(c);
-      return next();
+        return next();
     }
     try_policies(c, index + 1, user, password, std::move(next));
   });
@@ -121,7 +101,6 @@ void authenticate(const call_ptr& c, std::function<void()> next) {
   std::string user, password;
   auto header = c->req.header("authorization");
   if (!header || !parse_basic(*header, user, password)) {
-    complete_principals(c);
     return next();
   }
   try_policies(c, 0, user, password, std::move(next));

@@ -43,14 +43,68 @@ bool satisfies(const call& c, const storage::view& v, const permissions::require
   return false;
 }
 
+namespace {
+
+bool own_target(const call& c, const list_key& list, std::string_view id, permissions::action a) {
+  if (!(list == c.r.list)) return false;
+  const bool on_list = a == permissions::action::create || a == permissions::action::read_all ||
+                       a == permissions::action::write_all;
+  return on_list || id == c.r.id;
+}
+
+bool settings_grant(const call& c, const permissions::requirement& r) {
+  for (const auto& setting : r.settings)
+    if (held(c.who, c.cfg().principals_of(setting))) return true;
+  return false;
+}
+
+} // namespace
+
 bool may(const call& c, const storage::view& v, const list_key& list, std::string_view id, permissions::action a) {
+  if (own_target(c, list, id, a))
+    if (const auto& decision = c.decided[static_cast<std::size_t>(a)]) return *decision;
   return satisfies(c, v, permissions::required(list, id, a));
+}
+
+void resolve_permissions(const call_ptr& c, std::function<void()> next) {
+  using permissions::action;
+  actors::authorization_request request;
+  request.user_id = c->who.user_id;
+  std::vector<action> actions;
+  const list_key& list = c->r.list;
+  const bool resource = (c->r.ep == endpoint::object || c->r.ep == endpoint::plural) && list.of != kind::account;
+  if (resource && c->r.ep == endpoint::object) actions = {action::read, action::write, action::create, action::read_all};
+  if (resource && c->r.ep == endpoint::plural) {
+    actions = {action::read_all, action::write_all, action::create};
+    const std::string prefix = list.object_uri("");
+    std::vector<std::string> listing;
+    for (auto name : permissions::listing_names(list.of)) listing.emplace_back(name);
+    request.holdings.push_back({prefix, std::move(listing)});
+    request.holdings.push_back({prefix, {"write"}});
+  }
+  std::vector<permissions::requirement> requirements;
+  for (action a : actions) {
+    requirements.push_back(permissions::required(list, c->r.id, a));
+    request.checks.push_back(requirements.back().entries);
+  }
+  c->a.writes.authorize(std::move(request), [c, actions, requirements, next = std::move(next)](actors::authorization answer) {
+    c->who.principals = std::move(answer.principals);
+    for (std::size_t i = 0; i < actions.size(); ++i)
+      c->decided[static_cast<std::size_t>(actions[i])] = answer.allowed[i] || settings_grant(*c, requirements[i]);
+    if (answer.holds.size() == 2) {
+      c->holds_listing = answer.holds[0];
+      c->holds_writing = answer.holds[1];
+    }
+    next();
+  });
 }
 
 error denied(const call& c) { return c.who.authenticated() ? forbidden() : unauthorized(); }
 
 bool holds_on_some(const call& c, const storage::view& v, const list_key& list,
                    const std::vector<std::string_view>& names) {
+  if (list == c.r.list && c.r.ep == endpoint::plural)
+    return names.size() == 1 && names[0] == "write" ? c.holds_writing : c.holds_listing;
   const std::string prefix = list.object_uri("");
   bool found = false;
   for (const auto& principal : c.who.principals) {

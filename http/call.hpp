@@ -8,6 +8,7 @@
 #include "schema/query.hpp"
 #include "schema/resource.hpp"
 
+#include <array>
 #include <memory>
 #include <string>
 #include <utility>
@@ -44,6 +45,12 @@ struct call {
   route r;
   identity who;
   responder reply;
+  /// Decisions of the permission actor on this request's own target, by
+  /// permissions::action; unset when not asked.
+  std::array<std::optional<bool>, 5> decided{};
+  /// Whether the caller holds, directly on some object of the route's list,
+  /// a permission that lets it see it (listing) or write it (deleting).
+  bool holds_listing = false, holds_writing = false;
 
   const config& cfg() const { return a.cfg; }
   bool is(std::string_view method) const { return req.method == method; }
@@ -75,8 +82,11 @@ void handle_permissions(const call_ptr& c);
 void handle_user_data(const call_ptr& c);
 
 /// Authenticates the request (Authorization header) and continues with the
-/// identity set; account password checks may run on the blocking pool.
+/// user id set; account password checks may run on the blocking pool.
 void authenticate(const call_ptr& c, std::function<void()> next);
+/// Asks the permission actor for the caller's principals and for the
+/// decisions the route may need, then continues (on an actor thread).
+void resolve_permissions(const call_ptr& c, std::function<void()> next);
 
 /// Page size of a plural request (querying.md §4.2).
 std::size_t page_size(const config& cfg, const query::request& q);

@@ -4,6 +4,7 @@
 // carries are added in call::send, the one exit.
 #include "http/app.hpp"
 #include "http/call.hpp"
+#include "http/authorization.hpp"
 
 #include "schema/json.hpp"
 
@@ -318,7 +319,11 @@ void route_request(const call_ptr& c) {
       }
     }
   }
-  authenticate(c, [c] { dispatch(c); });
+  const bool needs_principals = resource || c->r.ep == endpoint::hello || c->r.ep == endpoint::user_data;
+  authenticate(c, [c, needs_principals] {
+    if (!needs_principals) return dispatch(c);
+    resolve_permissions(c, [c] { dispatch(c); });
+  });
 }
 
 } // namespace

@@ -110,6 +110,7 @@ std::optional<std::uint64_t> view::list_timestamp(const list_key& list) const {
 }
 
 std::optional<std::string> view::permissions(std::string_view uri) const {
+  ++permission_lookups_;
   auto bytes = lmdb::get(txn_, dbs_->permissions, uri);
   if (!bytes) return std::nullopt;
   return std::string(*bytes);

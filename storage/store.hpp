@@ -80,10 +80,14 @@ public:
   std::optional<std::string> meta(std::string_view key) const;
 
   MDB_txn* txn() const { return txn_; }
+  /// How many times permissions() was called on this view (diagnostics:
+  /// the cost of permission filtering is counted in lookups).
+  std::uint64_t permission_lookups() const { return permission_lookups_; }
 
 protected:
   MDB_txn* txn_;
   const databases* dbs_;
+  mutable std::uint64_t permission_lookups_ = 0;
 };
 
 /// Write operations inside a write transaction owned by the caller.

@@ -365,3 +365,46 @@ TEST_CASE("a new write service continues after the list timestamp stored by the 
   REQUIRE_FALSE(next.failure);
   CHECK(next.last_modified == ahead + 1);
 }
+
+namespace {
+
+authorization ask(write_service& service, std::string user, std::vector<std::vector<permissions::entry>> checks) {
+  std::promise<authorization> done;
+  auto result = done.get_future();
+  authorization_request request;
+  request.user_id = std::move(user);
+  request.checks = std::move(checks);
+  service.authorize(std::move(request), [&done](authorization a) { done.set_value(std::move(a)); });
+  return result.get();
+}
+
+} // namespace
+
+TEST_CASE("the permission actor never answers from a cache older than an acknowledged write") {
+  service_fixture f;
+  const list_key buckets{"", kind::bucket};
+  const std::vector<permissions::entry> read_b{{"/buckets/b", "read"}};
+  REQUIRE_FALSE(f.run(buckets, command(write_op::put, "b", "{}")).failure);
+  // Fill the caches, then change the permissions and the membership.
+  CHECK_FALSE(ask(*f.service, "account:bob", {read_b}).allowed[0]);
+  auto grant = command(write_op::patch, "b");
+  grant.permissions = parse(R"({"read":["account:bob"]})");
+  REQUIRE_FALSE(f.run(buckets, grant).failure);
+  CHECK(ask(*f.service, "account:bob", {read_b}).allowed[0]);
+
+  const list_key groups{"/buckets/b", kind::group};
+  auto before = ask(*f.service, "account:carol", {{{"/buckets/b", "write"}}});
+  CHECK(std::find(before.principals.begin(), before.principals.end(), "/buckets/b/groups/g") == before.principals.end());
+  REQUIRE_FALSE(f.run(groups, command(write_op::put, "g", R"({"members":["account:carol"]})")).failure);
+  auto member = ask(*f.service, "account:carol", {});
+  CHECK(std::find(member.principals.begin(), member.principals.end(), "/buckets/b/groups/g") != member.principals.end());
+  REQUIRE_FALSE(f.run(groups, command(write_op::remove, "g")).failure);
+  auto removed = ask(*f.service, "account:carol", {});
+  CHECK(std::find(removed.principals.begin(), removed.principals.end(), "/buckets/b/groups/g") == removed.principals.end());
+}
+
+TEST_CASE("anonymous callers hold only system.Everyone") {
+  service_fixture f;
+  auto answer = ask(*f.service, "", {});
+  CHECK(answer.principals == std::vector<std::string>{"system.Everyone"});
+}
