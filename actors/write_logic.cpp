@@ -230,6 +230,10 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
           if (set.is_object()) {
             for (const auto& m : set.as_object()) principals.as_array().emplace_back(m.key);
           } else if (set.is_array()) {
+            for (const auto& p : set.as_array())
+              if (!p.is_string())
+                return invalid_parameter("body", "permissions." + name,
+                                         "JSON Patch operation failed: " + json::serialize(p) + " is not a string");
             principals = set;
           } else {
             return invalid_parameter("body", "permissions." + name, "JSON Patch operation failed: not a list of principals");

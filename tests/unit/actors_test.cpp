@@ -131,6 +131,8 @@ TEST_CASE("the three PATCH formats merge as Kinto does") {
     cmd.patch = parse(R"([{"op":"add","path":"/permissions/read/account:x","value":"account:x"}])");
     auto plan = planned(plan_write(records, cmd, current, 10, 20));
     CHECK(parse(plan.permissions) == parse(R"({"read":["account:x"],"write":["account:alice"]})"));
+    cmd.patch = parse(R"([{"op":"add","path":"/permissions/read","value":[42]}])");
+    CHECK(failed(plan_write(records, cmd, current, 10, 20)).status == 400);
     cmd.patch = parse(R"([{"op":"replace","path":"/data/x","value":5},{"op":"test","path":"/data/x","value":6}])");
     auto e = failed(plan_write(records, cmd, current, 10, 20));
     CHECK(e.status == 400);
