@@ -19,6 +19,7 @@ struct authorization_request {
   struct holding {
     std::string uri_prefix;
     std::vector<std::string> names;
+    int unless_check = -1; ///< skip (answer false) when this check passed
   };
   std::vector<holding> holdings;
 };

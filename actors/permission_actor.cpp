@@ -80,6 +80,11 @@ caf::behavior permission_actor(caf::stateful_actor<permission_state>* self, stor
       }
       for (const auto& h : job.request.holdings) {
         bool found = false;
+        if (h.unless_check >= 0 && static_cast<std::size_t>(h.unless_check) < answer.allowed.size() &&
+            answer.allowed[static_cast<std::size_t>(h.unless_check)]) {
+          answer.holds.push_back(false);
+          continue;
+        }
         for (const auto& principal : answer.principals) {
           if (!snap.valid()) break;
           snap.walk_grants(principal, h.uri_prefix, [&](std::string_view uri, std::string_view name) {

@@ -93,7 +93,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
     // Other policies (OpenID...) are not provided: requests are just not
     // authenticated by them.
   }
-  c.realm = s.get_string("multiauth.policy.basicauth.realm", "Realm");
+  for (const auto& name : policies)
+    c.realms.push_back(s.get_string("multiauth.policy." + name + ".realm", "Realm"));
+  if (c.realms.empty()) c.realms.emplace_back("Realm");
   for (const auto& plugin : includes) {
     if (contains(provided_plugins(), plugin)) {
       if (!contains(c.plugins, plugin)) c.plugins.push_back(plugin);
@@ -215,7 +217,9 @@ response error_response(const config& cfg, const error& e) {
   res.body = render(e);
   res.set("Content-Type", "application/json");
   if (e.status == 503 || e.status == 409) res.set("Retry-After", std::to_string(cfg.retry_after));
-  if (e.status == 401) res.set("WWW-Authenticate", "Basic realm=\"" + cfg.realm + "\"");
+  // One challenge per authentication policy, as upstream does.
+  if (e.status == 401)
+    for (const auto& realm : cfg.realms) res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"" + realm + "\"");
   return res;
 }
 

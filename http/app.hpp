@@ -57,7 +57,7 @@ struct config {
   std::string version_json_path = "version.json";
   int bcrypt_cost = 10;
   std::int64_t account_cache_ttl = 30;
-  std::string realm = "Realm";
+  std::vector<std::string> realms; ///< one per authentication policy (WWW-Authenticate)
   /// Root view `config`: path, hash and modification time of the ini file.
   std::optional<std::string> ini_path, ini_hash, ini_modified;
 };

@@ -74,28 +74,30 @@ void resolve_permissions(const call_ptr& c, std::function<void()> next) {
   const list_key& list = c->r.list;
   const bool resource = (c->r.ep == endpoint::object || c->r.ep == endpoint::plural) && list.of != kind::account;
   if (resource && c->r.ep == endpoint::object) actions = {action::read, action::write, action::create, action::read_all};
+  // On a list, the caller's own objects matter only when it may not use the
+  // whole list (the actor skips the question otherwise).
+  const bool holding_write = c->is("DELETE");
   if (resource && c->r.ep == endpoint::plural) {
-    actions = {action::read_all, action::write_all, action::create};
-    const std::string prefix = list.object_uri("");
-    std::vector<std::string> listing;
-    for (auto name : permissions::listing_names(list.of)) listing.emplace_back(name);
-    request.holdings.push_back({prefix, std::move(listing)});
-    request.holdings.push_back({prefix, {"write"}});
+    actions = {holding_write ? action::write_all : action::read_all, action::create};
+    std::vector<std::string> names;
+    if (holding_write) names.emplace_back("write");
+    else for (auto name : permissions::listing_names(list.of)) names.emplace_back(name);
+    request.holdings.push_back({list.object_uri(""), std::move(names), 0});
   }
   std::vector<permissions::requirement> requirements;
   for (action a : actions) {
     requirements.push_back(permissions::required(list, c->r.id, a));
     request.checks.push_back(requirements.back().entries);
   }
-  c->a.writes.authorize(std::move(request), [c, actions, requirements, next = std::move(next)](actors::authorization answer) {
-    c->who.principals = std::move(answer.principals);
-    for (std::size_t i = 0; i < actions.size(); ++i)
-      c->decided[static_cast<std::size_t>(actions[i])] = answer.allowed[i] || settings_grant(*c, requirements[i]);
-    if (answer.holds.size() == 2) {
-      c->holds_listing = answer.holds[0];
-      c->holds_writing = answer.holds[1];
-    }
-    next();
+  c->a.writes.authorize(std::move(request), [c, actions, requirements, holding_write,
+                                              next = std::move(next)](actors::authorization answer) mutable {
+    c->resume([c, actions, requirements, holding_write, next = std::move(next), answer = std::move(answer)]() mutable {
+      c->who.principals = std::move(answer.principals);
+      for (std::size_t i = 0; i < actions.size(); ++i)
+        c->decided[static_cast<std::size_t>(actions[i])] = answer.allowed[i] || settings_grant(*c, requirements[i]);
+      if (!answer.holds.empty()) (holding_write ? c->holds_writing : c->holds_listing) = answer.holds[0];
+      next();
+    });
   });
 }
 

@@ -57,6 +57,9 @@ struct call {
   /// Answers with `res` after adding the headers every response carries.
   void send(response res);
   void fail(const error& e);
+  /// Continues the request on its connection's executor (after an actor
+  /// answered), or inline when there is none.
+  void resume(std::function<void()> work) const;
   /// A JSON response with the given status.
   void send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {});
   /// Absolute URL of `path_and_query` (which starts with /v1...).

@@ -18,6 +18,10 @@ struct request {
   std::vector<std::pair<std::string, std::string>> headers; ///< names lower-cased
   std::string body;
   std::string host;                                         ///< Host header, or the local address
+  /// Runs work on the connection's I/O executor. Answers from actors come
+  /// back through it, so that no actor does an HTTP handler's work. Empty:
+  /// run inline (in-process use).
+  std::function<void(std::function<void()>)> post;
 
   /// The first header with that (lower-case) name, or nullopt.
   std::optional<std::string_view> header(std::string_view lower_name) const;

@@ -113,8 +113,8 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
   const std::string id = cmd.id;
   const bool removes = cmd.op == actors::write_op::remove;
   const bool changes_account = is_account && (removes || (cmd.data && cmd.data->find("password")) || cmd.patch);
-  c->a.writes.submit(list, std::move(cmd), [c, sent = std::move(sent), behaviour, removes, changes_account, is_account,
-                                           id](actors::write_outcome out) {
+  auto on_outcome = [c, sent = std::move(sent), behaviour, removes, changes_account, is_account,
+                     id](actors::write_outcome out) {
     if (out.failure) {
       response res = error_response(c->cfg(), *out.failure);
       if (out.failure->status == 412 && out.last_modified) add_timestamp_headers(res, out.last_modified);
@@ -128,6 +128,9 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
     identity viewer = c->who;
     if (is_account) viewer.principals.push_back("account:" + id);
     send_object(c, out.created ? 201 : 200, out.last_modified, render_object(viewer, data, out.permissions));
+  };
+  c->a.writes.submit(list, std::move(cmd), [c, on_outcome = std::move(on_outcome)](actors::write_outcome out) mutable {
+    c->resume([on_outcome = std::move(on_outcome), out = std::move(out)]() mutable { on_outcome(std::move(out)); });
   });
 }
 
@@ -460,11 +463,13 @@ void list_read(const call_ptr& c, access_rule rule) {
   actors::write_command touch;
   touch.op = actors::write_op::touch;
   c->a.writes.submit(c->r.list, std::move(touch), [c, rule = std::move(rule)](actors::write_outcome out) {
-    if (out.failure) return c->fail(*out.failure);
-    // Read back what is stored: a concurrent write may have set it first.
-    auto ts = c->a.store.read().list_timestamp(c->r.list);
-    if (!ts) return c->fail(backend_unavailable());
-    list_objects(c, *ts, rule);
+    c->resume([c, rule, out = std::move(out)] {
+      if (out.failure) return c->fail(*out.failure);
+      // Read back what is stored: a concurrent write may have set it first.
+      auto ts = c->a.store.read().list_timestamp(c->r.list);
+      if (!ts) return c->fail(backend_unavailable());
+      list_objects(c, *ts, rule);
+    });
   });
 }
 
@@ -603,7 +608,7 @@ void list_delete(const call_ptr& c, const access_rule& rule) {
     cmd.op = actors::write_op::remove;
     cmd.id = ids[i];
     cmd.author = c->who.author();
-    c->a.writes.submit(c->r.list, std::move(cmd), [state, finish, i](actors::write_outcome out) {
+    c->a.writes.submit(c->r.list, std::move(cmd), [c, state, finish, i](actors::write_outcome out) {
       bool last = false;
       {
         std::lock_guard<std::mutex> lock(state->mutex);
@@ -613,7 +618,7 @@ void list_delete(const call_ptr& c, const access_rule& rule) {
         }
         last = --state->remaining == 0;
       }
-      if (last) finish();
+      if (last) c->resume(finish);
     });
   }
 }

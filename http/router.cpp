@@ -344,6 +344,11 @@ void call::send(response res) {
 
 void call::fail(const error& e) { send(error_response(a.cfg, e)); }
 
+void call::resume(std::function<void()> work) const {
+  if (req.post) req.post(std::move(work));
+  else work();
+}
+
 void call::send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers) {
   response res;
   res.status = status;

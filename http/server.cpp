@@ -149,6 +149,9 @@ private:
       if (!lec) req.host = local.address().to_string() + ":" + std::to_string(local.port());
     }
     req.body = std::move(msg.body());
+    req.post = [self = shared_from_this()](std::function<void()> work) {
+      asio::post(self->stream_.get_executor(), std::move(work));
+    };
     busy_ = true;
     srv_->in_flight.fetch_add(1);
     stream_.expires_never();

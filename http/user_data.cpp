@@ -6,7 +6,7 @@
 #include "http/call.hpp"
 
 #include <algorithm>
-#include <mutex>
+#include <atomic>
 
 namespace kinto::http {
 
@@ -37,41 +37,58 @@ void handle_user_data(const call_ptr& c) {
   auto finish = [c, principal] {
     c->a.writes.run_exclusive([principal](storage::batch& b) { return b.forget_principal(principal); },
                               [c, principal](storage::status s) {
-                                if (s != storage::status::ok) return c->fail(backend_unavailable());
-                                json::value data = json::value::object();
-                                data.set("principal", json::value(principal));
-                                json::value body = json::value::object();
-                                body.set("data", std::move(data));
-                                c->send_json(200, json::serialize(body));
+                                c->resume([c, principal, s] {
+                                  if (s != storage::status::ok) return c->fail(backend_unavailable());
+                                  json::value data = json::value::object();
+                                  data.set("principal", json::value(principal));
+                                  json::value body = json::value::object();
+                                  body.set("data", std::move(data));
+                                  c->send_json(200, json::serialize(body));
+                                });
                               });
   };
-  if (roots.empty()) return finish();
-  struct progress {
-    std::mutex mutex;
-    std::size_t remaining;
-  };
-  auto state = std::make_shared<progress>();
-  state->remaining = roots.size();
+  // The writes: deletions of what only they could write, and the groups
+  // they belong to, without them.
+  std::vector<std::pair<list_key, actors::write_command>> writes;
   for (const auto& uri : roots) {
     auto ref = owner_of(uri);
-    if (!ref) {
-      std::lock_guard<std::mutex> lock(state->mutex);
-      if (--state->remaining == 0) finish();
-      continue;
-    }
+    if (!ref) continue;
     actors::write_command cmd;
     cmd.op = actors::write_op::remove;
     cmd.id = ref->id;
     cmd.author = c->who.author();
-    c->a.writes.submit(ref->list, std::move(cmd), [state, finish](actors::write_outcome) {
-      bool last = false;
-      {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        last = --state->remaining == 0;
-      }
-      if (last) finish();
-    });
+    writes.emplace_back(ref->list, std::move(cmd));
   }
+  for (const auto& group_uri : snap.groups_of(principal)) {
+    const bool deleted = std::any_of(roots.begin(), roots.end(), [&](const std::string& r) {
+      return group_uri == r || group_uri.rfind(r + "/", 0) == 0;
+    });
+    auto ref = owner_of(group_uri);
+    if (deleted || !ref) continue;
+    auto group = snap.get(ref->list, ref->id);
+    std::string err;
+    auto data = group && !group->deleted ? json::parse(group->data, err) : std::nullopt;
+    const json::value* members = data ? data->find("members") : nullptr;
+    if (!members || !members->is_array()) continue;
+    json::value kept = json::value::array();
+    for (const auto& m : members->as_array())
+      if (!(m.is_string() && m.as_string() == principal)) kept.as_array().push_back(m);
+    actors::write_command cmd;
+    cmd.op = actors::write_op::patch;
+    cmd.id = ref->id;
+    cmd.author = c->who.author();
+    cmd.explicit_permissions = false; // an operator's clean-up, not an edit of theirs
+    json::value patch = json::value::object();
+    patch.set("members", std::move(kept));
+    cmd.data = std::move(patch);
+    writes.emplace_back(ref->list, std::move(cmd));
+  }
+  if (writes.empty()) return finish();
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(writes.size());
+  for (auto& [list, cmd] : writes)
+    c->a.writes.submit(list, std::move(cmd), [remaining, finish](actors::write_outcome) {
+      if (remaining->fetch_sub(1) == 1) finish();
+    });
 }
 
 } // namespace kinto::http
