@@ -1,6 +1,7 @@
 // Storage-level benchmark of the listing executor (storage/listing.hpp): `_since`
 // polls, default-order pages, custom sorts and filters over a large collection,
 // timed and with the heap they use. Uses storage/ and schema/ only; no HTTP.
+#include "bench_support.hpp"
 #include "schema/query.hpp"
 #include "storage/listing.hpp"
 #include "storage/store.hpp"
@@ -178,16 +179,10 @@ struct stop {
 }
 
 std::size_t count_arg(std::string_view name, const char* raw, std::size_t min, std::size_t max) {
-  if (!raw) refuse(std::string(name) + " needs a value");
-  std::string_view text(raw);
-  std::size_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
-    refuse(std::string(name) + ": not a whole number: '" + std::string(text) + "'");
-  if (n < min || n > max)
-    refuse(std::string(name) + ": " + std::string(text) + " is outside " + std::to_string(min) + ".." +
-           std::to_string(max));
-  return n;
+  std::string error;
+  auto n = bench::parse_count(name, raw, min, max, error);
+  if (!n) refuse(error);
+  return *n;
 }
 
 options parse_options(int argc, char** argv) {
@@ -245,30 +240,6 @@ struct dataset {
   std::unique_ptr<storage::store> store;
 };
 
-std::string uuid4(std::mt19937_64& rng) {
-  const std::uint64_t hi = (rng() & ~std::uint64_t(0xf000)) | 0x4000;
-  const std::uint64_t lo = (rng() & ~(std::uint64_t(0xc) << 60)) | (std::uint64_t(0x8) << 60);
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32), unsigned((hi >> 16) & 0xffff),
-                unsigned(hi & 0xffff), unsigned(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return text;
-}
-
-/// A record of about 200 bytes, as a client would write it.
-std::string record_text(std::mt19937_64& rng, std::size_t i, std::string_view id, std::uint64_t ts) {
-  std::string out = "{\"title\":\"t";
-  out += std::to_string(rng());
-  out += "\",\"n\":";
-  out += std::to_string(i);
-  out += ",\"done\":false,\"tags\":[\"a\",\"b\"],\"note\":\"benchmark record, of a size typical of a small "
-         "object\",\"id\":\"";
-  out += id;
-  out += "\",\"last_modified\":";
-  out += std::to_string(ts);
-  out += '}';
-  return out;
-}
-
 std::string meta_text(const std::optional<std::string>& v) {
   return v ? *v : std::string();
 }
@@ -283,10 +254,10 @@ void load(dataset& d) {
     storage::batch b(txn.get(), d.store->dbs());
     const std::size_t end = std::min(d.records, done + per_transaction);
     for (; done < end; ++done) {
-      const std::string id = uuid4(rng);
+      const std::string id = bench::uuid4(rng);
       storage::object obj;
       obj.last_modified = d.first_ts + done;
-      obj.data = record_text(rng, done, id, obj.last_modified);
+      obj.data = bench::record_text(rng, done, id, obj.last_modified);
       if (b.put(records_list, id, obj, std::nullopt) != storage::status::ok)
         fail("cannot store record " + std::to_string(done) + " in " + d.dir);
     }
@@ -471,19 +442,6 @@ std::string query_string(const params& p) {
 
 // ---- reporting ---------------------------------------------------------------------------
 
-std::string duration_text(double ns) {
-  char text[32];
-  if (ns < 1e4)
-    std::snprintf(text, sizeof text, "%.2f us", ns / 1e3);
-  else if (ns < 1e7)
-    std::snprintf(text, sizeof text, "%.1f us", ns / 1e3);
-  else if (ns < 1e10)
-    std::snprintf(text, sizeof text, "%.1f ms", ns / 1e6);
-  else
-    std::snprintf(text, sizeof text, "%.2f s", ns / 1e9);
-  return text;
-}
-
 std::string bytes_text(double bytes) {
   char text[32];
   if (bytes < 1024)
@@ -560,9 +518,9 @@ void print_text(const report& r) {
   for (const auto& c : r.cases) {
     char ratio_text[16];
     std::snprintf(ratio_text, sizeof ratio_text, "%.2f", ratio(c));
-    const std::string large_cell = duration_text(c.large.median_ns) + " (" + duration_text(c.large.p90_ns) + ")";
+    const std::string large_cell = bench::duration_text(c.large.median_ns) + " (" + bench::duration_text(c.large.p90_ns) + ")";
     std::printf("%s %s %s %s %s %s %s %s\n", pad(c.name, 30).c_str(),
-                lpad(duration_text(c.small.median_ns), 10).c_str(), lpad(std::to_string(c.small.visited), 8).c_str(),
+                lpad(bench::duration_text(c.small.median_ns), 10).c_str(), lpad(std::to_string(c.small.visited), 8).c_str(),
                 lpad(large_cell, 22).c_str(), lpad(std::to_string(c.large.visited), 9).c_str(),
                 lpad(ratio_text, 8).c_str(), lpad(std::to_string(c.large.returned), 9).c_str(),
                 lpad(bytes_text(double(c.large.heap_peak)), 10).c_str());

@@ -1,6 +1,7 @@
 // End-to-end benchmark of permission-filtered listings: pages of a large collection
 // read through the in-process HTTP application (real handler, no sockets) by its owner,
 // inherited readers, a partial reader and a stranger. Uses http/ and what lies below.
+#include "bench_support.hpp"
 #include "actors/write_service.hpp"
 #include "http/app.hpp"
 #include "http/authorization.hpp"
@@ -71,16 +72,10 @@ struct stop {
 }
 
 std::size_t count_arg(std::string_view name, const char* raw, std::size_t min, std::size_t max) {
-  if (!raw) refuse(std::string(name) + " needs a value");
-  std::string_view text(raw);
-  std::size_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
-    refuse(std::string(name) + ": not a whole number: '" + std::string(text) + "'");
-  if (n < min || n > max)
-    refuse(std::string(name) + ": " + std::string(text) + " is outside " + std::to_string(min) + ".." +
-           std::to_string(max));
-  return n;
+  std::string error;
+  auto n = bench::parse_count(name, raw, min, max, error);
+  if (!n) refuse(error);
+  return *n;
 }
 
 options parse_options(int argc, char** argv) {
@@ -248,30 +243,6 @@ void set_up(application& a, std::vector<user>& users) {
          200);
 }
 
-std::string uuid4(std::mt19937_64& rng) {
-  const std::uint64_t hi = (rng() & ~std::uint64_t(0xf000)) | 0x4000;
-  const std::uint64_t lo = (rng() & ~(std::uint64_t(0xc) << 60)) | (std::uint64_t(0x8) << 60);
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", unsigned(hi >> 32), unsigned((hi >> 16) & 0xffff),
-                unsigned(hi & 0xffff), unsigned(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return text;
-}
-
-/// A record of about 200 bytes, as a client would write it.
-std::string record_text(std::mt19937_64& rng, std::size_t i, std::string_view id, std::uint64_t ts) {
-  std::string out = "{\"title\":\"t";
-  out += std::to_string(rng());
-  out += "\",\"n\":";
-  out += std::to_string(i);
-  out += ",\"done\":false,\"tags\":[\"a\",\"b\"],\"note\":\"benchmark record, of a size typical of a small "
-         "object\",\"id\":\"";
-  out += id;
-  out += "\",\"last_modified\":";
-  out += std::to_string(ts);
-  out += '}';
-  return out;
-}
-
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -298,10 +269,10 @@ std::uint64_t load_records(application& a, const std::vector<user>& users, std::
     const std::size_t end = std::min(records, begin + per_transaction);
     auto chunk = [&, begin, end](storage::batch& b) {
       for (std::size_t i = begin; i < end; ++i) {
-        const std::string id = uuid4(*rng);
+        const std::string id = bench::uuid4(*rng);
         storage::object obj;
         obj.last_modified = first + i;
-        obj.data = record_text(*rng, i, id, obj.last_modified);
+        obj.data = bench::record_text(*rng, i, id, obj.last_modified);
         if (auto st = b.put(records_list, id, obj, std::nullopt); st != storage::status::ok) return st;
         const std::string& perms = partially_readable(i) ? shared : owner_only;
         if (auto st = b.set_permissions(records_list.object_uri(id), perms); st != storage::status::ok) return st;
@@ -561,24 +532,13 @@ double worst_partial(const report& r) {
   return worst;
 }
 
-std::string duration_text(double ns) {
-  char text[32];
-  if (ns < 1e4)
-    std::snprintf(text, sizeof text, "%.2f us", ns / 1e3);
-  else if (ns < 1e7)
-    std::snprintf(text, sizeof text, "%.1f us", ns / 1e3);
-  else
-    std::snprintf(text, sizeof text, "%.1f ms", ns / 1e6);
-  return text;
-}
-
 void print_case(const report& r, std::size_t q) {
   std::printf("\n?%s\n", r.queries[q].query.c_str());
   std::printf("  %-14s %6s %8s %22s %10s %6s %6s %5s %10s %10s %6s %8s\n", "user", "status", "returned",
               "median (p90)", "p10", "runs", "ratio", "(p10)", "candidates", "lookups", "/cand.", "ns/cand.");
   for (std::size_t u = 0; u < r.users.size(); ++u) {
     const figures& f = r.results[q][u];
-    const std::string times = duration_text(f.median_ns) + " (" + duration_text(f.p90_ns) + ")";
+    const std::string times = bench::duration_text(f.median_ns) + " (" + bench::duration_text(f.p90_ns) + ")";
     const std::string lookups = std::to_string(f.lookups.access_lookups) + " + " + std::to_string(f.lookups.filter_lookups);
     char per[16] = "-", ns_per[16] = "-";
     if (f.lookups.candidates) {
@@ -586,7 +546,7 @@ void print_case(const report& r, std::size_t q) {
       std::snprintf(ns_per, sizeof ns_per, "%.0f", f.median_ns / double(f.lookups.candidates));
     }
     std::printf("  %-14s %6d %8zu %22s %10s %6zu %6.2f %5.2f %10llu %10s %6s %8s\n", r.users[u].name.c_str(), f.status,
-                f.returned, times.c_str(), duration_text(f.p10_ns).c_str(), f.runs, ratio(r, q, u),
+                f.returned, times.c_str(), bench::duration_text(f.p10_ns).c_str(), f.runs, ratio(r, q, u),
                 ratio(r, q, u, true), static_cast<unsigned long long>(f.lookups.candidates), lookups.c_str(), per,
                 ns_per);
   }
