@@ -734,4 +734,35 @@ std::string json_status_matcher::describe() const {
   return "has status " + std::to_string(status_) + " and a JSON body";
 }
 
+bool denial_matcher::match(const http_response& r) const {
+  static const std::string unauthorized =
+      R"({"code":401,"errno":104,"error":"Unauthorized","message":"Please authenticate yourself to use this endpoint."})";
+  static const std::string forbidden =
+      R"({"code":403,"errno":121,"error":"Forbidden","message":"This user cannot access this resource."})";
+  if (r.status != status_ || (status_ != 401 && status_ != 403)) return false;
+  if (!r.header("Content-Type").starts_with("application/json")) return false;
+  if (head_) {
+    if (!r.body.empty()) return false;
+  } else {
+    std::string error;
+    auto body = kinto::json::parse(r.body, error);
+    if (!body || *body != parse_json(status_ == 401 ? unauthorized : forbidden)) return false;
+  }
+  for (std::string_view leak : {"ETag", "Last-Modified", "Total-Objects", "Total-Records", "Next-Page"}) {
+    if (r.has_header(leak)) return false;
+  }
+  auto challenges = r.header_values("WWW-Authenticate");
+  if (status_ == 403) return challenges.empty();
+  if (challenges.empty()) return false;
+  for (const auto& c : challenges) {
+    if (!c.starts_with("Basic realm=") && !c.starts_with("Bearer realm=")) return false;
+  }
+  return true;
+}
+
+std::string denial_matcher::describe() const {
+  return "is the standard " + std::to_string(status_) + (head_ ? " refusal to a HEAD (no body" : " refusal (exact body") +
+         ", no ETag, Last-Modified, counts or paging)";
+}
+
 } // namespace kintod_test

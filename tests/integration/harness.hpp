@@ -258,6 +258,24 @@ private:
 };
 inline json_status_matcher is_json(int status) { return json_status_matcher(status); }
 
+/// Matches a refusal that reveals nothing: status 401 or 403 with exactly the
+/// standard body (errno 104 "Please authenticate yourself to use this
+/// endpoint." / errno 121 "This user cannot access this resource."), or no
+/// body at all when `head`; at least one `WWW-Authenticate` challenge on 401
+/// (none on 403); and no `ETag`, `Last-Modified`, `Total-Objects`,
+/// `Total-Records` or `Next-Page` header.
+class denial_matcher : public Catch::MatcherBase<http_response> {
+public:
+  denial_matcher(int status, bool head) : status_(status), head_(head) {}
+  bool match(const http_response& r) const override;
+  std::string describe() const override;
+
+private:
+  int status_;
+  bool head_;
+};
+inline denial_matcher is_denied(int status, bool head = false) { return denial_matcher(status, head); }
+
 } // namespace kintod_test
 
 namespace Catch {
