@@ -93,16 +93,30 @@ std::string shape_patch_response(std::string_view behaviour, const json::value& 
   return json::serialize(out);
 }
 
-/// Hashes an account's password off the io threads, then continues.
-void with_hashed_password(const call_ptr& c, std::optional<json::value>& data, std::function<void()> next) {
-  const json::value* password = data ? data->find("password") : nullptr;
-  if (!password) return next();
-  std::string clear = password->as_string();
-  auto shared = std::make_shared<std::optional<json::value>*>(&data);
-  c->a.run_blocking([c, clear, shared, next = std::move(next)] {
-    auto hash = crypto::bcrypt_hash(clear, c->cfg().bcrypt_cost);
-    if (!hash) return c->fail(invalid_parameter("body", "data.password", "Password cannot be hashed"));
-    (**shared)->set("password", json::value(*hash));
+/// Hashes an account's passwords off the io threads, then continues.
+void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::function<void()> next) {
+  // Every clear password the write would store: in `data`, or set by a
+  // JSON-Patch operation (on /data/password, or on /data as a whole).
+  std::vector<json::value*> clear;
+  if (cmd.data)
+    if (json::value* p = cmd.data->find("password"); p && p->is_string()) clear.push_back(p);
+  if (cmd.patch && cmd.patch->is_array()) {
+    for (auto& op : cmd.patch->as_array()) {
+      const json::value* path = op.find("path");
+      json::value* value = op.find("value");
+      if (!path || !path->is_string() || !value) continue;
+      if (path->as_string() == "/data/password" && value->is_string()) clear.push_back(value);
+      if (path->as_string() == "/data" && value->is_object())
+        if (json::value* p = value->find("password"); p && p->is_string()) clear.push_back(p);
+    }
+  }
+  if (clear.empty()) return next();
+  c->a.run_blocking([c, clear, next = std::move(next)] {
+    for (json::value* slot : clear) {
+      auto hash = crypto::bcrypt_hash(slot->as_string(), c->cfg().bcrypt_cost);
+      if (!hash) return c->fail(invalid_parameter("body", "data.password", "Password cannot be hashed"));
+      *slot = json::value(*hash);
+    }
     next();
   });
 }
@@ -282,7 +296,7 @@ void handle_object(const call_ptr& c) {
     }
     cmd.author = "account:" + c->r.id;
     auto shared_cmd = std::make_shared<actors::write_command>(std::move(cmd));
-    return with_hashed_password(c, shared_cmd->data, [c, shared_cmd, sent, behaviour] {
+    return with_hashed_password(c, *shared_cmd, [c, shared_cmd, sent, behaviour] {
       submit_write(c, c->r.list, std::move(*shared_cmd), sent, behaviour);
     });
   }
@@ -522,7 +536,7 @@ void list_create(const call_ptr& c) {
   }
   cmd.author = "account:" + cmd.id;
   auto shared_cmd = std::make_shared<actors::write_command>(std::move(cmd));
-  with_hashed_password(c, shared_cmd->data, [c, shared_cmd] {
+  with_hashed_password(c, *shared_cmd, [c, shared_cmd] {
     submit_write(c, c->r.list, std::move(*shared_cmd), std::nullopt, {});
   });
 }

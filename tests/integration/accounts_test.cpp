@@ -356,3 +356,15 @@ TEST_CASE("a group with system.Authenticated gives its principal to every authen
   CHECK(holds(principals(server, auth("anyone", "x")), "/buckets/b/groups/all"));
   CHECK(holds(principals(server, owner()), "/buckets/b/groups/all"));
 }
+
+TEST_CASE("a password set through JSON-Patch is stored hashed and works", "[accounts]") {
+  kintod_process server;
+  create_account(server, "alice", "old-pass");
+  auto r = server.request("PATCH", "/v1/accounts/alice", R"([{"op": "replace", "path": "/data/password", "value": "new-pass"}])",
+                          with(auth("alice", "old-pass"), {{"Content-Type", "application/json-patch+json"}}));
+  REQUIRE_THAT(r, is_json(200));
+  const std::string stored = str_at(r.json(), "data.password");
+  CHECK(stored.starts_with("$2"));
+  CHECK(stored != "new-pass");
+  CHECK(user_id(server, auth("alice", "new-pass")) == "account:alice");
+}
