@@ -50,6 +50,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.userid_hmac_secret = s.get_string("userid_hmac_secret", "");
   c.retry_after = s.get_int("retry_after_seconds", 3, &bad);
   if (auto v = s.get("backoff"); v && !v->empty()) c.backoff = *v;
+  c.eos = s.get_string("eos", "");
+  c.eos_message = s.get_string("eos_message", "");
+  c.eos_url = s.get_string("eos_url", "");
   c.error_info_link = s.get_string("error_info_link", c.error_info_link);
   c.version_json_path = s.get_string("version_json_path", "version.json");
   c.bcrypt_cost = static_cast<int>(s.get_int("bcrypt_cost", 10, &bad));

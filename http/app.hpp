@@ -53,6 +53,7 @@ struct config {
   std::string http_scheme, http_host;
   std::int64_t retry_after = 3;
   std::optional<std::string> backoff;
+  std::string eos, eos_message, eos_url; ///< end of service (errors.md §5); eos empty = none
   std::string error_info_link = "https://github.com/Kinto/kinto/issues/";
   std::string version_json_path = "version.json";
   int bcrypt_cost = 10;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 
 namespace kinto::http {
 
@@ -41,13 +42,60 @@ std::string render_object(const identity& who, std::string_view data, std::strin
   return out;
 }
 
+/// Client caching of successful reads (concurrency.md §5): only anonymous
+/// reads may be cached, for as long as settings (and, for records, the
+/// collection's `cache_expires`) allow.
+void add_cache_headers(const call& c, const storage::view& snap, response& res) {
+  const config& cfg = c.cfg();
+  const list_key& list = c.r.list;
+  auto seconds = [&](const std::string& name) -> std::optional<std::int64_t> {
+    auto v = cfg.raw.get(name);
+    if (!v || v->empty()) return std::nullopt;
+    bool bad = false;
+    const std::int64_t n = cfg.raw.get_int(name, 0, &bad);
+    return bad ? std::nullopt : std::optional<std::int64_t>(n);
+  };
+  std::optional<std::int64_t> expires;
+  if (!c.who.authenticated()) {
+    if (list.of == kind::record) {
+      auto owner = owner_of(list.parent);                // the collection
+      auto bucket = owner ? owner_of(owner->list.parent) : std::nullopt;
+      const std::string bid = bucket ? bucket->id : "", cid = owner ? owner->id : "";
+      for (const std::string& name : {bid + "." + cid + ".record_cache_expires_seconds", bid + ".record_cache_expires_seconds",
+                                      std::string("record_cache_expires_seconds"), bid + "_" + cid + "_record_cache_expires_seconds",
+                                      bid + "_record_cache_expires_seconds"})
+        if ((expires = seconds(name))) break;
+      if (owner) {
+        auto collection = snap.get(owner->list, owner->id);
+        std::string err;
+        auto data = collection && !collection->deleted ? json::parse(collection->data, err) : std::nullopt;
+        const json::value* value = data ? data->find("cache_expires") : nullptr;
+        if (value && value->as_int64()) expires = expires ? std::max(*expires, *value->as_int64()) : *value->as_int64();
+      }
+    } else if (list.of != kind::account) {
+      expires = seconds(std::string(kind_name(list.of)) + "_cache_expires_seconds");
+      if (expires && *expires == 0) expires.reset();
+    }
+  }
+  const std::uint64_t now_seconds = static_cast<std::uint64_t>(std::time(nullptr));
+  if (!expires || *expires < 0) {
+    res.set("Cache-Control", "no-cache, no-store");
+  } else if (*expires == 0) {
+    res.set("Cache-Control", "max-age=0, must-revalidate, no-cache, no-store");
+    res.set("Expires", http_date(now_seconds * 1000));
+    res.set("Pragma", "no-cache");
+  } else {
+    res.set("Cache-Control", "max-age=" + std::to_string(*expires));
+    res.set("Expires", http_date((now_seconds + static_cast<std::uint64_t>(*expires)) * 1000));
+  }
+}
+
 void send_object(const call_ptr& c, int status, std::uint64_t ts, std::string body) {
   response res;
   res.status = status;
   res.body = std::move(body);
   res.set("Content-Type", "application/json");
   add_timestamp_headers(res, ts);
-  if (c->is("GET") || c->is("HEAD")) res.set("Cache-Control", "no-cache, no-store");
   c->send(std::move(res));
 }
 
@@ -186,7 +234,13 @@ void object_read(const call_ptr& c, const storage::view& snap) {
     std::string err;
     if (auto full = json::parse(obj->data, err)) data = json::serialize(query::project(*full, names));
   }
-  send_object(c, 200, obj->last_modified, render_object(c->who, data, perms));
+  response res;
+  res.status = 200;
+  res.body = render_object(c->who, data, perms);
+  res.set("Content-Type", "application/json");
+  add_timestamp_headers(res, obj->last_modified);
+  add_cache_headers(*c, snap, res);
+  c->send(std::move(res));
 }
 
 /// Fills the command's body part for PUT/PATCH/POST; false when it failed (answered).
@@ -421,7 +475,7 @@ void list_objects(const call_ptr& c, std::uint64_t list_ts, const access_rule& r
   res.status = 200;
   res.set("Content-Type", "application/json");
   add_timestamp_headers(res, list_ts);
-  res.set("Cache-Control", "no-cache, no-store");
+  add_cache_headers(*c, snap, res);
   add_deprecation_alert(*c, q, res);
   const storage::visibility visible = rule ? rule(snap) : storage::visibility{};
 

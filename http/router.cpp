@@ -9,6 +9,7 @@
 #include "schema/json.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 namespace kinto::http {
 
@@ -241,8 +242,33 @@ void dispatch(const call_ptr& c) {
   }
 }
 
+/// Today's date as YYYY-MM-DD (UTC), to compare with the `eos` setting.
+std::string today() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+  return text;
+}
+
+bool service_ended(const config& cfg) { return !cfg.eos.empty() && today() >= cfg.eos; }
+
+std::string eos_alert(const config& cfg, bool ended) {
+  json::value alert = json::value::object();
+  alert.set("code", json::value(ended ? "hard-eol" : "soft-eol"));
+  alert.set("message", cfg.eos_message.empty() ? json::value() : json::value(cfg.eos_message));
+  alert.set("url", json::value(cfg.eos_url.empty() ? cfg.project_docs : cfg.eos_url));
+  return json::serialize(alert);
+}
+
 void route_request(const call_ptr& c) {
   const config& cfg = c->cfg();
+  if (service_ended(cfg)) {
+    error gone{410, errnum::service_deprecated, "Gone",
+               "The service you are trying to connect no longer exists at this location.", std::nullopt, std::nullopt};
+    return c->fail(gone);
+  }
   const std::string& target = c->req.target;
   const std::size_t qpos = target.find('?');
   const std::string_view raw_path = std::string_view(target).substr(0, qpos);
@@ -333,6 +359,7 @@ void call::send(response res) {
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ");
   if (cfg.backoff) res.set("Backoff", *cfg.backoff);
+  if (!cfg.eos.empty() && !res.get("Alert")) res.set("Alert", eos_alert(cfg, service_ended(cfg)));
   res.set("Access-Control-Expose-Headers", join(exposed_headers(*this), ", "));
   if (auto origin = req.header("origin"); origin && origin_allowed(cfg, *origin)) {
     const bool star = std::find(cfg.cors_origins.begin(), cfg.cors_origins.end(), "*") != cfg.cors_origins.end();

@@ -37,6 +37,7 @@ void handle_hello(const call_ptr& c) {
   } else {
     hello.set("config", json::value());
   }
+  if (!cfg.eos.empty()) hello.set("eos", json::value(cfg.eos));
   json::value settings = json::value::object();
   settings.set("batch_max_requests", json::value(cfg.batch_max_requests));
   settings.set("readonly", json::value(cfg.readonly));

@@ -467,3 +467,46 @@ TEST_CASE("of concurrent updates sharing one If-Match exactly one succeeds", "[c
   auto stored = must(server.request("GET", records + "/r", {}, owner()), 200);
   CHECK(int_at(stored, "data.winner") == winner);
 }
+
+// ---- client caching headers (concurrency.md §5) --------------------------------
+
+namespace {
+http_response must_status(http_response r, int status) {
+  REQUIRE(r.status == status);
+  return r;
+}
+} // namespace
+
+TEST_CASE("anonymous record reads are cacheable as settings allow, authenticated ones never", "[concurrency]") {
+  kintod_process server({.settings = {{"kinto.record_cache_expires_seconds", "3600"}}});
+  create_collection(server, "b", "c");
+  must(server.request("PATCH", collection, R"({"permissions": {"read": ["system.Everyone"]}})", owner()), 200);
+  must(server.request("PUT", records + "/r", R"({"data": {}})", owner()), 201);
+  for (const std::string& target : {records, records + "/r"}) {
+    INFO(target);
+    auto anonymous = must_status(server.request("GET", target), 200);
+    CHECK(anonymous.header("Cache-Control") == "max-age=3600");
+    CHECK(anonymous.has_header("Expires"));
+    auto authenticated = must_status(server.request("GET", target, {}, owner()), 200);
+    CHECK(authenticated.header("Cache-Control") == "no-cache, no-store");
+    CHECK_FALSE(authenticated.has_header("Expires"));
+  }
+}
+
+TEST_CASE("a collection's cache_expires raises but never lowers the record cache time", "[concurrency]") {
+  SECTION("cache_expires 0 alone forbids caching explicitly") {
+    kintod_process server;
+    create_collection(server, "b", "c");
+    must(server.request("PUT", collection, R"({"data": {"cache_expires": 0}, "permissions": {"read": ["system.Everyone"]}})", owner()), 200);
+    auto r = must_status(server.request("GET", records), 200);
+    CHECK(r.header("Cache-Control") == "max-age=0, must-revalidate, no-cache, no-store");
+    CHECK(r.header("Pragma") == "no-cache");
+    CHECK(r.has_header("Expires"));
+  }
+  SECTION("a setting of 10 wins over cache_expires 0") {
+    kintod_process server({.settings = {{"kinto.record_cache_expires_seconds", "10"}}});
+    create_collection(server, "b", "c");
+    must(server.request("PUT", collection, R"({"data": {"cache_expires": 0}, "permissions": {"read": ["system.Everyone"]}})", owner()), 200);
+    CHECK(must_status(server.request("GET", records), 200).header("Cache-Control") == "max-age=10");
+  }
+}

@@ -322,3 +322,42 @@ TEST_CASE("malformed HTTP is refused or dropped and the server stays healthy", "
   if (r.status != 0) CHECK(r.header("Content-Type").starts_with("application/json"));
   CHECK(server.healthy());
 }
+
+// ---- signalling headers (errors.md §5) ------------------------------------------
+
+TEST_CASE("the backoff setting adds Backoff to successes, 304s and errors", "[errors]") {
+  kintod_process server({.settings = {{"kinto.backoff", "10"}}});
+  create_collection(server, "b", "c");
+  auto ok = server.request("GET", records, {}, owner());
+  REQUIRE(ok.status == 200);
+  CHECK(ok.header("Backoff") == "10");
+  auto not_modified = server.request("GET", records, {}, with(owner(), {{"If-None-Match", ok.header("ETag")}}));
+  REQUIRE(not_modified.status == 304);
+  CHECK(not_modified.header("Backoff") == "10");
+  auto missing = server.request("GET", "/v1/unknown");
+  REQUIRE(missing.status == 404);
+  CHECK(missing.header("Backoff") == "10");
+}
+
+TEST_CASE("an end-of-service date in the past answers 410 with a hard-eol Alert", "[errors]") {
+  kintod_process server({.settings = {{"kinto.eos", "2000-01-01"}, {"kinto.eos_message", "Bye"}}});
+  auto r = server.request("GET", "/v1/");
+  CHECK_THAT(r, is_kinto_error(410, 202));
+  std::string err;
+  auto alert = kinto::json::parse(r.header("Alert"), err);
+  REQUIRE(alert);
+  CHECK(alert->find("code")->as_string() == "hard-eol");
+  CHECK(alert->find("message")->as_string() == "Bye");
+}
+
+TEST_CASE("an end-of-service date in the future adds a soft-eol Alert and shows in the root view", "[errors]") {
+  kintod_process server({.settings = {{"kinto.eos", "2999-01-01"}}});
+  auto r = server.request("GET", "/v1/");
+  REQUIRE(r.status == 200);
+  std::string err;
+  auto alert = kinto::json::parse(r.header("Alert"), err);
+  REQUIRE(alert);
+  CHECK(alert->find("code")->as_string() == "soft-eol");
+  CHECK(alert->find("message")->is_null());
+  CHECK(r.json().find("eos")->as_string() == "2999-01-01");
+}
