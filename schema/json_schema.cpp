@@ -5,7 +5,6 @@
 #include "schema/json_schema_adapter.hpp"
 #include "schema/json_schema_messages.hpp"
 #include "schema/json_schema_walk.hpp"
-#include "schema/json_patch.hpp"
 
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>

@@ -1,7 +1,7 @@
 // JSON Schema (draft-07) for Kinto's schema-carrying fields: checks that a
 // schema is valid and validates documents against it, wording errors as
 // Python's jsonschema does. Depends only on schema/json.hpp here; valijson
-// and Boost.Regex stay inside json_schema.cpp.
+// and Boost.Regex stay inside json_schema*.cpp and schema/'s internal headers.
 #pragma once
 
 #include "schema/json.hpp"

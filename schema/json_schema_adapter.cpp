@@ -26,8 +26,6 @@ const json::object_t& empty_object() {
   return o;
 }
 
-/// jsonschema counts any number without a fractional part as an integer
-/// (1.0, 1e3), whatever its size.
 bool is_integral(const json::value& v) {
   if (!v.is_number()) return false;
   if (v.is_integer()) return true;
@@ -35,7 +33,6 @@ bool is_integral(const json::value& v) {
   return std::isfinite(d) && std::floor(d) == d;
 }
 
-/// The number as an int64 when it is integral and fits, else nullopt.
 std::optional<std::int64_t> exact_int64(const json::value& v) {
   if (!v.is_number()) return std::nullopt;
   if (v.is_integer()) return v.as_int64();
@@ -82,7 +79,6 @@ boost::regex make_regex(const std::string& pattern) {
   return boost::regex(pattern, boost::regex::ECMAScript);
 }
 
-/// Throws std::runtime_error when the match is too expensive to finish.
 bool regex_matches(const boost::regex& re, const std::string& text) {
   try {
     return boost::regex_search(text, re);

@@ -1,6 +1,7 @@
 // Turning valijson's errors into Python-jsonschema-style wording and field
 // paths: Python repr(), locating the subschemas at an instance path, wording.
-// Depends on schema/json*.hpp and valijson's error list; compiles and validates nothing.
+// Depends on schema/json*.hpp, the adapter's regex helpers and valijson's error
+// list; compiles and validates nothing.
 #include "schema/json_schema_messages.hpp"
 #include "schema/json_schema_adapter.hpp"
 #include "schema/json_schema_walk.hpp"
@@ -569,8 +570,6 @@ std::string last_character(const std::string& s) {
 }
 } // namespace
 
-/// jsonschema's first error among valijson's `errors` (which list nested
-/// errors before the errors that summarise them).
 failure describe(const valijson::ValidationResults& results, const json::value& schema, const json::value& instance) {
   std::vector<const valijson::ValidationResults::Error*> errors;
   for (const auto& e : results) errors.push_back(&e);
