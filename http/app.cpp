@@ -26,7 +26,7 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
 
 /// Plugin names kintod provides, by their upstream names.
 const std::vector<std::string>& provided_plugins() {
-  static const std::vector<std::string> names{"kinto.plugins.accounts"};
+  static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush"};
   return names;
 }
 
@@ -105,6 +105,7 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
     }
   }
   c.accounts = contains(c.plugins, "kinto.plugins.accounts");
+  c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && s.get_bool("flush_endpoint_enabled", false, &bad);
   if (c.accounts) {
     if (!contains(c.policies, "account"))
       return "kinto.plugins.accounts is included but no account policy is in multiauth.policies";

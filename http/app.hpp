@@ -36,6 +36,7 @@ struct config {
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool accounts = false;
+  bool flush_endpoint = false; ///< kinto.plugins.flush with flush_endpoint_enabled
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
   bool permissions_endpoint = false;
   std::vector<std::string> user_data_delete_principals;

@@ -90,6 +90,7 @@ std::optional<route> match(const config& cfg, std::string_view path) {
   if (path == "/__api__") return fixed(endpoint::api);
   if (path == "/contribute.json") return fixed(endpoint::contribute);
   if (path == "/permissions" && cfg.permissions_endpoint) return fixed(endpoint::permissions);
+  if (path == "/__flush__" && cfg.flush_endpoint) return route{endpoint::flush, {}, {}, {"POST"}};
   if (path.rfind("/__user_data__/", 0) == 0 && path.size() > 15)
     return route{endpoint::user_data, {}, std::string(path.substr(15)), {"DELETE"}};
   if (path.empty() || path.front() != '/') return std::nullopt;
@@ -237,6 +238,7 @@ void dispatch(const call_ptr& c) {
     case endpoint::contribute: return handle_contribute(c);
     case endpoint::permissions: return handle_permissions(c);
     case endpoint::user_data: return handle_user_data(c);
+    case endpoint::flush: return handle_flush(c);
     case endpoint::plural: return handle_plural(c);
     case endpoint::object: return handle_object(c);
   }

@@ -60,6 +60,9 @@ void handle_hello(const call_ptr& c) {
     accounts.set("validation_enabled", json::value(false));
     caps.set("accounts", std::move(accounts));
   }
+  if (cfg.flush_endpoint)
+    caps.set("flush_endpoint", capability("The __flush__ endpoint can be used to remove all data from all backends.",
+                                          "https://kinto.readthedocs.io/en/latest/api/1.x/flush.html"));
   if (cfg.permissions_endpoint)
     caps.set("permissions_endpoint",
              capability("The permissions endpoint can be used to list all user objects permissions.",
@@ -149,6 +152,17 @@ void handle_api(const call_ptr& c) {
   }
   api.set("paths", std::move(paths));
   c->send_json(200, json::serialize(api));
+}
+
+void handle_flush(const call_ptr& c) {
+  // Everything goes, in one transaction after the writes already queued.
+  c->a.writes.run_exclusive([](storage::batch& b) { return b.erase_everything(); },
+                            [c](storage::status s) {
+                              c->resume([c, s] {
+                                if (s != storage::status::ok) return c->fail(backend_unavailable());
+                                c->send_json(202, "{}");
+                              });
+                            });
 }
 
 void handle_contribute(const call_ptr& c) {

@@ -331,3 +331,22 @@ TEST_CASE("integers beyond 64 bits and floats round-trip exactly", "[service]") 
     CHECK(at(body, "data.half").as_double() == 1.5);
   }
 }
+
+TEST_CASE("the flush endpoint removes everything when the plugin is enabled", "[service]") {
+  SECTION("enabled") {
+    kintod_process server({.settings = {{"kinto.includes", "kinto.plugins.accounts kinto.plugins.flush"},
+                                        {"kinto.flush_endpoint_enabled", "true"}}});
+    create_collection(server, "b", "c");
+    CHECK(server.request("GET", "/v1/").json().find("capabilities")->find("flush_endpoint"));
+    auto flushed = server.request("POST", "/v1/__flush__");
+    REQUIRE(flushed.status == 202);
+    CHECK(flushed.json() == kinto::json::value::object());
+    CHECK(server.request("GET", "/v1/buckets/b", {}, owner()).status == 403);
+    CHECK(server.request("PUT", "/v1/buckets/b", {}, owner()).status == 201);
+  }
+  SECTION("not enabled") {
+    kintod_process server;
+    CHECK_THAT(server.request("POST", "/v1/__flush__"), is_kinto_error(404, 111));
+    CHECK_FALSE(server.request("GET", "/v1/").json().find("capabilities")->find("flush_endpoint"));
+  }
+}
