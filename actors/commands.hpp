@@ -7,6 +7,7 @@
 #include "schema/resource.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -41,6 +42,9 @@ struct write_command {
   std::string author;                     ///< user id, or system.Everyone when anonymous
   bool explicit_permissions = true;
   std::optional<std::uint64_t> tombstone_timestamp; ///< DELETE ?last_modified=
+  /// Validation of the final data of a create or update (JSON Schema), run
+  /// before the write is planned; may add fields (a record's `schema`).
+  std::function<std::optional<error>(json::value& data)> validate;
 };
 
 struct write_outcome {

@@ -40,6 +40,7 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   bool bad = false;
   c.readonly = s.get_bool("readonly", false, &bad);
   c.permissions_endpoint = s.get_bool("experimental_permissions_endpoint", false, &bad);
+  c.schema_validation = s.get_bool("experimental_collection_schema_validation", false, &bad);
   c.user_data_delete_principals = s.get_list("user-data_delete_principals");
   if (auto v = s.get("permissions_read_principals")) c.permissions_read_principals = split_words(*v);
   c.explicit_permissions = s.get_bool("explicit_permissions", true, &bad);
@@ -167,7 +168,7 @@ struct app::pool {
 
 app::app(config c, storage::store& s, actors::write_service& w)
     : cfg(std::move(c)), store(s), writes(w), accounts_cache(std::make_unique<auth_cache>()),
-      deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)),
+      deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)), schemas(make_schema_cache()),
       blocking(std::make_unique<pool>(2)) {}
 
 app::~app() = default;

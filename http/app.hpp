@@ -36,7 +36,8 @@ struct config {
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool accounts = false;
-  bool flush_endpoint = false; ///< kinto.plugins.flush with flush_endpoint_enabled
+  bool flush_endpoint = false;
+  bool schema_validation = false; ///< experimental_collection_schema_validation ///< kinto.plugins.flush with flush_endpoint_enabled
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
   bool permissions_endpoint = false;
   std::vector<std::string> user_data_delete_principals;
@@ -69,6 +70,8 @@ struct config {
 std::optional<std::string> load_config(const kinto::settings& s, config& out);
 
 class auth_cache;
+class schema_cache;
+std::shared_ptr<schema_cache> make_schema_cache();
 
 /// Nonces of plural-DELETE pagination tokens: each may be used once, within
 /// `pagination_token_validity_seconds`.
@@ -93,6 +96,7 @@ struct app {
   actors::write_service& writes;
   std::unique_ptr<auth_cache> accounts_cache;
   token_registry deletion_tokens;
+  std::shared_ptr<schema_cache> schemas; ///< compiled JSON schemas
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);
   struct pool;

@@ -60,6 +60,9 @@ void handle_hello(const call_ptr& c) {
     accounts.set("validation_enabled", json::value(false));
     caps.set("accounts", std::move(accounts));
   }
+  if (cfg.schema_validation)
+    caps.set("schema", capability("Validates collection records with JSON schemas.",
+                                  "https://kinto.readthedocs.io/en/latest/api/1.x/collections.html#collection-json-schema"));
   if (cfg.flush_endpoint)
     caps.set("flush_endpoint", capability("The __flush__ endpoint can be used to remove all data from all backends.",
                                           "https://kinto.readthedocs.io/en/latest/api/1.x/flush.html"));
