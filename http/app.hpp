@@ -105,6 +105,9 @@ struct app {
 
 /// The request handler over an app (routing, CORS, errors...).
 handler make_handler(app& a);
+/// Handles one request (what make_handler's handler does); /batch uses it
+/// for its sub-requests.
+void handle(app& a, request req, responder reply);
 /// The response for errors found by the server before routing (413, 431, 400, 503).
 response server_error_response(const app& a, int status);
 

@@ -91,6 +91,7 @@ std::optional<route> match(const config& cfg, std::string_view path) {
   if (path == "/contribute.json") return fixed(endpoint::contribute);
   if (path == "/permissions" && cfg.permissions_endpoint) return fixed(endpoint::permissions);
   if (path == "/__flush__" && cfg.flush_endpoint) return route{endpoint::flush, {}, {}, {"POST"}};
+  if (path == "/batch") return route{endpoint::batch, {}, {}, {"POST"}};
   if (path.rfind("/__user_data__/", 0) == 0 && path.size() > 15)
     return route{endpoint::user_data, {}, std::string(path.substr(15)), {"DELETE"}};
   if (path.empty() || path.front() != '/') return std::nullopt;
@@ -239,6 +240,7 @@ void dispatch(const call_ptr& c) {
     case endpoint::permissions: return handle_permissions(c);
     case endpoint::user_data: return handle_user_data(c);
     case endpoint::flush: return handle_flush(c);
+    case endpoint::batch: return handle_batch(c);
     case endpoint::plural: return handle_plural(c);
     case endpoint::object: return handle_object(c);
   }
@@ -399,11 +401,13 @@ std::optional<std::string> call::query_value(std::string_view name) const {
   return std::nullopt;
 }
 
+void handle(app& a, request req, responder reply) {
+  auto c = std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
+  route_request(c);
+}
+
 handler make_handler(app& a) {
-  return [&a](request req, responder reply) {
-    auto c = std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
-    route_request(c);
-  };
+  return [&a](request req, responder reply) { handle(a, std::move(req), std::move(reply)); };
 }
 
 } // namespace kinto::http
