@@ -26,7 +26,8 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
 
 /// Plugin names kintod provides, by their upstream names.
 const std::vector<std::string>& provided_plugins() {
-  static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush"};
+  static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush",
+                                              "kinto.plugins.default_bucket"};
   return names;
 }
 
@@ -106,6 +107,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
     }
   }
   c.accounts = contains(c.plugins, "kinto.plugins.accounts");
+  c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
+  // Upstream falls back on userid_hmac_secret only when the setting is absent.
+  c.default_bucket_secret = s.get("default_bucket_hmac_secret").value_or(c.userid_hmac_secret);
   c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && s.get_bool("flush_endpoint_enabled", false, &bad);
   if (c.accounts) {
     if (!contains(c.policies, "account"))

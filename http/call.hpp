@@ -106,6 +106,13 @@ using write_validator = std::function<std::optional<error>(json::value& data)>;
 /// validation is off or no schema applies); 404 when the bucket is missing.
 std::variant<write_validator, error> schema_validator(const call& c, const storage::view& snap, const list_key& list);
 
+/// The default bucket plugin: the caller's personal bucket id, whether a
+/// path addresses it, and serving such a request (creating what it needs,
+/// then running `rerun` on the rewritten request).
+std::string personal_bucket_id(const config& cfg, std::string_view user_id);
+bool is_default_bucket_path(const config& cfg, std::string_view path);
+void serve_default_bucket(const call_ptr& c, std::function<void(const call_ptr&)> rerun);
+
 /// HTTP-date of a millisecond timestamp ("Fri, 31 May 2024 16:13:20 GMT").
 std::string http_date(std::uint64_t ms);
 

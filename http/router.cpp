@@ -311,6 +311,11 @@ void route_request(const call_ptr& c) {
   }
   if (path == "/v1") return redirect(c, c->absolute_url("/v1/" + suffix), cfg.trailing_slash_redirect_ttl);
   c->path = path.substr(3);
+  if (is_default_bucket_path(cfg, c->path) && !c->is("OPTIONS"))
+    return serve_default_bucket(c, [](const call_ptr& again) {
+      // Run the rewritten request from the start, as a fresh request.
+      handle(again->a, std::move(again->req), std::move(again->reply));
+    });
 
   auto matched = match(cfg, c->path);
   if (!matched) {

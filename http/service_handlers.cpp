@@ -49,6 +49,7 @@ void handle_hello(const call_ptr& c) {
     json::value principals = json::value::array();
     for (const auto& p : c->who.principals) principals.as_array().emplace_back(p);
     user.set("principals", std::move(principals));
+    if (cfg.default_bucket) user.set("bucket", json::value(personal_bucket_id(cfg, c->who.user_id)));
     hello.set("user", std::move(user));
   }
   json::value caps = json::value::object();
@@ -60,6 +61,10 @@ void handle_hello(const call_ptr& c) {
     accounts.set("validation_enabled", json::value(false));
     caps.set("accounts", std::move(accounts));
   }
+  if (cfg.default_bucket)
+    caps.set("default_bucket",
+             capability("The default bucket is an alias for a personal bucket where collections are created implicitly.",
+                        "https://kinto.readthedocs.io/en/latest/api/1.x/buckets.html#personal-bucket-default"));
   if (cfg.schema_validation)
     caps.set("schema", capability("Validates collection records with JSON schemas.",
                                   "https://kinto.readthedocs.io/en/latest/api/1.x/collections.html#collection-json-schema"));
