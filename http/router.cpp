@@ -5,6 +5,7 @@
 #include "http/app.hpp"
 #include "http/call.hpp"
 #include "http/authorization.hpp"
+#include "http/routes.hpp"
 
 #include "schema/json.hpp"
 
@@ -62,67 +63,6 @@ bool valid_utf8(std::string_view s) {
     i += len;
   }
   return true;
-}
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> parts;
-  std::size_t i = 1;
-  while (i <= path.size()) {
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return parts;
-}
-
-const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};
-const std::vector<std::string> object_methods{"GET", "HEAD", "PUT", "PATCH", "DELETE"};
-const std::vector<std::string> read_methods{"GET", "HEAD"};
-
-/// The route table: matches a decoded path (without /v1).
-std::optional<route> match(const config& cfg, std::string_view path) {
-  auto fixed = [](endpoint ep) { return route{ep, {}, {}, read_methods}; };
-  if (path == "/") return fixed(endpoint::hello);
-  if (path == "/__heartbeat__") return fixed(endpoint::heartbeat);
-  if (path == "/__lbheartbeat__") return fixed(endpoint::lbheartbeat);
-  if (path == "/__version__") return fixed(endpoint::version);
-  if (path == "/__api__") return fixed(endpoint::api);
-  if (path == "/contribute.json") return fixed(endpoint::contribute);
-  if (path == "/permissions" && cfg.permissions_endpoint) return fixed(endpoint::permissions);
-  if (path == "/__flush__" && cfg.flush_endpoint) return route{endpoint::flush, {}, {}, {"POST"}};
-  if (path == "/batch") return route{endpoint::batch, {}, {}, {"POST"}};
-  if (path.rfind("/__user_data__/", 0) == 0 && path.size() > 15)
-    return route{endpoint::user_data, {}, std::string(path.substr(15)), {"DELETE"}};
-  if (path.empty() || path.front() != '/') return std::nullopt;
-  auto parts = split_path(path);
-  for (const auto& p : parts)
-    if (p.empty()) return std::nullopt;
-  auto plural = [](list_key list) { return route{endpoint::plural, std::move(list), {}, plural_methods}; };
-  auto object = [](list_key list, std::string id) {
-    return route{endpoint::object, std::move(list), std::move(id), object_methods};
-  };
-  const std::size_t n = parts.size();
-  if (parts[0] == "accounts" && cfg.accounts) {
-    if (n == 1) return plural(list_key{"", kind::account});
-    if (n == 2) return object(list_key{"", kind::account}, parts[1]);
-    return std::nullopt;
-  }
-  if (parts[0] != "buckets") return std::nullopt;
-  if (n == 1) return plural(list_key{"", kind::bucket});
-  if (n == 2) return object(list_key{"", kind::bucket}, parts[1]);
-  const std::string bucket = "/buckets/" + parts[1];
-  kind child;
-  if (parts[2] == "groups") child = kind::group;
-  else if (parts[2] == "collections") child = kind::collection;
-  else return std::nullopt;
-  if (n == 3) return plural(list_key{bucket, child});
-  if (n == 4) return object(list_key{bucket, child}, parts[3]);
-  if (child != kind::collection || parts[4] != "records") return std::nullopt;
-  const std::string collection = bucket + "/collections/" + parts[3];
-  if (n == 5) return plural(list_key{collection, kind::record});
-  if (n == 6) return object(list_key{collection, kind::record}, parts[5]);
-  return std::nullopt;
 }
 
 bool origin_allowed(const config& cfg, std::string_view origin) {

@@ -1,6 +1,7 @@
 // Service endpoints: the root "hello" view, heartbeats, __version__,
 // __api__ and contribute.json (service-endpoints.md §1–§2).
 #include "http/call.hpp"
+#include "http/routes.hpp"
 
 #include "schema/json.hpp"
 
@@ -104,6 +105,7 @@ void handle_version(const call_ptr& c) {
 }
 
 void handle_api(const call_ptr& c) {
+  // Described from the route table itself, so it lists exactly what is served.
   const config& cfg = c->cfg();
   json::value api = json::value::object();
   api.set("swagger", json::value("2.0"));
@@ -121,44 +123,63 @@ void handle_api(const call_ptr& c) {
   basic.set("type", json::value("basic"));
   security.set("basicAuth", std::move(basic));
   api.set("securityDefinitions", std::move(security));
+
   json::value paths = json::value::object();
-  auto describe = [&](std::string path, std::initializer_list<const char*> methods, std::string tag) {
-    json::value ops = json::value::object();
-    for (const char* m : methods) {
-      json::value op = json::value::object();
-      json::value tags = json::value::array();
-      tags.as_array().emplace_back(tag);
-      op.set("tags", std::move(tags));
-      json::value responses = json::value::object();
-      json::value ok = json::value::object();
-      ok.set("description", json::value("Success"));
-      responses.set("200", std::move(ok));
-      op.set("responses", std::move(responses));
-      std::string lower(m);
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      ops.set(lower, std::move(op));
+  json::value tags = json::value::array();
+  for (const auto& spec : route_table()) {
+    if (!spec.enabled(cfg)) continue;
+    // OpenAPI path templates have no "rest of the path" form.
+    std::string path(spec.pattern);
+    if (auto plus = path.find("+}"); plus != std::string::npos) path.erase(plus, 1);
+    json::value parameters = json::value::array();
+    for (std::size_t open = path.find('{'); open != std::string::npos; open = path.find('{', open + 1)) {
+      json::value p = json::value::object();
+      p.set("name", json::value(path.substr(open + 1, path.find('}', open) - open - 1)));
+      p.set("in", json::value("path"));
+      p.set("required", json::value(true));
+      p.set("type", json::value("string"));
+      parameters.as_array().push_back(std::move(p));
     }
-    paths.set(path, std::move(ops));
-  };
-  describe("/", {"GET"}, "Utilities");
-  describe("/__heartbeat__", {"GET"}, "Utilities");
-  describe("/__lbheartbeat__", {"GET"}, "Utilities");
-  describe("/__version__", {"GET"}, "Utilities");
-  describe("/__api__", {"GET"}, "Utilities");
-  describe("/contribute.json", {"GET"}, "Utilities");
-  describe("/buckets", {"GET", "HEAD", "POST", "DELETE"}, "Buckets");
-  describe("/buckets/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Buckets");
-  describe("/buckets/{bucket_id}/groups", {"GET", "HEAD", "POST", "DELETE"}, "Groups");
-  describe("/buckets/{bucket_id}/groups/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Groups");
-  describe("/buckets/{bucket_id}/collections", {"GET", "HEAD", "POST", "DELETE"}, "Collections");
-  describe("/buckets/{bucket_id}/collections/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Collections");
-  describe("/buckets/{bucket_id}/collections/{collection_id}/records", {"GET", "HEAD", "POST", "DELETE"}, "Records");
-  describe("/buckets/{bucket_id}/collections/{collection_id}/records/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Records");
-  if (cfg.accounts) {
-    describe("/accounts", {"GET", "HEAD", "POST", "DELETE"}, "Accounts");
-    describe("/accounts/{id}", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}, "Accounts");
+    json::value operations = json::value::object();
+    for (const auto& method : spec.methods) {
+      json::value op = json::value::object();
+      json::value op_tags = json::value::array();
+      op_tags.as_array().emplace_back(spec.tag);
+      op.set("tags", std::move(op_tags));
+      op.set("summary", json::value(spec.summary));
+      json::value op_parameters = parameters;
+      if (method == "POST" || method == "PUT" || method == "PATCH") {
+        json::value body = json::value::object();
+        body.set("name", json::value("body"));
+        body.set("in", json::value("body"));
+        json::value schema = json::value::object();
+        schema.set("type", json::value("object"));
+        body.set("schema", std::move(schema));
+        op_parameters.as_array().push_back(std::move(body));
+      }
+      if (!op_parameters.as_array().empty()) op.set("parameters", std::move(op_parameters));
+      json::value responses = json::value::object();
+      for (const char* status : {"200", "400", "401", "403", "404"}) {
+        json::value r = json::value::object();
+        r.set("description", json::value(reason_phrase(std::stoi(status))));
+        responses.set(status, std::move(r));
+      }
+      op.set("responses", std::move(responses));
+      std::string lower = method;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      operations.set(lower, std::move(op));
+    }
+    paths.set(path, std::move(operations));
+    bool known = false;
+    for (const auto& t : tags.as_array()) known = known || t.find("name")->as_string() == spec.tag;
+    if (!known) {
+      json::value t = json::value::object();
+      t.set("name", json::value(spec.tag));
+      tags.as_array().push_back(std::move(t));
+    }
   }
   api.set("paths", std::move(paths));
+  api.set("tags", std::move(tags));
   c->send_json(200, json::serialize(api));
 }
 

@@ -350,3 +350,28 @@ TEST_CASE("the flush endpoint removes everything when the plugin is enabled", "[
     CHECK_FALSE(server.request("GET", "/v1/").json().find("capabilities")->find("flush_endpoint"));
   }
 }
+
+TEST_CASE("the OpenAPI document lists exactly the enabled routes and their methods", "[service]") {
+  kintod_process server;
+  auto api = server.request("GET", "/v1/__api__").json();
+  const auto* paths = api.find("paths");
+  REQUIRE(paths);
+  const auto* records = paths->find("/buckets/{bucket_id}/collections/{collection_id}/records/{id}");
+  REQUIRE(records);
+  for (const char* method : {"get", "head", "put", "patch", "delete"}) CHECK(records->find(method));
+  CHECK_FALSE(records->find("post"));
+  const auto* buckets = paths->find("/buckets");
+  REQUIRE(buckets);
+  CHECK(buckets->find("post"));
+  CHECK_FALSE(buckets->find("put"));
+  CHECK(paths->find("/accounts"));
+  CHECK(paths->find("/batch"));
+  CHECK_FALSE(paths->find("/__flush__"));
+  CHECK_FALSE(paths->find("/permissions"));
+  kintod_process flushing({.settings = {{"kinto.includes", "kinto.plugins.flush"}, {"kinto.flush_endpoint_enabled", "true"},
+                                        {"kinto.experimental_permissions_endpoint", "true"}}});
+  auto more = flushing.request("GET", "/v1/__api__").json();
+  CHECK(more.find("paths")->find("/__flush__"));
+  CHECK(more.find("paths")->find("/permissions"));
+  CHECK_FALSE(more.find("paths")->find("/accounts"));
+}

@@ -1,0 +1,30 @@
+// The route table: every endpoint kintod serves, as data. Routing matches
+// paths against it and GET /__api__ describes it, so the two cannot drift.
+// Internal to http/.
+#pragma once
+
+#include "http/call.hpp"
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace kinto::http {
+
+struct route_spec {
+  std::string_view pattern;          ///< e.g. "/buckets/{bucket_id}/collections/{id}"; "{x+}" takes the rest
+  endpoint ep;
+  std::optional<kind> of;            ///< objects of plural and object endpoints
+  std::vector<std::string> methods;  ///< without OPTIONS
+  bool (*enabled)(const config&);    ///< settings that turn the route on
+  std::string_view tag;              ///< OpenAPI tag
+  std::string_view summary;          ///< OpenAPI summary
+};
+
+/// Every route, in matching order.
+const std::vector<route_spec>& route_table();
+
+/// The route of a decoded path (without /v1), if an enabled one matches.
+std::optional<route> match(const config& cfg, std::string_view path);
+
+} // namespace kinto::http
