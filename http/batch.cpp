@@ -57,6 +57,7 @@ struct batch_state {
 };
 
 void run_next(const call_ptr& c, std::shared_ptr<batch_state> state);
+void run_one(const call_ptr& c, std::shared_ptr<batch_state> state, request sub, bool may_follow);
 
 void answer(const call_ptr& c, const batch_state& state) {
   std::string body = "{\"responses\":[";
@@ -95,9 +96,27 @@ void run_next(const call_ptr& c, std::shared_ptr<batch_state> state) {
     if (std::none_of(sub.headers.begin(), sub.headers.end(), [](const auto& h) { return h.first == "content-type"; }))
       sub.headers.emplace_back("content-type", "application/json; charset=utf-8");
   }
-  std::string served_path = path.substr(0, path.find('?'));
+  run_one(c, state, std::move(sub), true);
+}
+
+/// Runs one sub-request; a redirect (trailing slash...) is followed once.
+void run_one(const call_ptr& c, std::shared_ptr<batch_state> state, request sub, bool may_follow) {
+  const std::string served_path = sub.target.substr(0, sub.target.find('?'));
   const bool head = sub.method == "HEAD";
-  handle(c->a, std::move(sub), [c, state, served_path, head](response res) {
+  request again = sub; // kept for a redirect
+  handle(c->a, std::move(sub), [c, state, served_path, head, may_follow, again = std::move(again)](response res) mutable {
+    if (may_follow && res.status == 307) {
+      if (auto location = res.get("Location")) {
+        // An absolute URL: keep its path and query.
+        std::string_view target = *location;
+        if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
+          auto slash = target.find('/', scheme + 3);
+          target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+        }
+        again.target = std::string(target);
+        return c->resume([c, state, again = std::move(again)]() mutable { run_one(c, state, std::move(again), false); });
+      }
+    }
     json::value entry = json::value::object();
     entry.set("status", json::value(res.status));
     entry.set("path", json::value(served_path));

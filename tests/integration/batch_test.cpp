@@ -56,3 +56,14 @@ TEST_CASE("invalid batch payloads are rejected with 400", "[batch]") {
   CHECK(str_at(limited.json(), "message") == "Number of requests is limited to 2");
   CHECK_THAT(server.request("GET", "/v1/batch", {}, owner()), is_kinto_error(405, 115));
 }
+
+TEST_CASE("a sub-request answered with a redirect is followed once", "[batch]") {
+  kintod_process server;
+  create_collection(server, "b", "c");
+  auto r = server.request("POST", "/v1/batch", R"({"requests": [{"path": "/buckets/b/collections/"}]})", owner());
+  REQUIRE_THAT(r, is_json(200));
+  auto entry = r.json().find("responses")->as_array()[0];
+  CHECK(entry.find("status")->as_int64() == 200);
+  CHECK(entry.find("path")->as_string() == "/v1/buckets/b/collections");
+  CHECK(entry.find("body")->find("data")->as_array().size() == 1);
+}
