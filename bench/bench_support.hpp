@@ -4,6 +4,7 @@
 #pragma once
 
 #include <charconv>
+#include <iostream>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -59,6 +60,27 @@ inline std::optional<std::size_t> parse_count(std::string_view name, const char*
     return std::nullopt;
   }
   return n;
+}
+
+/// Thrown to leave main with an exit code once destructors have run (so
+/// temporary data is removed on every way out).
+struct stop {
+  int code;
+};
+
+/// Bad arguments: a clear message and the usage on stderr, exit code 2.
+[[noreturn]] inline void refuse(std::string_view program, std::string_view usage, const std::string& message) {
+  std::cerr << program << ": " << message << "\n" << usage;
+  throw stop{2};
+}
+
+/// A whole-number argument in [min, max], or refuse().
+inline std::size_t count_arg(std::string_view program, std::string_view usage, std::string_view name, const char* raw,
+                             std::size_t min, std::size_t max) {
+  std::string error;
+  auto n = parse_count(name, raw, min, max, error);
+  if (!n) refuse(program, usage, error);
+  return *n;
 }
 
 /// "2.31 us", "23.2 us", "555.0 ms", "1.41 s".

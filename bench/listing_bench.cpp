@@ -166,23 +166,12 @@ const char* usage = "usage: listing-bench [--records N] [--small N] [--polls N] 
                     "               temporary directory, removed at the end)\n"
                     "  --json       print the results as one JSON object\n";
 
-/// Thrown to leave main with an exit code once destructors have run (the
-/// temporary directory is removed on every way out).
-struct stop {
-  int code;
-};
+using bench::stop;
 
-/// Bad arguments: a clear message, the usage, exit code 2.
-[[noreturn]] void refuse(const std::string& message) {
-  std::cerr << "listing-bench: " << message << "\n" << usage;
-  throw stop{2};
-}
+[[noreturn]] void refuse(const std::string& message) { bench::refuse("listing-bench", usage, message); }
 
 std::size_t count_arg(std::string_view name, const char* raw, std::size_t min, std::size_t max) {
-  std::string error;
-  auto n = bench::parse_count(name, raw, min, max, error);
-  if (!n) refuse(error);
-  return *n;
+  return bench::count_arg("listing-bench", usage, name, raw, min, max);
 }
 
 options parse_options(int argc, char** argv) {

@@ -53,17 +53,9 @@ const char* usage = "usage: permissions-bench [--records N] [--repeat N] [--scan
                     "  --scans N    timed runs of the query that walks the whole list (default 5)\n"
                     "  --json       print the results as one JSON object\n";
 
-/// Thrown to leave main with an exit code once destructors have run (the
-/// application is stopped and the temporary directory removed on every way out).
-struct stop {
-  int code;
-};
+using bench::stop;
 
-/// Bad arguments: a clear message, the usage, exit code 2.
-[[noreturn]] void refuse(const std::string& message) {
-  std::cerr << "permissions-bench: " << message << "\n" << usage;
-  throw stop{2};
-}
+[[noreturn]] void refuse(const std::string& message) { bench::refuse("permissions-bench", usage, message); }
 
 /// The benchmark itself cannot go on: exit code 1.
 [[noreturn]] void fail(const std::string& message) {
@@ -72,10 +64,7 @@ struct stop {
 }
 
 std::size_t count_arg(std::string_view name, const char* raw, std::size_t min, std::size_t max) {
-  std::string error;
-  auto n = bench::parse_count(name, raw, min, max, error);
-  if (!n) refuse(error);
-  return *n;
+  return bench::count_arg("permissions-bench", usage, name, raw, min, max);
 }
 
 options parse_options(int argc, char** argv) {
