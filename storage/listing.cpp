@@ -57,13 +57,17 @@ bounds bounds_of(const query::request& q) {
     auto v = f.value.as_int64();
     if (!v || *v < 0) continue;
     const auto ts = static_cast<std::uint64_t>(*v);
-    if (f.operation == query::op::gt) b.after = std::max(b.after, ts);
-    else if (b.before == 0 || ts < b.before) b.before = ts;
+    if (f.operation == query::op::gt)
+      b.after = std::max(b.after, ts);
+    else if (b.before == 0 || ts < b.before)
+      b.before = ts;
   }
   return b;
 }
 
-bool ordered_by_timestamp(const query::request& q) { return q.sort.size() == 1 && q.sort[0].field == "last_modified"; }
+bool ordered_by_timestamp(const query::request& q) {
+  return q.sort.size() == 1 && q.sort[0].field == "last_modified";
+}
 
 } // namespace
 
@@ -81,8 +85,10 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
       // Continue strictly after the last timestamp of the previous page.
       if (const json::value* last = p.after->find("last_modified"); last && last->as_int64()) {
         const auto ts = static_cast<std::uint64_t>(std::max<std::int64_t>(*last->as_int64(), 0));
-        if (newest_first) b.before = b.before == 0 ? ts : std::min(b.before, ts);
-        else b.after = std::max(b.after, ts);
+        if (newest_first)
+          b.before = b.before == 0 ? ts : std::min(b.before, ts);
+        else
+          b.after = std::max(b.after, ts);
       }
     }
     // A filter may match rarely: past a budget of visited entries, reading
@@ -91,21 +97,23 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
     const std::size_t budget = evaluate ? std::max<std::size_t>(10000, 4 * limit) : SIZE_MAX;
     std::size_t visited = 0;
     bool over_budget = false;
-    v.walk(list, b.after, b.before, newest_first, [&](const change& c) {
-      if (++visited > budget) {
-        over_budget = true;
-        return false;
-      }
-      if (c.deleted && !tombstones) return true;
-      if (p.visible && !p.visible(c.id)) return true;
-      if (evaluate && !query::matches_all(q.filters, object_value(c))) return true;
-      if (out.objects.size() == limit) {
-        out.more = true;
-        return false;
-      }
-      out.objects.push_back(c.deleted ? tombstone_text(c.id, c.last_modified) : std::string(c.data));
-      return true;
-    });
+    v.walk(
+        list, b.after, b.before, newest_first,
+        [&](const change& c) {
+          if (++visited > budget) {
+            over_budget = true;
+            return false;
+          }
+          if (c.deleted && !tombstones) return true;
+          if (evaluate && !query::matches_all(q.filters, object_value(c))) return true;
+          if (out.objects.size() == limit) {
+            out.more = true;
+            return false;
+          }
+          out.objects.push_back(c.deleted ? tombstone_text(c.id, c.last_modified) : std::string(c.data));
+          return true;
+        },
+        p.visible); // permission filtering by id, before the object is read
     if (!over_budget) {
       if (!out.objects.empty()) {
         std::string err;
@@ -124,8 +132,10 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
   // The order of the walk does not matter here: without timestamp bounds,
   // the id-ordered walk of the objects avoids a lookup per entry.
   auto walk = [&](const std::function<bool(const change&)>& visit) {
-    if (whole_list) v.walk_all(list, visit);
-    else v.walk(list, b.after, b.before, true, visit);
+    if (whole_list)
+      v.walk_all(list, visit);
+    else
+      v.walk(list, b.after, b.before, true, visit);
   };
   walk([&](const change& c) {
     if (c.last_modified <= b.after || (b.before != 0 && c.last_modified >= b.before)) return true;
@@ -165,8 +175,10 @@ std::size_t count(const view& v, const list_key& list, const query::request& q, 
     ++n;
     return true;
   };
-  if (b.after == 0 && b.before == 0) v.walk_all(list, visit);
-  else v.walk(list, b.after, b.before, true, visit);
+  if (b.after == 0 && b.before == 0)
+    v.walk_all(list, visit);
+  else
+    v.walk(list, b.after, b.before, true, visit);
   return n;
 }
 

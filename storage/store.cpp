@@ -140,7 +140,8 @@ void view::walk_all(const list_key& list, const std::function<bool(const change&
 }
 
 void view::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
-                const std::function<bool(const change&)>& visit) const {
+                const std::function<bool(const change&)>& visit,
+                const std::function<bool(std::string_view id)>& wanted) const {
   lmdb::cursor cur;
   if (cur.open(txn_, dbs_->changes) != MDB_SUCCESS) return;
   const std::string prefix = list_prefix(list);
@@ -158,6 +159,7 @@ void view::walk(const list_key& list, std::uint64_t after, std::uint64_t before,
     std::uint64_t ts = read_be64(cur.key().substr(prefix.size()));
     if (newest_first ? ts <= after : (before != 0 && ts >= before)) break;
     std::string_view id = cur.value();
+    if (wanted && !wanted(id)) continue;
     object_key.resize(prefix.size());
     object_key += id;
     auto bytes = lmdb::get(txn_, dbs_->objects, object_key);

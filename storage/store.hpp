@@ -62,8 +62,11 @@ public:
   /// Walks the list by timestamp over (after, before), newest or oldest
   /// first; `before` 0 means no upper bound. Tombstones are included. Stops
   /// when `visit` returns false. Costs what it visits, not the list size.
+  /// `wanted`, when given, is asked about each id first: the object of an
+  /// unwanted id is not even read.
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
-            const std::function<bool(const change&)>& visit) const;
+            const std::function<bool(const change&)>& visit,
+            const std::function<bool(std::string_view id)>& wanted = {}) const;
   /// Walks every object and tombstone of the list in id order: the cheapest
   /// way through a whole list (no lookup per entry).
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const;
