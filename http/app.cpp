@@ -237,6 +237,7 @@ response server_error_response(const app& a, int status) {
   switch (status) {
     case 413: e = request_too_large(); break;
     case 431: e = error{431, errnum::invalid_parameters, "Request Header Fields Too Large", "Request headers too large.", std::nullopt, std::nullopt}; break;
+    case 414: e = error{414, errnum::invalid_parameters, "Request-URI Too Long", "Request URL too long.", std::nullopt, std::nullopt}; break;
     case 503: e = backend_unavailable(); break;
     default: e = bad_request("Invalid HTTP request."); break;
   }

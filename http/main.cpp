@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   server_options.io_threads = static_cast<std::size_t>(settings.get_int("io_threads", 0, &bad));
   server_options.body_limit = static_cast<std::size_t>(settings.get_int("max_body_bytes", 8 * 1024 * 1024, &bad));
   server_options.header_limit = static_cast<std::size_t>(settings.get_int("max_header_bytes", 16 * 1024, &bad));
+  server_options.url_limit = static_cast<std::size_t>(settings.get_int("max_url_bytes", 8 * 1024, &bad));
   server_options.read_timeout = std::chrono::seconds(settings.get_int("read_timeout_seconds", 30, &bad));
   server_options.max_connections = static_cast<std::size_t>(settings.get_int("max_connections", 10000, &bad));
 

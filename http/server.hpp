@@ -18,6 +18,7 @@ struct server_options {
   std::size_t io_threads = 0;                 ///< 0 = one per core
   std::size_t body_limit = 8 * 1024 * 1024;   ///< bytes; beyond: 413
   std::size_t header_limit = 16 * 1024;       ///< bytes; beyond: 431
+  std::size_t url_limit = 8 * 1024;           ///< bytes of request target; beyond: 414
   std::chrono::seconds read_timeout{30};      ///< a request must arrive in this time
   std::chrono::seconds idle_timeout{120};     ///< keep-alive connections idle this long close
   std::size_t max_connections = 10000;        ///< beyond: new connections are refused with 503

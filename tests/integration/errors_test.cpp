@@ -361,3 +361,11 @@ TEST_CASE("an end-of-service date in the future adds a soft-eol Alert and shows 
   CHECK(alert->find("message")->is_null());
   CHECK(r.json().find("eos")->as_string() == "2999-01-01");
 }
+
+TEST_CASE("a request target longer than the URL limit gets 414 with a Kinto error body", "[errors]") {
+  kintod_process server;
+  auto r = server.request("GET", "/v1/buckets?" + std::string(10000, 'a'));
+  CHECK(r.status == 414);
+  CHECK(r.json().find("code")->as_int64() == 414);
+  CHECK(server.request("GET", "/v1/__heartbeat__").status == 200);
+}
