@@ -44,8 +44,9 @@ error failure_of(storage::status s, const list_key& list) {
 
 /// The storage work of one planned write; checks come before any write.
 std::function<storage::status(storage::batch&)> storage_work(const list_key& list, const std::string& id,
-                                                             const write_plan& plan, bool touch) {
-  return [list, id, plan, touch](storage::batch& b) -> storage::status {
+                                                             const write_plan& plan, bool touch, std::string author,
+                                                             const history_options& history) {
+  return [list, id, plan, touch, author = std::move(author), history](storage::batch& b) -> storage::status {
     if (touch) {
       if (b.list_timestamp(list)) return storage::status::ok;
       return b.set_list_timestamp(list, plan.list_timestamp);
@@ -63,6 +64,7 @@ std::function<storage::status(storage::batch&)> storage_work(const list_key& lis
       if (auto s = b.add_member(m, uri); s != storage::status::ok) return s;
     if (plan.erase_children)
       if (auto s = b.erase_children(uri); s != storage::status::ok) return s;
+    if (auto s = record_history(b, history, list, id, plan, author); s != storage::status::ok) return s;
     return b.set_list_timestamp(list, plan.list_timestamp);
   };
 }
@@ -82,7 +84,9 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
         answer(job, failed_with(backend_unavailable()));
         return;
       }
-      if (!st.loaded) {
+      // A history list also grows through the committer (entries are written
+      // with the changes they describe): its timestamp is read afresh.
+      if (!st.loaded || list.of == kind::history) {
         st.list_ts = snap.list_timestamp(list).value_or(0);
         st.loaded = true;
       }
@@ -140,7 +144,7 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
       }
       auto shared_job = std::make_shared<write_job>(std::move(job));
       auto shared_outcome = std::make_shared<write_outcome>(std::move(outcome));
-      self->request(ctx->committer, caf::infinite, commit_atom::value, commit_job{storage_work(list, id, plan, touch)})
+      self->request(ctx->committer, caf::infinite, commit_atom::value, commit_job{storage_work(list, id, plan, touch, shared_job->cmd.author, ctx->history)})
         .then(
           [=](storage::status s) {
             forget();

@@ -3,6 +3,7 @@
 // hands each write to the committer. Internal to actors/.
 #pragma once
 
+#include "actors/history.hpp"
 #include "actors/messages.hpp"
 
 #include <atomic>
@@ -14,6 +15,7 @@ struct list_context {
   storage::store* store;
   caf::actor committer;
   caf::actor permissions; ///< told what each committed write changed
+  history_options history;
   std::chrono::milliseconds idle_retirement;
   /// Called when the actor has been idle; true means it may stop (it was
   /// removed from the directory and no job is queued for it).

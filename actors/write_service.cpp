@@ -48,6 +48,7 @@ struct write_service::impl {
     ctx->committer = committer;
     ctx->permissions = permissions;
     ctx->idle_retirement = options.idle_retirement;
+    ctx->history = options.history;
     ctx->retire = [this](const std::string& list_id) { return retire(list_id); };
     context = std::move(ctx);
   }

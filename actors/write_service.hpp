@@ -5,6 +5,7 @@
 
 #include "actors/authorization.hpp"
 #include "actors/commands.hpp"
+#include "actors/history.hpp"
 #include "storage/store.hpp"
 
 #include <chrono>
@@ -18,6 +19,7 @@ struct write_service_options {
   std::chrono::milliseconds idle_retirement{30000};     ///< idle list actors stop after this
   std::size_t max_pending_per_list = 10000;             ///< beyond it, 503
   std::size_t permission_cache_entries = 100000;        ///< per cache of the permission actor
+  history_options history;                              ///< the history plugin
 };
 
 /// Owns the actor system: one list actor per (parent, kind), spawned on

@@ -27,7 +27,7 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
 /// Plugin names kintod provides, by their upstream names.
 const std::vector<std::string>& provided_plugins() {
   static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush",
-                                              "kinto.plugins.default_bucket"};
+                                              "kinto.plugins.default_bucket", "kinto.plugins.history"};
   return names;
 }
 
@@ -108,6 +108,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   }
   c.accounts = contains(c.plugins, "kinto.plugins.accounts");
   c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
+  c.history = contains(c.plugins, "kinto.plugins.history");
+  c.history_exclude_resources = s.get_list("history.exclude_resources");
+  c.history_exclude_user_ids = s.get_list("history.exclude_user_ids");
   // Upstream falls back on userid_hmac_secret only when the setting is absent.
   c.default_bucket_secret = s.get("default_bucket_hmac_secret").value_or(c.userid_hmac_secret);
   c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && s.get_bool("flush_endpoint_enabled", false, &bad);

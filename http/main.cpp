@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
   store_options.map_size = static_cast<std::size_t>(settings.get_int("storage_map_size", std::int64_t(1) << 36, &bad));
   kinto::actors::write_service_options write_options;
   write_options.worker_threads = static_cast<std::size_t>(settings.get_int("actor_threads", 0, &bad));
+  write_options.history.enabled = cfg.history;
+  write_options.history.exclude_resources = cfg.history_exclude_resources;
+  write_options.history.exclude_user_ids = cfg.history_exclude_user_ids;
   if (bad) return fail("a numeric setting (io_threads, max_body_bytes, storage_map_size...) is not an integer");
 
   std::string error;

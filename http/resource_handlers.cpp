@@ -443,7 +443,29 @@ std::optional<access_rule> list_access(const call_ptr& c, const storage::view& v
 }
 
 std::variant<query::request, error> parse_query(const call& c) {
-  return query::parse(c.query, actors::now_ms());
+  if (c.r.list.of != kind::history) return query::parse(c.query, actors::now_ms());
+  // History entries accept filters on their own fields only; their ids are
+  // strings even when they look like numbers.
+  query::field_policy policy;
+  policy.any = false;
+  policy.known_roots = {"id", "last_modified", "action", "uri", "user_id", "resource_name", "bucket_id",
+                        "group_id", "collection_id", "record_id", "date", "target"};
+  auto parsed = query::parse(c.query, actors::now_ms(), policy);
+  if (auto* q = std::get_if<query::request>(&parsed)) {
+    for (auto& f : q->filters) {
+      if (f.field != "bucket_id" && f.field != "group_id" && f.field != "collection_id" && f.field != "record_id")
+        continue;
+      auto as_text = [](json::value& v) {
+        if (v.is_number()) v = json::value(v.as_string());
+      };
+      if (f.value.is_array())
+        for (auto& v : f.value.as_array()) as_text(v);
+      else
+        as_text(f.value);
+      query::prepare(f);
+    }
+  }
+  return parsed;
 }
 
 void add_deprecation_alert(const call& c, const query::request& q, response& res) {

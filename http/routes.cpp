@@ -11,6 +11,7 @@ bool always(const config&) { return true; }
 bool with_accounts(const config& c) { return c.accounts; }
 bool with_permissions_endpoint(const config& c) { return c.permissions_endpoint; }
 bool with_flush(const config& c) { return c.flush_endpoint; }
+bool with_history(const config& c) { return c.history; }
 
 const std::vector<std::string> reads{"GET", "HEAD"};
 const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};
@@ -76,6 +77,8 @@ const std::vector<route_spec>& route_table() {
     {"/accounts/{id}", e::object, kind::account, object_methods, with_accounts, "Accounts", "One account"},
     {"/buckets", e::plural, kind::bucket, plural_methods, always, "Buckets", "Buckets"},
     {"/buckets/{id}", e::object, kind::bucket, object_methods, always, "Buckets", "One bucket"},
+    {"/buckets/{bucket_id}/history", e::plural, kind::history, {"GET", "HEAD", "DELETE"}, with_history, "History",
+     "Changes in a bucket"},
     {"/buckets/{bucket_id}/groups", e::plural, kind::group, plural_methods, always, "Groups", "Groups of a bucket"},
     {"/buckets/{bucket_id}/groups/{id}", e::object, kind::group, object_methods, always, "Groups", "One group"},
     {"/buckets/{bucket_id}/collections", e::plural, kind::collection, plural_methods, always, "Collections",

@@ -62,6 +62,31 @@ void handle_hello(const call_ptr& c) {
     accounts.set("validation_enabled", json::value(false));
     caps.set("accounts", std::move(accounts));
   }
+  if (cfg.history) {
+    json::value history = capability("Track changes on data.", "http://kinto.readthedocs.io/en/latest/api/1.x/history.html");
+    if (!cfg.history_exclude_resources.empty()) {
+      json::value excluded = json::value::array();
+      for (const auto& uri : cfg.history_exclude_resources) {
+        json::value e = json::value::object();
+        // "/buckets/b/collections/c" -> {"bucket": "b", "collection": "c"}
+        std::vector<std::string> parts;
+        for (std::size_t i = 1; i <= uri.size();) {
+          std::size_t j = uri.find('/', i);
+          if (j == std::string::npos) j = uri.size();
+          parts.push_back(uri.substr(i, j - i));
+          i = j + 1;
+        }
+        for (std::size_t i = 0; i + 1 < parts.size(); i += 2) {
+          std::string name = parts[i];
+          if (!name.empty() && name.back() == 's') name.pop_back();
+          e.set(name, json::value(parts[i + 1]));
+        }
+        excluded.as_array().push_back(std::move(e));
+      }
+      history.set("excluded_resources", std::move(excluded));
+    }
+    caps.set("history", std::move(history));
+  }
   if (cfg.default_bucket)
     caps.set("default_bucket",
              capability("The default bucket is an alias for a personal bucket where collections are created implicitly.",

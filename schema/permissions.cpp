@@ -68,6 +68,16 @@ requirement required(const list_key& list, std::string_view id, action a) {
       }
       break;
     }
+    case kind::history: {
+      // A bucket's history: listed whole by the bucket's readers and writers,
+      // purged by its writers; others see the entries shared with them.
+      switch (a) {
+        case action::read_all: add(r, bucket, {"write", "read"}); break;
+        case action::write_all: add(r, bucket, {"write"}); break;
+        default: add(r, object, {"read"}); break;
+      }
+      break;
+    }
     case kind::record: {
       const std::string& collection = list.parent;
       switch (a) {
@@ -97,6 +107,7 @@ std::vector<std::string_view> listing_names(kind k) {
   switch (k) {
     case kind::bucket: return {"read", "write", "collection:create", "group:create"};
     case kind::collection: return {"read", "write", "record:create"};
+    case kind::history: return {"read"};
     default: return {"read", "write"};
   }
 }

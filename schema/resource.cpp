@@ -13,6 +13,7 @@ std::string_view kind_name(kind k) {
     case kind::collection: return "collection";
     case kind::record: return "record";
     case kind::account: return "account";
+    case kind::history: return "history";
   }
   return "";
 }
@@ -24,6 +25,7 @@ std::string_view kind_plural(kind k) {
     case kind::collection: return "collections";
     case kind::record: return "records";
     case kind::account: return "accounts";
+    case kind::history: return "history";
   }
   return "";
 }

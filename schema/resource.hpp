@@ -10,7 +10,7 @@
 
 namespace kinto {
 
-enum class kind : std::uint8_t { bucket, group, collection, record, account };
+enum class kind : std::uint8_t { bucket, group, collection, record, account, history };
 
 /// "bucket", "group", "collection", "record", "account".
 std::string_view kind_name(kind k);

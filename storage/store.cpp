@@ -17,6 +17,7 @@ char kind_tag(kind k) {
     case kind::collection: return 'c';
     case kind::record: return 'r';
     case kind::account: return 'a';
+    case kind::history: return 'h';
   }
   return '?';
 }
