@@ -27,7 +27,7 @@ struct identity {
   bool holds_any(const std::vector<std::string>& allowed) const;
 };
 
-enum class endpoint : std::uint8_t { hello, heartbeat, lbheartbeat, version, api, contribute, permissions, user_data, flush, batch, plural, object };
+enum class endpoint : std::uint8_t { hello, heartbeat, lbheartbeat, version, api, contribute, permissions, user_data, flush, batch, snapshot, plural, object };
 
 struct route {
   endpoint ep = endpoint::hello;
@@ -87,6 +87,7 @@ void handle_permissions(const call_ptr& c);
 void handle_user_data(const call_ptr& c);
 void handle_flush(const call_ptr& c);
 void handle_batch(const call_ptr& c);
+void handle_snapshot(const call_ptr& c);
 
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.

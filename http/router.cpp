@@ -181,6 +181,7 @@ void dispatch(const call_ptr& c) {
     case endpoint::user_data: return handle_user_data(c);
     case endpoint::flush: return handle_flush(c);
     case endpoint::batch: return handle_batch(c);
+    case endpoint::snapshot: return handle_snapshot(c);
     case endpoint::plural: return handle_plural(c);
     case endpoint::object: return handle_object(c);
   }
@@ -294,7 +295,8 @@ void route_request(const call_ptr& c) {
       }
     }
   }
-  const bool needs_principals = resource || c->r.ep == endpoint::hello || c->r.ep == endpoint::user_data;
+  const bool needs_principals =
+    resource || c->r.ep == endpoint::hello || c->r.ep == endpoint::user_data || c->r.ep == endpoint::snapshot;
   authenticate(c, [c, needs_principals] {
     if (!needs_principals) return dispatch(c);
     resolve_permissions(c, [c] { dispatch(c); });

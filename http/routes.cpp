@@ -79,6 +79,8 @@ const std::vector<route_spec>& route_table() {
     {"/buckets/{id}", e::object, kind::bucket, object_methods, always, "Buckets", "One bucket"},
     {"/buckets/{bucket_id}/history", e::plural, kind::history, {"GET", "HEAD", "DELETE"}, with_history, "History",
      "Changes in a bucket"},
+    {"/buckets/{bucket_id}/snapshot/collections/{snapshot}", e::snapshot, {}, {"GET"}, with_history, "History",
+     "Records of a collection as they were at a timestamp ({collection_id}@{timestamp})"},
     {"/buckets/{bucket_id}/groups", e::plural, kind::group, plural_methods, always, "Groups", "Groups of a bucket"},
     {"/buckets/{bucket_id}/groups/{id}", e::object, kind::group, object_methods, always, "Groups", "One group"},
     {"/buckets/{bucket_id}/collections", e::plural, kind::collection, plural_methods, always, "Collections",
@@ -100,6 +102,10 @@ std::optional<route> match(const config& cfg, std::string_view path) {
     if (!captured) continue;
     route r{spec.ep, {}, {}, spec.methods};
     if (spec.ep == endpoint::user_data) r.id = (*captured)["principal"];
+    if (spec.ep == endpoint::snapshot) {
+      r.list = list_key{"/buckets/" + (*captured)["bucket_id"], kind::collection};
+      r.id = (*captured)["snapshot"];
+    }
     if (spec.of) {
       std::string parent;
       if (auto b = captured->find("bucket_id"); b != captured->end()) parent = "/buckets/" + b->second;

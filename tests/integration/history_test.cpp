@@ -98,3 +98,27 @@ TEST_CASE("excluded resources and users leave no entries", "[history]") {
   for (const auto& e : entries.find("data")->as_array()) CHECK(e.find("uri")->as_string().find("quiet") == std::string::npos);
   CHECK(entries.find("data")->as_array().size() == 2);
 }
+
+TEST_CASE("a snapshot rebuilds a collection as it was at a timestamp", "[history]") {
+  auto server = with_history();
+  create_collection(server, "b", "c");
+  const std::string records = "/v1/buckets/b/collections/c/records";
+  must(server.request("PUT", records + "/kept", R"({"data": {"v": 1}})", owner()), 201);
+  must(server.request("PUT", records + "/changed", R"({"data": {"v": 1}})", owner()), 201);
+  const auto deleted = must(server.request("PUT", records + "/deleted", R"({"data": {"v": 1}})", owner()), 201);
+  const auto at = int_at(deleted, "data.last_modified");
+  must(server.request("PATCH", records + "/changed", R"({"data": {"v": 2}})", owner()), 200);
+  must(server.request("DELETE", records + "/deleted", {}, owner()), 200);
+  must(server.request("PUT", records + "/later", R"({"data": {"v": 1}})", owner()), 201);
+
+  const value snapshot = must(server.request("GET", "/v1/buckets/b/snapshot/collections/c@" + std::to_string(at), {}, owner()), 200);
+  const auto& data = snapshot.find("data")->as_array();
+  REQUIRE(data.size() == 3);
+  CHECK(data[0].find("id")->as_string() == "deleted");
+  CHECK(data[1].find("id")->as_string() == "changed");
+  CHECK(data[1].find("v")->as_int64() == 1);
+  CHECK(data[2].find("id")->as_string() == "kept");
+  CHECK_THAT(server.request("GET", "/v1/buckets/b/snapshot/collections/c@abc", {}, owner()), is_kinto_error(400, 107));
+  CHECK_THAT(server.request("GET", "/v1/buckets/b/snapshot/collections/c@1", {}, {{"Authorization", basic("carol", "x")}}),
+             is_kinto_error(403, 121));
+}
