@@ -49,6 +49,49 @@ bool excluded(const history_options& options, std::string_view uri, std::string_
          options.exclude_user_ids.end();
 }
 
+/// Trims the history of `bucket_uri` for the entry just written, if it is
+/// tracked: a counter per (bucket, resource name[, user]) in the meta
+/// database says when to look; the look counts exactly and deletes the
+/// oldest entries beyond max_count.
+storage::status trim(storage::batch& b, const history_options& options, const std::string& bucket_uri,
+                     std::string_view resource, const std::string& author) {
+  if (options.auto_trim_max_count <= 0) return storage::status::ok;
+  const bool per_user = !options.auto_trim_user_ids.empty();
+  if (per_user && std::find(options.auto_trim_user_ids.begin(), options.auto_trim_user_ids.end(), author) ==
+                    options.auto_trim_user_ids.end())
+    return storage::status::ok;
+  std::string counter = "history-count";
+  counter += '\0';
+  counter += bucket_uri;
+  counter += '\0';
+  counter += resource;
+  if (per_user) {
+    counter += '\0';
+    counter += author;
+  }
+  std::int64_t count = 1;
+  if (auto text = b.meta(counter)) count = std::stoll(*text) + 1;
+  if (count <= options.auto_trim_max_count + options.auto_trim_threshold)
+    return b.set_meta(counter, std::to_string(count));
+
+  const list_key history{bucket_uri, kind::history};
+  std::vector<std::string> matching; // oldest first
+  b.walk(history, 0, 0, false, [&](const storage::change& ch) {
+    if (ch.deleted) return true;
+    const json::value entry = parsed(ch.data);
+    const json::value* name = entry.find("resource_name");
+    const json::value* user = entry.find("user_id");
+    if (!name || !name->is_string() || name->as_string() != resource) return true;
+    if (per_user && !(user && user->is_string() && user->as_string() == author)) return true;
+    matching.emplace_back(ch.id);
+    return true;
+  });
+  const auto keep = static_cast<std::size_t>(options.auto_trim_max_count);
+  for (std::size_t i = 0; i + keep < matching.size(); ++i)
+    if (auto s = b.erase_object(history, matching[i]); s != storage::status::ok) return s;
+  return b.set_meta(counter, std::to_string(std::min(matching.size(), keep)));
+}
+
 } // namespace
 
 storage::status record_history(storage::batch& b, const history_options& options, const list_key& list,
@@ -124,7 +167,8 @@ storage::status record_history(storage::batch& b, const history_options& options
   json::value acl = json::value::object();
   if (!readers.as_array().empty()) acl.set("read", std::move(readers));
   if (auto s = b.set_permissions(history.object_uri(entry_id), json::serialize(acl)); s != storage::status::ok) return s;
-  return b.set_list_timestamp(history, ts);
+  if (auto s = b.set_list_timestamp(history, ts); s != storage::status::ok) return s;
+  return trim(b, options, bucket_uri, kind_name(k), author);
 }
 
 } // namespace kinto::actors

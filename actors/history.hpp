@@ -14,6 +14,12 @@ struct history_options {
   bool enabled = false;
   std::vector<std::string> exclude_resources; ///< URIs (and everything below) not tracked
   std::vector<std::string> exclude_user_ids;  ///< authors not tracked
+  /// Trimming: per bucket and resource name (and per user, for the users
+  /// listed), past max_count + threshold entries the oldest go, down to
+  /// max_count. max_count <= 0: no trimming.
+  std::int64_t auto_trim_max_count = -1;
+  std::int64_t auto_trim_threshold = 100;
+  std::vector<std::string> auto_trim_user_ids;
 };
 
 /// Appends the entry of `plan` (a write of `id` in `list` by `author`) to the

@@ -111,6 +111,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.history = contains(c.plugins, "kinto.plugins.history");
   c.history_exclude_resources = s.get_list("history.exclude_resources");
   c.history_exclude_user_ids = s.get_list("history.exclude_user_ids");
+  c.history_trim_user_ids = s.get_list("history.auto_trim_user_ids");
+  c.history_trim_max_count = s.get_int("history.auto_trim_max_count", -1, &bad);
+  c.history_trim_threshold = s.get_int("history.auto_trim_threshold", 100, &bad);
   // Upstream falls back on userid_hmac_secret only when the setting is absent.
   c.default_bucket_secret = s.get("default_bucket_hmac_secret").value_or(c.userid_hmac_secret);
   c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && s.get_bool("flush_endpoint_enabled", false, &bad);

@@ -39,7 +39,8 @@ struct config {
   bool flush_endpoint = false;
   bool default_bucket = false;        ///< kinto.plugins.default_bucket
   bool history = false;               ///< kinto.plugins.history
-  std::vector<std::string> history_exclude_resources, history_exclude_user_ids;
+  std::vector<std::string> history_exclude_resources, history_exclude_user_ids, history_trim_user_ids;
+  std::int64_t history_trim_max_count = -1, history_trim_threshold = 100;
   std::string default_bucket_secret;  ///< HMAC key of personal bucket ids
   bool schema_validation = false; ///< experimental_collection_schema_validation ///< kinto.plugins.flush with flush_endpoint_enabled
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;

@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
   write_options.history.enabled = cfg.history;
   write_options.history.exclude_resources = cfg.history_exclude_resources;
   write_options.history.exclude_user_ids = cfg.history_exclude_user_ids;
+  write_options.history.auto_trim_max_count = cfg.history_trim_max_count;
+  write_options.history.auto_trim_threshold = cfg.history_trim_threshold;
+  write_options.history.auto_trim_user_ids = cfg.history_trim_user_ids;
   if (bad) return fail("a numeric setting (io_threads, max_body_bytes, storage_map_size...) is not an integer");
 
   std::string error;

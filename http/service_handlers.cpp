@@ -85,6 +85,12 @@ void handle_hello(const call_ptr& c) {
       }
       history.set("excluded_resources", std::move(excluded));
     }
+    if (cfg.history_trim_max_count > 0) {
+      history.set("auto_trim_max_count", json::value(cfg.history_trim_max_count));
+      json::value users = json::value::array();
+      for (const auto& u : cfg.history_trim_user_ids) users.as_array().emplace_back(u);
+      history.set("auto_trim_user_ids", std::move(users));
+    }
     caps.set("history", std::move(history));
   }
   if (cfg.default_bucket)

@@ -312,6 +312,22 @@ status batch::erase_children(std::string_view uri) {
   return status_of(erase_prefix(txn_, dbs_->permissions, deeper));
 }
 
+status batch::erase_object(const list_key& list, std::string_view id) {
+  const std::string prefix = list_prefix(list);
+  std::string key = prefix;
+  key += id;
+  auto bytes = lmdb::get(txn_, dbs_->objects, key);
+  if (!bytes) return status::ok;
+  auto obj = decode_object(*bytes);
+  if (obj) {
+    std::string change_key = prefix;
+    append_be64(change_key, obj->last_modified);
+    if (int rc = lmdb::del(txn_, dbs_->changes, change_key); rc != MDB_SUCCESS) return status_of(rc);
+  }
+  if (int rc = lmdb::del(txn_, dbs_->objects, key); rc != MDB_SUCCESS) return status_of(rc);
+  return set_permissions(list.object_uri(id), "{}");
+}
+
 status batch::forget_principal(std::string_view principal) {
   std::vector<std::string> uris;
   walk_grants(principal, "", [&](std::string_view uri, std::string_view) {

@@ -113,6 +113,9 @@ public:
   /// objects, tombstones, timestamps, permissions, and the memberships of
   /// groups among them. The object itself is left to the caller.
   [[nodiscard]] status erase_children(std::string_view uri);
+  /// Removes an object and its change-index entry without a tombstone, and
+  /// its permissions (for trimming).
+  [[nodiscard]] status erase_object(const list_key& list, std::string_view id);
   /// Removes `principal` from every permission and group membership.
   [[nodiscard]] status forget_principal(std::string_view principal);
   [[nodiscard]] status set_meta(std::string_view key, std::string_view value);

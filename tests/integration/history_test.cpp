@@ -122,3 +122,21 @@ TEST_CASE("a snapshot rebuilds a collection as it was at a timestamp", "[history
   CHECK_THAT(server.request("GET", "/v1/buckets/b/snapshot/collections/c@1", {}, {{"Authorization", basic("carol", "x")}}),
              is_kinto_error(403, 121));
 }
+
+TEST_CASE("history is trimmed per bucket and resource name past the threshold", "[history]") {
+  auto server = with_history({{"kinto.history.auto_trim_max_count", "2"}, {"kinto.history.auto_trim_threshold", "1"}});
+  create_collection(server, "b", "c");
+  auto record_entries = [&] {
+    return must(server.request("GET", history + "?resource_name=record", {}, owner()), 200).find("data")->as_array().size();
+  };
+  for (int i = 0; i < 3; ++i)
+    must(server.request("PUT", "/v1/buckets/b/collections/c/records/r" + std::to_string(i), R"({"data": {}})", owner()), 201);
+  CHECK(record_entries() == 3);
+  must(server.request("PUT", "/v1/buckets/b/collections/c/records/r3", R"({"data": {}})", owner()), 201);
+  const value kept = must(server.request("GET", history + "?resource_name=record", {}, owner()), 200);
+  REQUIRE(kept.find("data")->as_array().size() == 2);
+  CHECK(kept.find("data")->as_array()[0].find("record_id")->as_string() == "r3");
+  CHECK(kept.find("data")->as_array()[1].find("record_id")->as_string() == "r2");
+  // Other resource names keep their own entries.
+  CHECK(must(server.request("GET", history + "?resource_name=bucket", {}, owner()), 200).find("data")->as_array().size() == 1);
+}
