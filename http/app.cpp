@@ -107,6 +107,9 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
     }
   }
   c.accounts = contains(c.plugins, "kinto.plugins.accounts");
+  // Kinto Admin relies on /permissions: upstream's admin plugin turns it on,
+  // and so does naming it here, although kintod does not serve the admin UI.
+  if (contains(includes, "kinto.plugins.admin")) c.permissions_endpoint = true;
   c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
   c.history = contains(c.plugins, "kinto.plugins.history");
   c.history_exclude_resources = s.get_list("history.exclude_resources");

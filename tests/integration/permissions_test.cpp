@@ -1106,3 +1106,9 @@ TEST_CASE("deleting a user's data removes what only they could write and every g
   CHECK_THAT(server.request("PUT", "/v1/buckets/ab", {}, alice), is_json(201));
   CHECK_THAT(server.request("GET", "/v1/buckets/ab/collections/ac", {}, alice), is_kinto_error(404, 110));
 }
+
+TEST_CASE("including the admin plugin turns the permissions endpoint on, as upstream", "[permissions]") {
+  kintod_process server({.settings = {{"kinto.includes", "kinto.plugins.accounts kinto.plugins.admin"}}});
+  CHECK(server.request("GET", "/v1/").json().find("capabilities")->find("permissions_endpoint"));
+  CHECK(server.request("GET", "/v1/permissions", {}, owner()).status == 200);
+}
