@@ -62,7 +62,7 @@ std::variant<envelope, error> parse_envelope(std::string_view body, kind k) {
   return env;
 }
 
-std::variant<json::value, error> parse_json_patch(std::string_view body, kind) {
+std::variant<json::value, error> parse_json_patch(std::string_view body) {
   auto parsed = parse_body(body);
   if (auto* e = std::get_if<error>(&parsed)) return std::move(*e);
   json::value ops = std::move(std::get<json::value>(parsed));

@@ -19,7 +19,7 @@ struct envelope {
 /// is `{}`.
 std::variant<envelope, error> parse_envelope(std::string_view body, kind k);
 /// Parses a JSON-Patch body (an array of operation objects).
-std::variant<json::value, error> parse_json_patch(std::string_view body, kind k);
+std::variant<json::value, error> parse_json_patch(std::string_view body);
 /// If-Match / If-None-Match, syntax-checked (concurrency.md §4.1).
 std::variant<actors::preconditions, error> parse_preconditions(const request& req,
                                                                std::optional<std::uint64_t>* if_none_match_value);

@@ -248,7 +248,7 @@ bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json
   const kind k = c->r.list.of;
   const std::string type = std::string(c->req.header("content-type").value_or(""));
   if (c->is("PATCH") && type.find("application/json-patch+json") != std::string::npos) {
-    auto ops = parse_json_patch(c->req.body, k);
+    auto ops = parse_json_patch(c->req.body);
     if (auto* e = std::get_if<error>(&ops)) return c->fail(*e), false;
     cmd.format = actors::patch_format::json_patch;
     cmd.patch = std::move(std::get<json::value>(ops));

@@ -65,6 +65,15 @@ bounds bounds_of(const query::request& q) {
   return b;
 }
 
+/// Every entry between the bounds, in no particular order: the id-ordered
+/// walk of the objects when the whole list is wanted (no lookup per entry),
+/// the timestamp index otherwise.
+void walk_between(const view& v, const list_key& list, const bounds& b, bool whole_list,
+                  const std::function<bool(const change&)>& visit) {
+  if (whole_list) v.walk_all(list, visit);
+  else v.walk(list, b.after, b.before, true, visit);
+}
+
 bool ordered_by_timestamp(const query::request& q) {
   return q.sort.size() == 1 && q.sort[0].field == "last_modified";
 }
@@ -129,15 +138,7 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
   auto earlier = [&q](const json::value& a, const json::value& b) { return query::compare_by(q.sort, a, b) < 0; };
   std::vector<json::value> heap;
   heap.reserve(std::min<std::size_t>(limit + 1, 1024));
-  // The order of the walk does not matter here: without timestamp bounds,
-  // the id-ordered walk of the objects avoids a lookup per entry.
-  auto walk = [&](const std::function<bool(const change&)>& visit) {
-    if (whole_list)
-      v.walk_all(list, visit);
-    else
-      v.walk(list, b.after, b.before, true, visit);
-  };
-  walk([&](const change& c) {
+  walk_between(v, list, b, whole_list, [&](const change& c) {
     if (c.last_modified <= b.after || (b.before != 0 && c.last_modified >= b.before)) return true;
     if (c.deleted && !tombstones) return true;
     if (p.visible && !p.visible(c.id)) return true;
@@ -175,10 +176,7 @@ std::size_t count(const view& v, const list_key& list, const query::request& q, 
     ++n;
     return true;
   };
-  if (b.after == 0 && b.before == 0)
-    v.walk_all(list, visit);
-  else
-    v.walk(list, b.after, b.before, true, visit);
+  walk_between(v, list, b, b.after == 0 && b.before == 0, visit);
   return n;
 }
 

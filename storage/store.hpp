@@ -70,10 +70,6 @@ public:
   /// Walks every object and tombstone of the list in id order: the cheapest
   /// way through a whole list (no lookup per entry).
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const;
-  void walk_newest_first(const list_key& list, std::uint64_t after, std::uint64_t before,
-                         const std::function<bool(const change&)>& visit) const {
-    walk(list, after, before, true, visit);
-  }
   /// Object URIs starting with `uri_prefix` on which `principal` appears in
   /// some permission, with that permission's name (the reverse index of
   /// permissions), in URI order. Stops when `visit` returns false.

@@ -269,7 +269,7 @@ TEST_CASE("acknowledged writes are in the store with distinct increasing timesta
   CHECK(std::set<std::uint64_t>(stamps.begin(), stamps.end()).size() == stamps.size());
   auto snap = f.store->read();
   std::size_t count = 0;
-  snap.walk_newest_first(records, 0, 0, [&](const storage::change&) { return ++count, true; });
+  snap.walk(records, 0, 0, true, [&](const storage::change&) { return ++count, true; });
   CHECK(count == writers * per_writer);
   CHECK(snap.list_timestamp(records) == *std::max_element(stamps.begin(), stamps.end()));
 }

@@ -33,7 +33,7 @@ const list_key records{"/buckets/b/collections/c", kind::record};
 std::vector<std::string> ids_newest_first(const storage::view& v, const list_key& list, std::uint64_t after = 0,
                                           std::uint64_t before = 0) {
   std::vector<std::string> ids;
-  v.walk_newest_first(list, after, before, [&](const storage::change& c) {
+  v.walk(list, after, before, true, [&](const storage::change& c) {
     ids.emplace_back(c.id);
     return true;
   });
@@ -99,7 +99,7 @@ TEST_CASE("tombstones are kept and flagged") {
   CHECK(got->deleted);
   CHECK(got->last_modified == 2);
   bool seen_deleted = false;
-  snap.walk_newest_first(records, 0, 0, [&](const storage::change& c) {
+  snap.walk(records, 0, 0, true, [&](const storage::change& c) {
     seen_deleted = c.deleted;
     return true;
   });
