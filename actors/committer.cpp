@@ -3,6 +3,7 @@
 // transaction and one fsync serve the whole batch.
 #include "actors/committer.hpp"
 
+#include <cerrno>
 #include <iostream>
 #include <vector>
 
@@ -22,21 +23,24 @@ struct committer_state {
   static inline const char* name = "committer";
 };
 
-/// Runs the jobs in one transaction. Returns false when the transaction as a
-/// whole failed (map full, I/O) and nothing of it was kept.
-bool apply_together(storage::store& store, std::vector<queued_job>& jobs, std::vector<storage::status>& results) {
+storage::status status_of_commit(int rc) { return storage::status_of(rc == ENOSPC ? MDB_MAP_FULL : rc); }
+
+/// Runs the jobs in one transaction. Returns the status of the transaction
+/// as a whole: anything but ok means nothing of it was kept (map full, I/O).
+storage::status apply_together(storage::store& store, std::vector<queued_job>& jobs,
+                               std::vector<storage::status>& results) {
   storage::lmdb::txn txn;
-  if (store.begin_write(txn) != MDB_SUCCESS) return false;
+  if (int rc = store.begin_write(txn); rc != MDB_SUCCESS) return storage::status_of(rc);
   storage::batch batch(txn.get(), store.dbs());
   results.clear();
   for (auto& q : jobs) {
     storage::status s = q.job.apply(batch);
     // Jobs check before they write, so a conflict left nothing behind; a
     // full map or an I/O error may have, and spoils the transaction.
-    if (s == storage::status::full || s == storage::status::failed) return false;
+    if (s == storage::status::full || s == storage::status::failed) return s;
     results.push_back(s);
   }
-  return txn.commit() == MDB_SUCCESS;
+  return status_of_commit(txn.commit());
 }
 
 /// Fallback after a failed batch: each job alone, so one oversized or
@@ -47,8 +51,7 @@ storage::status apply_alone(storage::store& store, queued_job& q) {
   storage::batch batch(txn.get(), store.dbs());
   storage::status s = q.job.apply(batch);
   if (s != storage::status::ok) return s;
-  int rc = txn.commit();
-  return rc == MDB_SUCCESS ? storage::status::ok : storage::status_of(rc == ENOSPC ? MDB_MAP_FULL : rc);
+  return status_of_commit(txn.commit());
 }
 
 caf::behavior committer(caf::stateful_actor<committer_state>* self, storage::store* store) {
@@ -67,12 +70,13 @@ caf::behavior committer(caf::stateful_actor<committer_state>* self, storage::sto
       std::vector<queued_job> jobs;
       jobs.swap(self->state.queue);
       std::vector<storage::status> results;
-      if (apply_together(*store, jobs, results)) {
+      const storage::status together = apply_together(*store, jobs, results);
+      if (together == storage::status::ok) {
         for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].promise.deliver(results[i]);
         return;
       }
-      std::cerr << "kintod: batch of " << jobs.size() << " writes failed; retrying one by one\n";
-      for (auto& q : jobs) q.promise.deliver(apply_alone(*store, q));
+      std::cerr << "kintod: group of " << jobs.size() << " writes failed; retrying one by one\n";
+      for (auto& q : jobs) q.promise.deliver(q.job.retry_alone ? apply_alone(*store, q) : together);
     },
   };
 }

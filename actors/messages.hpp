@@ -26,6 +26,9 @@ struct write_job {
 /// check before it writes: a failure aborts only its own nested transaction.
 struct commit_job {
   std::function<storage::status(storage::batch&)> apply;
+  /// Whether, after a failed group transaction, the job may run again alone.
+  /// A batch session may not: it has already answered its requests.
+  bool retry_alone = true;
 };
 
 } // namespace kinto::actors

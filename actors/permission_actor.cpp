@@ -21,81 +21,42 @@ struct permission_state {
   static inline const char* name = "permissions";
 };
 
-bool contains(const std::vector<std::string>& list, std::string_view item) {
-  return std::find(list.begin(), list.end(), item) != list.end();
-}
-
 caf::behavior permission_actor(caf::stateful_actor<permission_state>* self, storage::store* store,
                                std::size_t cache_entries) {
   return {
     [=](authorize_atom, authorization_job& job) {
       auto& st = self->state;
-      authorization answer;
       storage::snapshot snap = store->read();
-      const std::string& user = job.request.user_id;
-      if (!user.empty()) answer.principals.push_back(user);
-      answer.principals.emplace_back(everyone);
-      if (!user.empty()) {
-        answer.principals.emplace_back(authenticated);
-        for (std::string_view member : {std::string_view(user), authenticated}) {
-          auto it = st.groups.find(std::string(member));
-          if (it == st.groups.end()) {
-            if (st.groups.size() >= cache_entries) st.groups.clear();
-            it = st.groups.emplace(std::string(member), snap.valid() ? snap.groups_of(member) : std::vector<std::string>{})
-                   .first;
-          }
-          for (const auto& g : it->second)
-            if (!contains(answer.principals, g)) answer.principals.push_back(g);
-        }
+      if (!snap.valid()) {
+        // No snapshot: answer as for an anonymous caller with no rights.
+        authorization none;
+        none.principals.emplace_back(everyone);
+        none.allowed.assign(job.request.checks.size(), false);
+        none.holds.assign(job.request.holdings.size(), false);
+        return job.done(std::move(none));
       }
-      auto acl_of = [&](const std::string& uri) -> const json::value& {
+      authorization_sources cached;
+      cached.groups_of = [&](const std::string& principal) -> const std::vector<std::string>& {
+        auto it = st.groups.find(principal);
+        if (it == st.groups.end()) {
+          if (st.groups.size() >= cache_entries) st.groups.clear();
+          it = st.groups.emplace(principal, snap.groups_of(principal)).first;
+        }
+        return it->second;
+      };
+      cached.acl_of = [&](const std::string& uri) -> const json::value& {
         auto it = st.acls.find(uri);
         if (it == st.acls.end()) {
           if (st.acls.size() >= cache_entries) st.acls.clear();
           json::value perms = json::value::object();
           std::string err;
-          if (snap.valid())
-            if (auto text = snap.permissions(uri))
-              if (auto parsed = json::parse(*text, err)) perms = std::move(*parsed);
+          if (auto text = snap.permissions(uri))
+            if (auto parsed = json::parse(*text, err)) perms = std::move(*parsed);
           it = st.acls.emplace(uri, std::move(perms)).first;
         }
         return it->second;
       };
-      auto listed = [&](const json::value& acl, std::string_view name) {
-        const json::value* list = acl.find(name);
-        if (!list || !list->is_array()) return false;
-        for (const auto& p : list->as_array())
-          if (p.is_string() && contains(answer.principals, p.as_string())) return true;
-        return false;
-      };
-      for (const auto& check : job.request.checks) {
-        bool ok = false;
-        for (const auto& e : check) {
-          if (listed(acl_of(e.uri), e.name)) {
-            ok = true;
-            break;
-          }
-        }
-        answer.allowed.push_back(ok);
-      }
-      for (const auto& h : job.request.holdings) {
-        bool found = false;
-        if (h.unless_check >= 0 && static_cast<std::size_t>(h.unless_check) < answer.allowed.size() &&
-            answer.allowed[static_cast<std::size_t>(h.unless_check)]) {
-          answer.holds.push_back(false);
-          continue;
-        }
-        for (const auto& principal : answer.principals) {
-          if (!snap.valid()) break;
-          snap.walk_grants(principal, h.uri_prefix, [&](std::string_view uri, std::string_view name) {
-            if (uri.find('/', h.uri_prefix.size()) != std::string_view::npos) return true; // deeper object
-            found = contains(h.names, name);
-            return !found;
-          });
-          if (found) break;
-        }
-        answer.holds.push_back(found);
-      }
+      authorization answer = decide(job.request, snap, cached);
       job.done(std::move(answer));
     },
     [=](invalidate_atom, invalidation& what) {

@@ -18,16 +18,6 @@ struct authorization_job {
   std::function<void(authorization)> done;
 };
 
-/// What a committed write changed: object URIs whose permissions changed,
-/// URI prefixes erased wholesale (cascades), and whether group memberships
-/// changed.
-struct invalidation {
-  std::vector<std::string> uris;
-  std::vector<std::string> prefixes;
-  bool memberships = false;
-  bool everything = false;
-};
-
 caf::actor spawn_permission_actor(caf::actor_system& system, storage::store& store, std::size_t cache_entries);
 
 } // namespace kinto::actors

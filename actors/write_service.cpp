@@ -65,6 +65,12 @@ struct write_service::impl {
     return true;
   }
 
+  void dispatch(const list_key& list, write_command cmd, std::function<void(write_outcome)> done);
+  void write_finished();
+  void start_sessions_if_ready(std::unique_lock<std::mutex>& lock);
+  void start_session(std::function<void(write_session&)> body, std::function<void(storage::status)> done);
+  void session_finished();
+
   storage::store& store;
   write_service_options options;
   caf::actor_system_config config;
@@ -74,7 +80,121 @@ struct write_service::impl {
   std::shared_ptr<const list_context> context;
   std::array<shard, 64> shards;
   std::atomic<bool> stopped{false};
+
+  // The gate: a batch session runs only when no single write is in flight,
+  // and single writes submitted while a session waits or runs are held
+  // until it is over. The fast path of a write is two atomic operations.
+  struct held_write {
+    list_key list;
+    write_command cmd;
+    std::function<void(write_outcome)> done;
+  };
+  struct waiting_session {
+    std::function<void(write_session&)> body;
+    std::function<void(storage::status)> done;
+  };
+  std::atomic<std::size_t> writes_in_flight{0};
+  std::atomic<bool> gate_closed{false}; ///< a session waits or runs
+  std::mutex gate_mutex;
+  std::vector<held_write> held;
+  std::vector<waiting_session> waiting;
+  std::size_t sessions_running = 0;
 };
+
+void write_service::impl::dispatch(const list_key& list, write_command cmd, std::function<void(write_outcome)> done) {
+  // Counted until answered: a session starts only when nothing is in flight.
+  auto counted = [this, done = std::move(done)](write_outcome outcome) {
+    done(std::move(outcome));
+    write_finished();
+  };
+  const std::string list_id = storage::list_prefix(list);
+  shard& sh = shard_of(list_id);
+  {
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    if (!stopped) {
+      auto it = sh.lists.find(list_id);
+      if (it == sh.lists.end()) {
+        auto queued = std::make_shared<std::atomic<std::size_t>>(0);
+        it = sh.lists.emplace(list_id, slot{spawn_list_actor(system, context, list, queued), queued}).first;
+      }
+      auto& slot = it->second;
+      if (slot.queued->load(std::memory_order_relaxed) < options.max_pending_per_list) {
+        slot.queued->fetch_add(1, std::memory_order_acq_rel);
+        caf::anon_send(slot.actor, write_atom::value, write_job{std::move(cmd), std::move(counted)});
+        return;
+      }
+    }
+  }
+  counted(failed_with(backend_unavailable()));
+}
+
+void write_service::impl::write_finished() {
+  if (writes_in_flight.fetch_sub(1) == 1 && gate_closed.load()) {
+    std::unique_lock<std::mutex> lock(gate_mutex);
+    start_sessions_if_ready(lock);
+  }
+}
+
+void write_service::impl::start_sessions_if_ready(std::unique_lock<std::mutex>& lock) {
+  if (sessions_running != 0 || waiting.empty() || writes_in_flight.load() != 0) return;
+  std::vector<waiting_session> ready;
+  ready.swap(waiting);
+  sessions_running = ready.size();
+  lock.unlock();
+  // Sent together, they reach the committer together: one fsync for all.
+  for (auto& w : ready) start_session(std::move(w.body), std::move(w.done));
+}
+
+void write_service::impl::start_session(std::function<void(write_session&)> body,
+                                        std::function<void(storage::status)> done) {
+  struct result {
+    storage::status status = storage::status::failed;
+    invalidation changed;
+  };
+  auto outcome = std::make_shared<result>();
+  commit_job job;
+  job.retry_alone = false;
+  job.apply = [this, body = std::move(body), outcome](storage::batch& parent) {
+    write_session session(store, parent.txn(), options.history);
+    body(session);
+    outcome->status = session.finish();
+    outcome->changed = session.changed();
+    return storage::status::ok; // whatever the session did, the parent is intact
+  };
+  caf::actor committer_actor = committer;
+  caf::actor permissions_actor = permissions;
+  system.spawn([this, committer_actor, permissions_actor, job = std::move(job), outcome,
+                done = std::move(done)](caf::event_based_actor* self) mutable {
+    self->request(committer_actor, caf::infinite, commit_atom::value, std::move(job))
+      .then(
+        [this, self, permissions_actor, outcome, done](storage::status committed) {
+          const storage::status s = committed == storage::status::ok ? outcome->status : committed;
+          // Before anyone hears of it: later decisions see the session's changes.
+          if (s == storage::status::ok) self->send(permissions_actor, invalidate_atom::value, outcome->changed);
+          done(s);
+          session_finished();
+        },
+        [this, done](caf::error&) {
+          done(storage::status::failed);
+          session_finished();
+        });
+  });
+}
+
+void write_service::impl::session_finished() {
+  std::vector<held_write> released;
+  {
+    std::unique_lock<std::mutex> lock(gate_mutex);
+    if (--sessions_running != 0) return;
+    released.swap(held);
+    if (waiting.empty()) gate_closed = false;
+    // Writes held meanwhile go first; sessions that arrived meanwhile
+    // start once those are answered.
+    writes_in_flight.fetch_add(released.size());
+    if (released.empty()) start_sessions_if_ready(lock);
+  }
+  for (auto& w : released) dispatch(w.list, std::move(w.cmd), std::move(w.done));
+}
 
 write_service::write_service(storage::store& store, write_service_options options)
     : impl_(std::make_unique<impl>(store, options)) {}
@@ -82,44 +202,33 @@ write_service::write_service(storage::store& store, write_service_options option
 write_service::~write_service() { shutdown(); }
 
 void write_service::submit(const list_key& list, write_command cmd, std::function<void(write_outcome)> done) {
-  const std::string list_id = storage::list_prefix(list);
-  impl::shard& sh = impl_->shard_of(list_id);
-  {
-    std::lock_guard<std::mutex> lock(sh.mutex);
-    if (!impl_->stopped) {
-      auto it = sh.lists.find(list_id);
-      if (it == sh.lists.end()) {
-        auto queued = std::make_shared<std::atomic<std::size_t>>(0);
-        it = sh.lists.emplace(list_id, impl::slot{spawn_list_actor(impl_->system, impl_->context, list, queued), queued})
-               .first;
-      }
-      auto& slot = it->second;
-      if (slot.queued->load(std::memory_order_relaxed) < impl_->options.max_pending_per_list) {
-        slot.queued->fetch_add(1, std::memory_order_acq_rel);
-        caf::anon_send(slot.actor, write_atom::value, write_job{std::move(cmd), std::move(done)});
-        return;
-      }
+  impl_->writes_in_flight.fetch_add(1);
+  if (impl_->gate_closed.load()) {
+    std::unique_lock<std::mutex> lock(impl_->gate_mutex);
+    if (impl_->gate_closed) {
+      impl_->held.push_back(impl::held_write{list, std::move(cmd), std::move(done)});
+      impl_->writes_in_flight.fetch_sub(1);
+      impl_->start_sessions_if_ready(lock);
+      return;
     }
   }
-  done(failed_with(backend_unavailable()));
+  impl_->dispatch(list, std::move(cmd), std::move(done));
+}
+
+void write_service::run_session(std::function<void(write_session&)> body, std::function<void(storage::status)> done) {
+  std::unique_lock<std::mutex> lock(impl_->gate_mutex);
+  impl_->waiting.push_back(impl::waiting_session{std::move(body), std::move(done)});
+  impl_->gate_closed = true;
+  impl_->start_sessions_if_ready(lock);
 }
 
 void write_service::run_exclusive(std::function<storage::status(storage::batch&)> apply,
                                   std::function<void(storage::status)> done) {
-  caf::actor committer = impl_->committer;
-  caf::actor permissions = impl_->permissions;
-  impl_->system.spawn([committer, permissions, apply = std::move(apply), done = std::move(done)](caf::event_based_actor* self) {
-    self->request(committer, caf::infinite, commit_atom::value, commit_job{apply})
-      .then(
-        [self, permissions, done](storage::status s) {
-          // Such work may touch anything: the permission caches start afresh.
-          invalidation all;
-          all.everything = true;
-          self->send(permissions, invalidate_atom::value, all);
-          done(s);
-        },
-        [done](caf::error&) { done(storage::status::failed); });
-  });
+  auto status = std::make_shared<storage::status>(storage::status::failed);
+  run_session([apply = std::move(apply), status](write_session& session) { *status = session.run(apply); },
+              [status, done = std::move(done)](storage::status committed) {
+                done(committed == storage::status::ok ? *status : committed);
+              });
 }
 
 void write_service::authorize(authorization_request request, std::function<void(authorization)> done) {

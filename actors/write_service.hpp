@@ -6,6 +6,7 @@
 #include "actors/authorization.hpp"
 #include "actors/commands.hpp"
 #include "actors/history.hpp"
+#include "actors/write_session.hpp"
 #include "storage/store.hpp"
 
 #include <chrono>
@@ -24,8 +25,9 @@ struct write_service_options {
 
 /// Owns the actor system: one list actor per (parent, kind), spawned on
 /// demand and retired when idle; the committer that applies queued writes
-/// in one LMDB transaction per batch (group commit); and the permission
-/// actor, whose caches the list actors invalidate as they commit.
+/// in one LMDB transaction per batch (group commit); the permission
+/// actor, whose caches the list actors invalidate as they commit; and the
+/// gate that lets batch sessions run alone.
 class write_service {
 public:
   write_service(storage::store& store, write_service_options options);
@@ -37,8 +39,15 @@ public:
   /// the write is durable or has failed. Never blocks on the actors.
   void submit(const list_key& list, write_command cmd, std::function<void(write_outcome)> done);
 
-  /// Runs `apply` alone in a committed transaction, after every write queued
-  /// before it (flush, server-wide facts). `done` gets its status.
+  /// Runs `body` in a batch session (write_session.hpp): alone, once every
+  /// write submitted before it is answered, on a thread where it may work
+  /// synchronously; writes submitted meanwhile wait for it. `done` runs
+  /// once what the session kept is durable (ok), or with the storage
+  /// failure that made it keep nothing.
+  void run_session(std::function<void(write_session&)> body, std::function<void(storage::status)> done);
+
+  /// Runs `apply` alone in a session of its own (flush, server-wide facts).
+  /// `done` gets its status.
   void run_exclusive(std::function<storage::status(storage::batch&)> apply,
                      std::function<void(storage::status)> done);
 

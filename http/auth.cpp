@@ -52,8 +52,8 @@ bool parse_basic(std::string_view header, std::string& user, std::string& passwo
 namespace {
 
 /// The stored bcrypt hash of an account, if it exists.
-std::optional<std::string> account_hash(const app& a, const std::string& id) {
-  storage::snapshot snap = a.store.read();
+std::optional<std::string> account_hash(const call& c, const std::string& id) {
+  storage::snapshot snap = c.read();
   if (!snap.valid()) return std::nullopt;
   auto obj = snap.get(list_key{"", kind::account}, id);
   if (!obj || obj->deleted) return std::nullopt;
@@ -76,7 +76,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
     return next();
   }
   // Accounts: a cached successful check, or bcrypt on the blocking pool.
-  auto hash = account_hash(c->a, user);
+  auto hash = account_hash(*c, user);
   if (!hash) return try_policies(c, index + 1, user, password, std::move(next));
   const std::string cache_key = crypto::hmac_sha256_hex(*hash, user + ":" + password);
   const auto now = std::chrono::steady_clock::now();
@@ -84,7 +84,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
     c->who.user_id = "account:" + user;
     return next();
   }
-  c->a.run_blocking([c, index, user, password, hash = *hash, cache_key, next = std::move(next)]() mutable {
+  c->run_blocking([c, index, user, password, hash = *hash, cache_key, next = std::move(next)]() mutable {
     if (crypto::bcrypt_verify(password, hash)) {
       c->a.accounts_cache->remember(cache_key, user,
                                     std::chrono::steady_clock::now() + std::chrono::seconds(c->cfg().account_cache_ttl));
@@ -98,6 +98,10 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
 } // namespace
 
 void authenticate(const call_ptr& c, std::function<void()> next) {
+  if (c->req.authenticated_as) {
+    c->who.user_id = *c->req.authenticated_as;
+    return next();
+  }
   std::string user, password;
   auto header = c->req.header("authorization");
   if (!header || !parse_basic(*header, user, password)) {

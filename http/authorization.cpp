@@ -89,7 +89,7 @@ void resolve_permissions(const call_ptr& c, std::function<void()> next) {
     requirements.push_back(permissions::required(list, c->r.id, a));
     request.checks.push_back(requirements.back().entries);
   }
-  c->a.writes.authorize(std::move(request), [c, actions, requirements, holding_write,
+  c->authorize(std::move(request), [c, actions, requirements, holding_write,
                                               next = std::move(next)](actors::authorization answer) mutable {
     c->resume([c, actions, requirements, holding_write, next = std::move(next), answer = std::move(answer)]() mutable {
       c->who.principals = std::move(answer.principals);

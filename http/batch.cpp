@@ -1,9 +1,17 @@
 // POST /v1/batch (batch-and-plugins.md §1): several requests in one call,
 // run one after the other through the same routing and handlers as direct
-// requests, answered together in request order.
+// requests, answered together in request order. A batch that writes runs in
+// one session of the write path: its requests see each other's writes, a
+// 409 drops what came before it, a 5xx drops everything, and what is kept
+// is committed together.
 #include "http/call.hpp"
 
+#include "actors/write_session.hpp"
 #include "schema/json.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
 
 namespace kinto::http {
 
@@ -54,12 +62,114 @@ struct batch_state {
   std::vector<json::value> requests;
   std::vector<std::string> responses;
   std::size_t next = 0;
+  /// Caller identities by Authorization header value ("" when none).
+  std::map<std::string, std::string> identities;
+  /// The transaction of a batch that writes, while it runs.
+  actors::write_session* session = nullptr;
+  /// A 5xx: the answer to the whole batch, of which nothing is kept.
+  std::optional<response> failure;
 };
 
-void run_next(const call_ptr& c, std::shared_ptr<batch_state> state);
-void run_one(const call_ptr& c, std::shared_ptr<batch_state> state, request sub, bool may_follow);
+bool writes(const json::value& r) {
+  const json::value* method = r.find("method");
+  const std::string m = method ? method->as_string() : "GET";
+  return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE";
+}
 
-void answer(const call_ptr& c, const batch_state& state) {
+/// The request's own headers override the outer request's.
+std::vector<std::pair<std::string, std::string>> headers_of(const call& c, const json::value& r) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& [name, value] : c.req.headers)
+    if (name != "content-length" && name != "content-type") headers.emplace_back(name, value);
+  if (const json::value* own = r.find("headers")) {
+    for (const auto& [name, value] : own->as_object()) {
+      std::string lower = name;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::erase_if(headers, [&](const auto& h) { return h.first == lower; });
+      headers.emplace_back(lower, value.as_string());
+    }
+  }
+  return headers;
+}
+
+std::string authorization_of(const std::vector<std::pair<std::string, std::string>>& headers) {
+  for (const auto& [name, value] : headers)
+    if (name == "authorization") return value;
+  return {};
+}
+
+request sub_request(const call& c, const batch_state& state, const json::value& r) {
+  request sub;
+  const json::value* method = r.find("method");
+  sub.method = method ? method->as_string() : "GET";
+  std::string path = r.find("path")->as_string();
+  if (path.rfind("/v1/", 0) != 0 && path != "/v1") path = "/v1" + path;
+  sub.target = path;
+  sub.host = c.req.host;
+  sub.headers = headers_of(c, r);
+  if (const json::value* body = r.find("body")) {
+    sub.body = json::serialize(*body);
+    if (std::none_of(sub.headers.begin(), sub.headers.end(), [](const auto& h) { return h.first == "content-type"; }))
+      sub.headers.emplace_back("content-type", "application/json; charset=utf-8");
+  }
+  if (auto it = state.identities.find(authorization_of(sub.headers)); it != state.identities.end())
+    sub.authenticated_as = it->second;
+  // Inside a session everything runs on the session's thread, inline.
+  sub.session = state.session;
+  if (!state.session) sub.post = c.req.post;
+  return sub;
+}
+
+/// Serves one request; a redirect (trailing slash...) is followed once.
+void serve(const call_ptr& c, request sub, bool may_follow, std::function<void(response, std::string)> done) {
+  std::string served_path = sub.target.substr(0, sub.target.find('?'));
+  request again = sub; // kept for a redirect
+  handle(c->a, std::move(sub),
+         [c, may_follow, again = std::move(again), served_path = std::move(served_path),
+          done = std::move(done)](response res) mutable {
+           if (may_follow && res.status == 307) {
+             if (auto location = res.get("Location")) {
+               // An absolute URL: keep its path and query.
+               std::string_view target = *location;
+               if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
+                 auto slash = target.find('/', scheme + 3);
+                 target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+               }
+               again.target = std::string(target);
+               auto follow = [c, again = std::move(again), done = std::move(done)]() mutable {
+                 serve(c, std::move(again), false, std::move(done));
+               };
+               if (again.session) return follow();
+               return c->resume(std::move(follow));
+             }
+           }
+           done(std::move(res), std::move(served_path));
+         });
+}
+
+/// Adds the response's entry; applies the transaction rules (§1.4).
+void record(batch_state& state, const std::string& method, response res, const std::string& served_path) {
+  json::value entry = json::value::object();
+  entry.set("status", json::value(res.status));
+  entry.set("path", json::value(served_path));
+  json::value headers = json::value::object();
+  for (const auto& [name, value] : res.headers) headers.set(name, json::value(value));
+  entry.set("headers", std::move(headers));
+  std::string err;
+  if (method == "HEAD") entry.set("body", json::value(""));
+  else if (auto parsed = json::parse(res.body, err)) entry.set("body", std::move(*parsed));
+  else entry.set("body", json::value(res.body));
+  state.responses.push_back(json::serialize(entry));
+  if (res.status >= 500) {
+    if (state.session) state.session->abort();
+    state.failure = std::move(res);
+  } else if (res.status == 409 && state.session) {
+    state.session->roll_back();
+  }
+}
+
+void finish(const call_ptr& c, batch_state& state) {
+  if (state.failure) return c->send(std::move(*state.failure));
   std::string body = "{\"responses\":[";
   for (std::size_t i = 0; i < state.responses.size(); ++i) {
     if (i) body += ',';
@@ -69,66 +179,61 @@ void answer(const call_ptr& c, const batch_state& state) {
   c->send_json(200, std::move(body));
 }
 
-void run_next(const call_ptr& c, std::shared_ptr<batch_state> state) {
-  if (state->next == state->requests.size()) return answer(c, *state);
-  const json::value& r = state->requests[state->next++];
-  request sub;
-  const json::value* method = r.find("method");
-  sub.method = method ? method->as_string() : "GET";
-  std::string path = r.find("path")->as_string();
-  if (path.rfind("/v1/", 0) != 0 && path != "/v1") path = "/v1" + path;
-  sub.target = path;
-  sub.host = c->req.host;
-  sub.post = c->req.post;
-  // The outer request's headers, overridden by the sub-request's own.
-  for (const auto& [name, value] : c->req.headers)
-    if (name != "content-length" && name != "content-type") sub.headers.emplace_back(name, value);
-  if (const json::value* headers = r.find("headers")) {
-    for (const auto& [name, value] : headers->as_object()) {
-      std::string lower = name;
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      std::erase_if(sub.headers, [&](const auto& h) { return h.first == lower; });
-      sub.headers.emplace_back(lower, value.as_string());
+/// Serves the requests from the next one on, in order. Outside a session a
+/// request may be answered later, on another thread: the loop stops and the
+/// answer resumes it. Inside a session every request is answered before the
+/// next one starts (the session's thread waits if one is not answered inline).
+void run_from(const call_ptr& c, const std::shared_ptr<batch_state>& state) {
+  struct progress {
+    std::mutex mutex;
+    std::condition_variable answered_cv;
+    bool answered = false;
+    bool loop_left = false;
+  };
+  while (state->next < state->requests.size() && !state->failure) {
+    const json::value& r = state->requests[state->next++];
+    const std::string method = r.find("method") ? r.find("method")->as_string() : "GET";
+    auto p = std::make_shared<progress>();
+    serve(c, sub_request(*c, *state, r), true, [c, state, p, method](response res, std::string served_path) {
+      record(*state, method, std::move(res), served_path);
+      std::unique_lock<std::mutex> lock(p->mutex);
+      p->answered = true;
+      if (state->session) return p->answered_cv.notify_one();
+      if (p->loop_left) {
+        lock.unlock();
+        c->resume([c, state] { run_from(c, state); });
+      }
+    });
+    std::unique_lock<std::mutex> lock(p->mutex);
+    if (!p->answered) {
+      if (!state->session) {
+        p->loop_left = true;
+        return;
+      }
+      p->answered_cv.wait(lock, [&] { return p->answered; });
     }
   }
-  if (const json::value* body = r.find("body")) {
-    sub.body = json::serialize(*body);
-    if (std::none_of(sub.headers.begin(), sub.headers.end(), [](const auto& h) { return h.first == "content-type"; }))
-      sub.headers.emplace_back("content-type", "application/json; charset=utf-8");
-  }
-  run_one(c, state, std::move(sub), true);
+  if (!state->session) finish(c, *state);
 }
 
-/// Runs one sub-request; a redirect (trailing slash...) is followed once.
-void run_one(const call_ptr& c, std::shared_ptr<batch_state> state, request sub, bool may_follow) {
-  const std::string served_path = sub.target.substr(0, sub.target.find('?'));
-  const bool head = sub.method == "HEAD";
-  request again = sub; // kept for a redirect
-  handle(c->a, std::move(sub), [c, state, served_path, head, may_follow, again = std::move(again)](response res) mutable {
-    if (may_follow && res.status == 307) {
-      if (auto location = res.get("Location")) {
-        // An absolute URL: keep its path and query.
-        std::string_view target = *location;
-        if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
-          auto slash = target.find('/', scheme + 3);
-          target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-        }
-        again.target = std::string(target);
-        return c->resume([c, state, again = std::move(again)]() mutable { run_one(c, state, std::move(again), false); });
-      }
-    }
-    json::value entry = json::value::object();
-    entry.set("status", json::value(res.status));
-    entry.set("path", json::value(served_path));
-    json::value headers = json::value::object();
-    for (const auto& [name, value] : res.headers) headers.set(name, json::value(value));
-    entry.set("headers", std::move(headers));
-    std::string err;
-    if (head) entry.set("body", json::value(""));
-    else if (auto parsed = json::parse(res.body, err)) entry.set("body", std::move(*parsed));
-    else entry.set("body", json::value(res.body));
-    state->responses.push_back(json::serialize(entry));
-    c->resume([c, state] { run_next(c, state); });
+/// Establishes, once per distinct Authorization header, who the requests'
+/// caller is, so that requests inside a session never wait on password checks.
+void resolve_identities(const call_ptr& c, std::shared_ptr<batch_state> state, std::vector<std::string> pending,
+                        std::function<void()> next) {
+  if (pending.empty()) return next();
+  std::string header = std::move(pending.back());
+  pending.pop_back();
+  request probe;
+  probe.method = "GET";
+  probe.target = "/v1/";
+  probe.host = c->req.host;
+  if (!header.empty()) probe.headers.emplace_back("authorization", header);
+  auto who = std::make_shared<call>(call{c->a, std::move(probe), {}, {}, {}, {}, {}, [](response) {}});
+  authenticate(who, [c, state, who, header, pending = std::move(pending), next = std::move(next)]() mutable {
+    state->identities[header] = who->who.user_id;
+    c->resume([c, state, pending = std::move(pending), next = std::move(next)]() mutable {
+      resolve_identities(c, state, std::move(pending), std::move(next));
+    });
   });
 }
 
@@ -169,7 +274,30 @@ void handle_batch(const call_ptr& c) {
       return c->fail(batch_error("Recursive call on /batch endpoint is forbidden."));
     state->requests.push_back(std::move(merged));
   }
-  run_next(c, state);
+  state->identities[std::string(c->req.header("authorization").value_or(""))] = c->who.user_id;
+  std::vector<std::string> others;
+  for (const auto& r : state->requests) {
+    std::string header = authorization_of(headers_of(*c, r));
+    if (!state->identities.count(header) && std::find(others.begin(), others.end(), header) == others.end())
+      others.push_back(std::move(header));
+  }
+  const bool in_session = std::any_of(state->requests.begin(), state->requests.end(), writes);
+  resolve_identities(c, state, std::move(others), [c, state, in_session] {
+    if (!in_session) return run_from(c, state);
+    // A batch that writes is one transaction (batch-and-plugins.md §1.4).
+    c->a.writes.run_session(
+      [c, state](actors::write_session& session) {
+        state->session = &session;
+        run_from(c, state);
+        state->session = nullptr;
+      },
+      [c, state](storage::status s) {
+        c->resume([c, state, s] {
+          if (s == storage::status::ok) return finish(c, *state);
+          c->fail(s == storage::status::full ? insufficient_storage() : backend_unavailable());
+        });
+      });
+  });
 }
 
 } // namespace kinto::http

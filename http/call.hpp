@@ -62,6 +62,15 @@ struct call {
   /// Continues the request on its connection's executor (after an actor
   /// answered), or inline when there is none.
   void resume(std::function<void()> work) const;
+  // Where the request reads, writes and asks for decisions: the store and
+  // the actors, or, inside a batch that writes, its session (synchronously).
+  storage::snapshot read() const;
+  void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) const;
+  void authorize(actors::authorization_request request, std::function<void(actors::authorization)> done) const;
+  void run_exclusive(std::function<storage::status(storage::batch&)> apply,
+                     std::function<void(storage::status)> done) const;
+  /// Runs slow work (bcrypt) on the blocking pool, or inline inside a session.
+  void run_blocking(std::function<void()> work) const;
   /// A JSON response with the given status.
   void send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {});
   /// Absolute URL of `path_and_query` (which starts with /v1...).

@@ -18,14 +18,14 @@ namespace {
 
 /// Creates the object if it does not exist (a POST with its id), then continues.
 void ensure(const call_ptr& c, const list_key& list, const std::string& id, std::function<void()> next) {
-  auto existing = c->a.store.read().get(list, id);
+  auto existing = c->read().get(list, id);
   if (existing && !existing->deleted) return next();
   actors::write_command cmd;
   cmd.op = actors::write_op::create;
   cmd.id = id;
   cmd.author = c->who.user_id;
   cmd.explicit_permissions = true;
-  c->a.writes.submit(list, std::move(cmd), [c, next = std::move(next)](actors::write_outcome out) mutable {
+  c->submit(list, std::move(cmd), [c, next = std::move(next)](actors::write_outcome out) mutable {
     c->resume([c, out = std::move(out), next = std::move(next)] {
       if (out.failure) return c->fail(*out.failure);
       next();

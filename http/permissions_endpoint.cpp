@@ -61,7 +61,7 @@ const std::vector<std::string> own_fields{"uri",           "resource_name", "per
 void handle_permissions(const call_ptr& c) {
   const config& cfg = c->cfg();
   if (!c->who.holds_any(cfg.permissions_read_principals)) return c->fail(denied(*c));
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
 
   query::field_policy policy;

@@ -159,7 +159,7 @@ void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::fu
     }
   }
   if (clear.empty()) return next();
-  c->a.run_blocking([c, clear, next = std::move(next)] {
+  c->run_blocking([c, clear, next = std::move(next)] {
     for (json::value* slot : clear) {
       auto hash = crypto::bcrypt_hash(slot->as_string(), c->cfg().bcrypt_cost);
       if (!hash) return c->fail(invalid_parameter("body", "data.password", "Password cannot be hashed"));
@@ -191,7 +191,7 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
     if (is_account) viewer.principals.push_back("account:" + id);
     send_object(c, out.created ? 201 : 200, out.last_modified, render_object(viewer, data, out.permissions));
   };
-  c->a.writes.submit(list, std::move(cmd), [c, on_outcome = std::move(on_outcome)](actors::write_outcome out) mutable {
+  c->submit(list, std::move(cmd), [c, on_outcome = std::move(on_outcome)](actors::write_outcome out) mutable {
     c->resume([on_outcome = std::move(on_outcome), out = std::move(out)]() mutable { on_outcome(std::move(out)); });
   });
 }
@@ -274,7 +274,7 @@ bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json
 void handle_object(const call_ptr& c) {
   const list_key& list = c->r.list;
   const kind k = list.of;
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   const bool is_account = k == kind::account;
   const std::optional<error> owner_missing = missing_owner(snap, list);
@@ -478,7 +478,7 @@ void add_deprecation_alert(const call& c, const query::request& q, response& res
 }
 
 void list_objects(const call_ptr& c, std::uint64_t list_ts, const access_rule& rule) {
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   auto parsed = parse_query(*c);
   if (auto* e = std::get_if<error>(&parsed)) return c->fail(*e);
@@ -546,7 +546,7 @@ void list_objects(const call_ptr& c, std::uint64_t list_ts, const access_rule& r
 }
 
 void list_read(const call_ptr& c, access_rule rule) {
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   if (auto ts = snap.list_timestamp(c->r.list)) return list_objects(c, *ts, rule);
   if (c->cfg().readonly) {
@@ -557,11 +557,11 @@ void list_read(const call_ptr& c, access_rule rule) {
   // The first read of a list gives it a timestamp, which later reads keep.
   actors::write_command touch;
   touch.op = actors::write_op::touch;
-  c->a.writes.submit(c->r.list, std::move(touch), [c, rule = std::move(rule)](actors::write_outcome out) {
+  c->submit(c->r.list, std::move(touch), [c, rule = std::move(rule)](actors::write_outcome out) {
     c->resume([c, rule, out = std::move(out)] {
       if (out.failure) return c->fail(*out.failure);
       // Read back what is stored: a concurrent write may have set it first.
-      auto ts = c->a.store.read().list_timestamp(c->r.list);
+      auto ts = c->read().list_timestamp(c->r.list);
       if (!ts) return c->fail(backend_unavailable());
       list_objects(c, *ts, rule);
     });
@@ -591,7 +591,7 @@ void list_create(const call_ptr& c) {
   }
   cmd.data = std::move(body.data);
   cmd.permissions = std::move(body.permissions);
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   if (k != kind::account) {
     // Posting an existing id reads it; otherwise it creates (§5.1).
@@ -628,7 +628,7 @@ void list_create(const call_ptr& c) {
 /// Plural DELETE (querying.md §8): the matching live objects of one page,
 /// each deleted by its own write, in sort order.
 void list_delete(const call_ptr& c, const access_rule& rule) {
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   auto parsed = parse_query(*c);
   if (auto* e = std::get_if<error>(&parsed)) return c->fail(*e);
@@ -706,7 +706,7 @@ void list_delete(const call_ptr& c, const access_rule& rule) {
     cmd.op = actors::write_op::remove;
     cmd.id = ids[i];
     cmd.author = c->who.author();
-    c->a.writes.submit(c->r.list, std::move(cmd), [c, state, finish, i](actors::write_outcome out) {
+    c->submit(c->r.list, std::move(cmd), [c, state, finish, i](actors::write_outcome out) {
       bool last = false;
       {
         std::lock_guard<std::mutex> lock(state->mutex);
@@ -724,7 +724,7 @@ void list_delete(const call_ptr& c, const access_rule& rule) {
 } // namespace
 
 void handle_plural(const call_ptr& c) {
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   const auto owner_missing = missing_owner(snap, c->r.list);
   if (c->is("POST")) {

@@ -113,7 +113,7 @@ void handle_hello(const call_ptr& c) {
 }
 
 void handle_heartbeat(const call_ptr& c) {
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   const bool ok = snap.valid();
   json::value beat = json::value::object();
   beat.set("storage", json::value(ok));
@@ -216,7 +216,7 @@ void handle_api(const call_ptr& c) {
 
 void handle_flush(const call_ptr& c) {
   // Everything goes, in one transaction after the writes already queued.
-  c->a.writes.run_exclusive([](storage::batch& b) { return b.erase_everything(); },
+  c->run_exclusive([](storage::batch& b) { return b.erase_everything(); },
                             [c](storage::status s) {
                               c->resume([c, s] {
                                 if (s != storage::status::ok) return c->fail(backend_unavailable());

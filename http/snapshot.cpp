@@ -20,7 +20,7 @@ void handle_snapshot(const call_ptr& c) {
   if (at == std::string::npos || first == last || ec != std::errc() || end != last)
     return c->fail(invalid_parameter("path", "timestamp", "The timestamp should be a non-negative integer"));
 
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   const std::string bucket_uri = c->r.list.parent;
   const std::string collection_uri = bucket_uri + "/collections/" + cid;

@@ -13,7 +13,7 @@ namespace kinto::http {
 void handle_user_data(const call_ptr& c) {
   if (!c->who.holds_any(c->cfg().user_data_delete_principals)) return c->fail(denied(*c));
   const std::string principal = c->r.id;
-  storage::snapshot snap = c->a.store.read();
+  storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
 
   // Objects whose write permission names this principal alone.
@@ -35,7 +35,7 @@ void handle_user_data(const call_ptr& c) {
   }
 
   auto finish = [c, principal] {
-    c->a.writes.run_exclusive([principal](storage::batch& b) { return b.forget_principal(principal); },
+    c->run_exclusive([principal](storage::batch& b) { return b.forget_principal(principal); },
                               [c, principal](storage::status s) {
                                 c->resume([c, principal, s] {
                                   if (s != storage::status::ok) return c->fail(backend_unavailable());
@@ -86,7 +86,7 @@ void handle_user_data(const call_ptr& c) {
   if (writes.empty()) return finish();
   auto remaining = std::make_shared<std::atomic<std::size_t>>(writes.size());
   for (auto& [list, cmd] : writes)
-    c->a.writes.submit(list, std::move(cmd), [remaining, finish](actors::write_outcome) {
+    c->submit(list, std::move(cmd), [remaining, finish](actors::write_outcome) {
       if (remaining->fetch_sub(1) == 1) finish();
     });
 }

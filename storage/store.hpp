@@ -119,14 +119,17 @@ public:
   [[nodiscard]] status erase_everything();
 };
 
-/// A read snapshot; owns its read-only transaction.
+/// A read snapshot; owns its read-only transaction, or borrows the view of
+/// a transaction someone else owns (a batch session's own writes).
 class snapshot : public view {
 public:
   snapshot(lmdb::txn txn, const databases& dbs) : view(txn.get(), dbs), owned_(std::move(txn)) {}
-  bool valid() const { return owned_.active(); }
+  explicit snapshot(const view& borrowed) : view(borrowed), borrowed_(true) {}
+  bool valid() const { return borrowed_ || owned_.active(); }
 
 private:
   lmdb::txn owned_;
+  bool borrowed_ = false;
 };
 
 struct store_options {

@@ -1,0 +1,36 @@
+// A request's way to the data: straight to the store and the actors, or,
+// for the requests of a batch that writes, through the batch's session.
+#include "http/call.hpp"
+
+#include "actors/write_session.hpp"
+
+namespace kinto::http {
+
+storage::snapshot call::read() const {
+  if (req.session) return storage::snapshot(req.session->read());
+  return a.store.read();
+}
+
+void call::submit(const list_key& list, actors::write_command cmd,
+                  std::function<void(actors::write_outcome)> done) const {
+  if (req.session) return done(req.session->write(list, cmd));
+  a.writes.submit(list, std::move(cmd), std::move(done));
+}
+
+void call::authorize(actors::authorization_request request, std::function<void(actors::authorization)> done) const {
+  if (req.session) return done(req.session->authorize(request));
+  a.writes.authorize(std::move(request), std::move(done));
+}
+
+void call::run_exclusive(std::function<storage::status(storage::batch&)> apply,
+                         std::function<void(storage::status)> done) const {
+  if (req.session) return done(req.session->run(apply));
+  a.writes.run_exclusive(std::move(apply), std::move(done));
+}
+
+void call::run_blocking(std::function<void()> work) const {
+  if (req.session) return work();
+  a.run_blocking(std::move(work));
+}
+
+} // namespace kinto::http
