@@ -410,3 +410,101 @@ TEST_CASE("anonymous callers hold only system.Everyone") {
   auto answer = ask(*f.service, "", {});
   CHECK(answer.principals == std::vector<std::string>{"system.Everyone"});
 }
+
+// ---- batch sessions ------------------------------------------------------------
+
+namespace {
+
+/// Runs `body` in a session and waits until its outcome is durable.
+storage::status run_session(service_fixture& f, std::function<void(write_session&)> body) {
+  std::promise<storage::status> done;
+  auto result = done.get_future();
+  f.service->run_session(std::move(body), [&done](storage::status s) { done.set_value(s); });
+  return result.get();
+}
+
+} // namespace
+
+TEST_CASE("a session reads its own writes and keeps them together once committed") {
+  service_fixture f;
+  f.create_parents();
+  write_outcome a, b;
+  bool seen_inside = false, hidden_outside = false;
+  CHECK(run_session(f, [&](write_session& s) {
+          a = s.write(records, command(write_op::put, "a", R"({"n":1})"));
+          b = s.write(records, command(write_op::put, "b", R"({"n":2})"));
+          seen_inside = s.read().get(records, "a").has_value();
+          hidden_outside = !f.store->read().get(records, "a").has_value();
+        }) == storage::status::ok);
+  REQUIRE_FALSE(a.failure);
+  REQUIRE_FALSE(b.failure);
+  CHECK(seen_inside);
+  CHECK(hidden_outside);
+  CHECK(b.last_modified > a.last_modified);
+  auto snap = f.store->read();
+  CHECK(snap.get(records, "a"));
+  CHECK(snap.list_timestamp(records) == b.last_modified);
+}
+
+TEST_CASE("a session rolled back keeps only what came after; an aborted one keeps nothing") {
+  service_fixture f;
+  f.create_parents();
+  CHECK(run_session(f, [&](write_session& s) {
+          CHECK_FALSE(s.write(records, command(write_op::put, "dropped", "{}")).failure);
+          s.roll_back();
+          CHECK_FALSE(s.read().get(records, "dropped"));
+          CHECK_FALSE(s.write(records, command(write_op::put, "kept", "{}")).failure);
+        }) == storage::status::ok);
+  CHECK_FALSE(f.store->read().get(records, "dropped"));
+  CHECK(f.store->read().get(records, "kept"));
+  CHECK(run_session(f, [&](write_session& s) {
+          CHECK_FALSE(s.write(records, command(write_op::put, "never", "{}")).failure);
+          s.abort();
+        }) == storage::status::ok);
+  CHECK_FALSE(f.store->read().get(records, "never"));
+}
+
+TEST_CASE("writes submitted while a session runs wait for it and see what it wrote") {
+  service_fixture f;
+  f.create_parents();
+  std::mutex mutex;
+  std::vector<std::string> order;
+  std::promise<write_outcome> patched;
+  std::uint64_t session_ts = 0;
+  run_session(f, [&](write_session& s) {
+    session_ts = s.write(records, command(write_op::put, "r", R"({"v":1})")).last_modified;
+    // Guarded by the session's version: it succeeds only if it runs after it.
+    auto patch = command(write_op::patch, "r", R"({"w":2})");
+    patch.pre.if_match = session_ts;
+    f.service->submit(records, std::move(patch), [&](write_outcome o) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        order.push_back("write");
+      }
+      patched.set_value(std::move(o));
+    });
+    std::lock_guard<std::mutex> lock(mutex);
+    order.push_back("session");
+  });
+  auto out = patched.get_future().get();
+  REQUIRE_FALSE(out.failure);
+  CHECK(out.last_modified > session_ts);
+  CHECK(order == std::vector<std::string>{"session", "write"});
+}
+
+TEST_CASE("a list actor picks up the timestamp a session gave its list") {
+  service_fixture f;
+  f.create_parents();
+  // The list actor exists and caches the list's timestamp...
+  auto before = f.run(records, command(write_op::put, "x", "{}"));
+  REQUIRE_FALSE(before.failure);
+  // ...then a session writes the list with a timestamp far in the future.
+  const std::uint64_t future = before.last_modified + 1000000;
+  run_session(f, [&](write_session& s) {
+    CHECK_FALSE(s.write(records, command(write_op::put, "y", R"({"last_modified":)" + std::to_string(future) + "}"))
+                  .failure);
+  });
+  auto after = f.run(records, command(write_op::put, "z", "{}"));
+  REQUIRE_FALSE(after.failure);
+  CHECK(after.last_modified > future);
+}
