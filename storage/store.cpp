@@ -197,20 +197,28 @@ std::optional<std::string> view::meta(std::string_view key) const {
 status batch::put(const list_key& list, std::string_view id, const object& obj,
                   std::optional<std::uint64_t> previous) {
   const std::string prefix = list_prefix(list);
+  std::string key = prefix;
+  key += id;
+  // The change entry to move is the stored version's. A write planned on
+  // another version (one that never became durable, e.g. refused because the
+  // map was full) would otherwise leave that entry behind, listing the object
+  // twice, and carry changes that were refused: it is refused too.
+  std::optional<std::uint64_t> stored;
+  if (auto bytes = lmdb::get(txn_, dbs_->objects, key))
+    if (auto old = decode_object(*bytes)) stored = old->last_modified;
+  if (previous && previous != stored) return status::conflict;
   std::string change_key = prefix;
   append_be64(change_key, obj.last_modified);
-  if (!previous || *previous != obj.last_modified) {
+  if (!stored || *stored != obj.last_modified) {
     // Timestamps are unique within a list: the change index is keyed by them.
     if (lmdb::get(txn_, dbs_->changes, change_key)) return status::conflict;
-    if (previous) {
+    if (stored) {
       std::string old_key = prefix;
-      append_be64(old_key, *previous);
+      append_be64(old_key, *stored);
       if (int rc = lmdb::del(txn_, dbs_->changes, old_key); rc != MDB_SUCCESS) return status_of(rc);
     }
   }
   if (int rc = lmdb::put(txn_, dbs_->changes, change_key, id); rc != MDB_SUCCESS) return status_of(rc);
-  std::string key = prefix;
-  key += id;
   return status_of(lmdb::put(txn_, dbs_->objects, key, encode_object(obj)));
 }
 

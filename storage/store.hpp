@@ -95,8 +95,11 @@ public:
   using view::view;
 
   /// Stores the object (or tombstone) `id` and moves its entry in the change
-  /// index from `previous` (its former timestamp, if any) to its new one.
-  /// `conflict` when another object of the list already has that timestamp.
+  /// index from the stored version's timestamp to its new one. `previous` is
+  /// the timestamp of the version the write was planned on, if any: when the
+  /// stored version is another one, `conflict` and nothing is written.
+  /// `conflict` too when another object of the list already has the new
+  /// timestamp.
   [[nodiscard]] status put(const list_key& list, std::string_view id, const object& obj,
                            std::optional<std::uint64_t> previous);
   [[nodiscard]] status set_list_timestamp(const list_key& list, std::uint64_t ts);

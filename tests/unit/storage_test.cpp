@@ -87,6 +87,21 @@ TEST_CASE("a timestamp already used in the list is a conflict that writes nothin
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
 }
 
+TEST_CASE("a write planned on a version that is not the stored one is a conflict that writes nothing") {
+  fixture f;
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{1, false, R"({"v":1})"}, std::nullopt) == status::ok); });
+  // Planned on version 2, which never became durable (e.g. refused: map full).
+  f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::conflict); });
+  auto snap = f.store->read();
+  CHECK(snap.get(records, "a")->last_modified == 1);
+  CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
+  // Planned on the stored version: the change entry moves, one entry only.
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, R"({"v":4})"}, 1) == status::ok); });
+  CHECK(ids_newest_first(f.store->read(), records) == std::vector<std::string>{"a"});
+  CHECK(ids_newest_first(f.store->read(), records, 3) == std::vector<std::string>{"a"});
+  CHECK(ids_newest_first(f.store->read(), records, 0, 4).empty());
+}
+
 TEST_CASE("tombstones are kept and flagged") {
   fixture f;
   f.write([](storage::batch& b) {
