@@ -4,6 +4,7 @@
 
 #include "http/auth.hpp"
 #include "http/call.hpp"
+#include "schema/json.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -33,6 +34,12 @@ const std::vector<std::string>& provided_plugins() {
 
 } // namespace
 
+void use_userid_secret(config& c, std::string secret) {
+  c.userid_hmac_secret = std::move(secret);
+  // Upstream falls back on userid_hmac_secret only when the setting is absent.
+  c.default_bucket_secret = c.raw.get("default_bucket_hmac_secret").value_or(c.userid_hmac_secret);
+}
+
 std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.raw = s;
   c.project_name = s.get_string("project_name", "kinto");
@@ -49,7 +56,6 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   if (auto v = s.get("paginate_by"); v && !v->empty()) c.paginate_by = s.get_int("paginate_by", 0, &bad);
   c.storage_max_fetch_size = s.get_int("storage_max_fetch_size", 10000, &bad);
   c.pagination_token_validity = s.get_int("pagination_token_validity_seconds", 600, &bad);
-  c.userid_hmac_secret = s.get_string("userid_hmac_secret", "");
   c.retry_after = s.get_int("retry_after_seconds", 3, &bad);
   if (auto v = s.get("backoff"); v && !v->empty()) c.backoff = *v;
   c.eos = s.get_string("eos", "");
@@ -59,6 +65,8 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.version_json_path = s.get_string("version_json_path", "version.json");
   c.bcrypt_cost = static_cast<int>(s.get_int("bcrypt_cost", 10, &bad));
   c.account_cache_ttl = s.get_int("account_cache_ttl_seconds", 30, &bad);
+  const std::int64_t bcrypt_queue = s.get_int("bcrypt_max_queue", 256, &bad);
+  const std::int64_t json_depth = s.get_int("max_json_depth", json::default_max_depth, &bad);
   c.http_scheme = s.get_string("http_scheme", "");
   c.http_host = s.get_string("http_host", "");
   c.version_prefix_redirect = s.get_bool("version_prefix_redirect_enabled", true, &bad);
@@ -72,6 +80,13 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   }
   if (bad) return "a setting has a value of the wrong type (booleans: true/false, numbers: integers)";
   if (c.bcrypt_cost < 4 || c.bcrypt_cost > 31) return "bcrypt_cost must be between 4 and 31";
+  if (bcrypt_queue < 1) return "bcrypt_max_queue must be a positive integer";
+  c.bcrypt_max_queue = static_cast<std::size_t>(bcrypt_queue);
+  // Stored documents are read back with the parser's own limit, so a body
+  // may not nest deeper than that.
+  if (json_depth < 1 || json_depth > static_cast<std::int64_t>(json::default_max_depth))
+    return "max_json_depth must be between 1 and " + std::to_string(json::default_max_depth);
+  c.max_json_depth = static_cast<std::size_t>(json_depth);
 
   // Permission settings: every stored `*_principals` name, and every
   // `<type>_<perm>_principals` (which the environment may also set).
@@ -117,8 +132,7 @@ std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   c.history_trim_user_ids = s.get_list("history.auto_trim_user_ids");
   c.history_trim_max_count = s.get_int("history.auto_trim_max_count", -1, &bad);
   c.history_trim_threshold = s.get_int("history.auto_trim_threshold", 100, &bad);
-  // Upstream falls back on userid_hmac_secret only when the setting is absent.
-  c.default_bucket_secret = s.get("default_bucket_hmac_secret").value_or(c.userid_hmac_secret);
+  use_userid_secret(c, s.get_string("userid_hmac_secret", ""));
   c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && s.get_bool("flush_endpoint_enabled", false, &bad);
   if (c.accounts) {
     if (!contains(c.policies, "account"))
@@ -158,6 +172,11 @@ struct app::pool {
       queue.push_back(std::move(work));
     }
     wake.notify_one();
+  }
+  /// Jobs waiting for a thread.
+  std::size_t queued() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return queue.size();
   }
   void loop() {
     for (;;) {
@@ -207,6 +226,8 @@ bool token_registry::consume(const std::string& nonce) {
 }
 
 void app::run_blocking(std::function<void()> work) { blocking->push(std::move(work)); }
+
+bool app::blocking_queue_full() const { return blocking->queued() >= cfg.bcrypt_max_queue; }
 
 std::string http_date(std::uint64_t ms) {
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);

@@ -65,6 +65,8 @@ struct config {
   std::string version_json_path = "version.json";
   int bcrypt_cost = 10;
   std::int64_t account_cache_ttl = 30;
+  std::size_t bcrypt_max_queue = 256; ///< password checks waiting for the blocking pool; beyond: 503
+  std::size_t max_json_depth = 64;    ///< nesting allowed in request bodies (1..json::default_max_depth)
   std::vector<std::string> realms; ///< one per authentication policy (WWW-Authenticate)
   /// Root view `config`: path, hash and modification time of the ini file.
   std::optional<std::string> ini_path, ini_hash, ini_modified;
@@ -73,6 +75,11 @@ struct config {
 /// Builds the config from settings; returns an error message for invalid
 /// combinations (e.g. accounts included without an account policy).
 std::optional<std::string> load_config(const kinto::settings& s, config& out);
+/// Sets the HMAC key of user ids, and of personal bucket ids unless
+/// `default_bucket_hmac_secret` is set (upstream's fallback). load_config
+/// uses the setting; main uses the data directory's generated secret when
+/// the setting is absent.
+void use_userid_secret(config& c, std::string secret);
 
 class auth_cache;
 class schema_cache;
@@ -104,12 +111,20 @@ struct app {
   std::shared_ptr<schema_cache> schemas; ///< compiled JSON schemas
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);
+  /// True when `bcrypt_max_queue` jobs already wait for the blocking pool:
+  /// a new password check is refused (503) rather than queued. Each request
+  /// in flight has at most one job there, so max_requests_in_flight bounds
+  /// the queue too.
+  bool blocking_queue_full() const;
   struct pool;
   std::unique_ptr<pool> blocking;
 };
 
 /// The request handler over an app (routing, CORS, errors...).
 handler make_handler(app& a);
+/// Answers a request refused because too many are in flight: 503, errno 201,
+/// with Retry-After and the headers every response carries.
+handler make_overload_handler(app& a);
 /// Handles one request (what make_handler's handler does); /batch uses it
 /// for its sub-requests.
 void handle(app& a, request req, responder reply);

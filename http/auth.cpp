@@ -9,27 +9,29 @@
 
 namespace kinto::http {
 
-bool auth_cache::valid(const std::string& key, std::chrono::steady_clock::time_point now) {
+bool auth_cache::valid(const std::string& account_id, std::string_view digest,
+                       std::chrono::steady_clock::time_point now) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = entries_.find(key);
+  auto it = entries_.find(account_id);
   if (it == entries_.end()) return false;
   if (it->second.until < now) {
     entries_.erase(it);
     return false;
   }
-  return true;
+  // A wrong password leaves the entry in place: it proves nothing about it.
+  return crypto::constant_time_equals(it->second.digest, digest);
 }
 
-void auth_cache::remember(const std::string& key, std::string account_id, std::chrono::steady_clock::time_point until) {
+void auth_cache::remember(const std::string& account_id, std::string digest,
+                          std::chrono::steady_clock::time_point until) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (entries_.size() > 100000) entries_.clear(); // bounded: a flood of logins cannot grow it forever
-  entries_[key] = entry{std::move(account_id), until};
+  entries_[account_id] = entry{std::move(digest), until};
 }
 
 void auth_cache::forget_account(std::string_view account_id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = entries_.begin(); it != entries_.end();)
-    it = it->second.account_id == account_id ? entries_.erase(it) : std::next(it);
+  entries_.erase(std::string(account_id));
 }
 
 bool parse_basic(std::string_view header, std::string& user, std::string& password) {
@@ -78,18 +80,23 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
   // Accounts: a cached successful check, or bcrypt on the blocking pool.
   auto hash = account_hash(*c, user);
   if (!hash) return try_policies(c, index + 1, user, password, std::move(next));
-  const std::string cache_key = crypto::hmac_sha256_hex(*hash, user + ":" + password);
+  // Keyed by the stored hash: the digest changes with the password.
+  std::string digest = crypto::hmac_sha256_hex(*hash, user + ":" + password);
   const auto now = std::chrono::steady_clock::now();
-  if (c->a.accounts_cache->valid(cache_key, now)) {
+  if (c->a.accounts_cache->valid(user, digest, now)) {
     c->who.user_id = "account:" + user;
     return next();
   }
-  c->run_blocking([c, index, user, password, hash = *hash, cache_key, next = std::move(next)]() mutable {
+  // A flood of logins must not queue bcrypt work without limit: past the
+  // bound the request is refused, to be retried, rather than answered late.
+  if (c->a.blocking_queue_full()) return c->fail(backend_unavailable());
+  c->run_blocking([c, index, user, password, hash = *hash, digest = std::move(digest),
+                   next = std::move(next)]() mutable {
     if (crypto::bcrypt_verify(password, hash)) {
-      c->a.accounts_cache->remember(cache_key, user,
-                                    std::chrono::steady_clock::now() + std::chrono::seconds(c->cfg().account_cache_ttl));
+      c->a.accounts_cache->remember(
+          user, std::move(digest), std::chrono::steady_clock::now() + std::chrono::seconds(c->cfg().account_cache_ttl));
       c->who.user_id = "account:" + user;
-        return next();
+      return next();
     }
     try_policies(c, index + 1, user, password, std::move(next));
   });

@@ -11,18 +11,21 @@
 
 namespace kinto::http {
 
-/// Remembers successful account password checks for a while, keyed by an
-/// HMAC of the credentials, so bcrypt runs once per ttl and not per request.
+/// Remembers successful account password checks for a while, so bcrypt runs
+/// once per ttl and not per request. One entry per account: a digest of the
+/// credentials that succeeded (an HMAC keyed by the stored hash), which
+/// later credentials are compared with in constant time.
 class auth_cache {
 public:
-  bool valid(const std::string& key, std::chrono::steady_clock::time_point now);
-  void remember(const std::string& key, std::string account_id, std::chrono::steady_clock::time_point until);
-  /// Forgets every entry of an account (its password changed or it was deleted).
+  /// True when `digest` is the one remembered for the account and has not expired.
+  bool valid(const std::string& account_id, std::string_view digest, std::chrono::steady_clock::time_point now);
+  void remember(const std::string& account_id, std::string digest, std::chrono::steady_clock::time_point until);
+  /// Forgets the account's entry (its password changed or it was deleted).
   void forget_account(std::string_view account_id);
 
 private:
   struct entry {
-    std::string account_id;
+    std::string digest;
     std::chrono::steady_clock::time_point until;
   };
   std::mutex mutex_;

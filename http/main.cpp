@@ -4,14 +4,17 @@
 #include "actors/write_service.hpp"
 #include "http/app.hpp"
 #include "http/server.hpp"
+#include "http/stored_secret.hpp"
 #include "schema/crypto.hpp"
 #include "schema/settings.hpp"
 #include "storage/store.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -35,6 +38,24 @@ void warn_unprovided_plugins(const kinto::settings& s, const std::vector<std::st
   for (const auto& plugin : s.get_list("includes"))
     if (std::find(enabled.begin(), enabled.end(), plugin) == enabled.end())
       std::cerr << "kintod: warning: plugin " << plugin << " is not provided by kintod; ignored\n";
+}
+
+/// Each connection holds a file descriptor: raises the soft limit on open
+/// files to the hard limit, and warns when even that is too low for
+/// max_connections (connections beyond it wait in the listen backlog).
+void raise_open_files_limit(std::size_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  // Besides connections: LMDB, the listening socket, the event loop, output.
+  constexpr rlim_t reserved = 64;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + reserved)
+    std::cerr << "kintod: warning: the open files limit (" << limit.rlim_cur << ", hard limit " << limit.rlim_max
+              << ") is too low for max_connections = " << max_connections << "\n";
 }
 
 } // namespace
@@ -111,11 +132,22 @@ int main(int argc, char** argv) {
   server_options.port = static_cast<unsigned short>(port_number);
   bool bad = false;
   server_options.io_threads = static_cast<std::size_t>(settings.get_int("io_threads", 0, &bad));
-  server_options.body_limit = static_cast<std::size_t>(settings.get_int("max_body_bytes", 8 * 1024 * 1024, &bad));
-  server_options.header_limit = static_cast<std::size_t>(settings.get_int("max_header_bytes", 16 * 1024, &bad));
-  server_options.url_limit = static_cast<std::size_t>(settings.get_int("max_url_bytes", 8 * 1024, &bad));
-  server_options.read_timeout = std::chrono::seconds(settings.get_int("read_timeout_seconds", 30, &bad));
-  server_options.max_connections = static_cast<std::size_t>(settings.get_int("max_connections", 10000, &bad));
+  // Limits (http/README.md): positive integers.
+  std::string not_positive;
+  auto limit = [&](const char* name, std::int64_t fallback) {
+    const std::int64_t value = settings.get_int(name, fallback, &bad);
+    if (value <= 0 && not_positive.empty()) not_positive = name;
+    return value;
+  };
+  server_options.body_limit = static_cast<std::size_t>(limit("max_body_bytes", 8 * 1024 * 1024));
+  server_options.header_limit =
+      static_cast<std::size_t>(std::min<std::int64_t>(limit("max_header_bytes", 16 * 1024), UINT32_MAX));
+  server_options.url_limit = static_cast<std::size_t>(limit("max_url_bytes", 8 * 1024));
+  server_options.read_timeout = std::chrono::seconds(limit("read_timeout_seconds", 30));
+  server_options.idle_timeout = std::chrono::seconds(limit("idle_timeout_seconds", 120));
+  server_options.max_connections = static_cast<std::size_t>(limit("max_connections", 10000));
+  server_options.max_requests_in_flight = static_cast<std::size_t>(limit("max_requests_in_flight", 4096));
+  if (!not_positive.empty()) return fail(not_positive + " must be a positive integer");
 
   kinto::storage::store_options store_options;
   store_options.directory = settings.get_string("storage_url", "./kinto-data");
@@ -130,17 +162,33 @@ int main(int argc, char** argv) {
   write_options.history.auto_trim_user_ids = cfg.history_trim_user_ids;
   if (bad) return fail("a numeric setting (io_threads, max_body_bytes, storage_map_size...) is not an integer");
 
+  raise_open_files_limit(server_options.max_connections);
+
   std::string error;
   auto store = kinto::storage::store::open(store_options, error);
   if (!store) return fail(error);
   warn_unprovided_plugins(settings, cfg.plugins);
+  // Without a configured userid_hmac_secret, the data directory keeps one of
+  // its own, so that user ids (and what their permissions name) survive
+  // restarts. A value set explicitly, even empty, is used as given.
+  if (!settings.get("userid_hmac_secret")) {
+    const std::string path = (std::filesystem::path(store_options.directory) / "userid_hmac_secret").string();
+    auto secret = kinto::http::load_or_create_secret(path, error);
+    if (!secret) {
+      std::cerr << "kintod: userid_hmac_secret: " << error << "\n";
+      return 1;
+    }
+    std::cerr << "kintod: userid_hmac_secret " << (secret->generated ? "generated and stored at " : "read from ")
+              << std::filesystem::absolute(path).string() << std::endl;
+    kinto::http::use_userid_secret(cfg, std::move(secret->value));
+  }
 
   int status = 0;
   {
     kinto::actors::write_service writes(*store, write_options);
     kinto::http::app application(std::move(cfg), *store, writes);
     kinto::http::server server(
-      server_options, kinto::http::make_handler(application),
+      server_options, kinto::http::make_handler(application), kinto::http::make_overload_handler(application),
       [&application](int code) { return kinto::http::server_error_response(application, code); });
     if (!server.listen(error)) {
       std::cerr << "kintod: " << error << "\n";

@@ -159,6 +159,9 @@ void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::fu
     }
   }
   if (clear.empty()) return next();
+  // Inside a batch session the hashing runs inline; elsewhere it queues on
+  // the bounded blocking pool.
+  if (!c->req.session && c->a.blocking_queue_full()) return c->fail(backend_unavailable());
   c->run_blocking([c, clear, next = std::move(next)] {
     for (json::value* slot : clear) {
       auto hash = crypto::bcrypt_hash(slot->as_string(), c->cfg().bcrypt_cost);

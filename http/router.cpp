@@ -169,7 +169,38 @@ void preflight(const call_ptr& c) {
   c->send(std::move(res));
 }
 
+/// True when the JSON text nests arrays and objects deeper than `max_depth`,
+/// counted as the parser does (the outermost container is level 1).
+/// Brackets inside strings do not count; any other error is the parser's.
+bool nests_deeper_than(std::string_view text, std::size_t max_depth) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (in_string) {
+      if (ch == '\\') {
+        ++i; // an escaped character, perhaps a quote
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 void dispatch(const call_ptr& c) {
+  // The parser itself stops at json::default_max_depth; a lower
+  // max_json_depth is checked here, where the setting is known, at the point
+  // where handlers would parse the body.
+  const std::size_t max_depth = c->cfg().max_json_depth;
+  if (max_depth < json::default_max_depth && nests_deeper_than(c->req.body, max_depth))
+    return c->fail(invalid_parameter("body", "", "Invalid JSON: Nesting too deep"));
   switch (c->r.ep) {
     case endpoint::hello: return handle_hello(c);
     case endpoint::heartbeat: return handle_heartbeat(c);
@@ -348,13 +379,25 @@ std::optional<std::string> call::query_value(std::string_view name) const {
   return std::nullopt;
 }
 
-void handle(app& a, request req, responder reply) {
-  auto c = std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
-  route_request(c);
+namespace {
+
+call_ptr new_call(app& a, request req, responder reply) {
+  return std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
 }
+
+} // namespace
+
+void handle(app& a, request req, responder reply) { route_request(new_call(a, std::move(req), std::move(reply))); }
 
 handler make_handler(app& a) {
   return [&a](request req, responder reply) { handle(a, std::move(req), std::move(reply)); };
+}
+
+handler make_overload_handler(app& a) {
+  return [&a](request req, responder reply) {
+    // Through a call, for the headers every response carries (CORS...).
+    new_call(a, std::move(req), std::move(reply))->fail(backend_unavailable());
+  };
 }
 
 } // namespace kinto::http

@@ -1,19 +1,23 @@
 // Beast listener and sessions. A session lives as long as an asynchronous
 // operation or a pending handler reply holds shared_from_this(). Each request
-// gets a fresh parser with body and header limits and a read deadline.
+// gets a fresh parser with body and header limits and a read deadline; a
+// keep-alive connection waits for the next one at most the idle timeout.
 #include "http/server.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <ctime>
 #include <iostream>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 namespace kinto::http {
 
@@ -38,10 +42,74 @@ std::string_view current_date() {
   return text;
 }
 
+namespace {
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-._~").find(c) != std::string_view::npos;
+}
+
+/// A Host value or the authority of an absolute-form target: uri-host
+/// [":" port] (RFC 9110 §7.2), possibly empty. No user info, no spaces, no
+/// path: it is echoed in absolute URLs (Location, the root view's `url`).
+bool valid_authority(std::string_view host) {
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return is_token_char(c) || std::string_view("%!$&'()*+,;=:[]").find(c) != std::string_view::npos;
+  });
+}
+
+/// Transfer-Encoding, when present, must name exactly one coding, chunked:
+/// other codings are not supported, and lists such as "chunked, identity"
+/// are framed differently by different servers (request smuggling). RFC
+/// 9112 §6.1 asks for 400 and a close.
+bool transfer_encoding_ok(const bhttp::fields& fields) {
+  std::size_t codings = 0;
+  for (auto [it, end] = fields.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+    std::string_view list = it->value();
+    while (!list.empty()) {
+      const std::size_t comma = list.find(',');
+      std::string_view coding = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+      if (coding.empty()) continue;
+      if (!beast::iequals(coding, "chunked")) return false;
+      ++codings;
+    }
+  }
+  return codings <= 1;
+}
+
+/// HTTP/1.1 requests carry exactly one valid Host header (RFC 9112 §3.2);
+/// HTTP/1.0 ones at most one.
+bool host_ok(const bhttp::request_header<>& header) {
+  auto [first, end] = header.equal_range(bhttp::field::host);
+  const auto count = std::distance(first, end);
+  if (count == 0) return header.version() < 11;
+  return count == 1 && valid_authority(first->value());
+}
+
+/// Splits an absolute-form target ("http://host:port/path?query", RFC 9112
+/// §3.2.2) into its authority and the origin-form target served. False when
+/// `target` is not in absolute form.
+bool split_absolute_form(std::string_view target, std::string& authority, std::string& origin_form) {
+  const std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  const std::string_view scheme = target.substr(0, scheme_end);
+  if (!beast::iequals(scheme, "http") && !beast::iequals(scheme, "https")) return false;
+  const std::string_view rest = target.substr(scheme_end + 3);
+  const std::size_t path = rest.find_first_of("/?");
+  authority = std::string(rest.substr(0, path));
+  origin_form = path == std::string_view::npos ? "/" : std::string(rest.substr(path));
+  if (origin_form.front() == '?') origin_form.insert(0, "/");
+  return true;
+}
+
+} // namespace
+
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(server_options o, handler a, error_renderer e)
-      : options(std::move(o)), app(std::move(a)), errors(std::move(e)), acceptor(ioc), signals(ioc, SIGINT, SIGTERM),
-        guard(asio::make_work_guard(ioc)) {}
+  impl(server_options o, handler a, handler over, error_renderer e)
+      : options(std::move(o)), app(std::move(a)), overloaded(std::move(over)), errors(std::move(e)), acceptor(ioc),
+        accept_retry(ioc), signals(ioc, SIGINT, SIGTERM), guard(asio::make_work_guard(ioc)) {}
 
   void accept();
   void stop();
@@ -50,14 +118,16 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   server_options options;
   handler app;
+  handler overloaded;
   error_renderer errors;
   asio::io_context ioc;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry; // pause after an accept failure (out of descriptors)
   asio::signal_set signals;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
-  std::atomic<std::size_t> in_flight{0};
+  std::atomic<std::size_t> in_flight{0}; // requests admitted whose response is not yet written
   std::mutex sessions_mutex;
   std::list<std::weak_ptr<session>> sessions;
 };
@@ -67,7 +137,7 @@ public:
   session(tcp::socket socket, std::shared_ptr<server::impl> srv) : stream_(std::move(socket)), srv_(std::move(srv)) {
     srv_->connections.fetch_add(1);
   }
-  ~session() { srv_->connections.fetch_sub(1); }
+  ~session() { release_connection(); }
 
   void start(bool reject) {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this(), reject] {
@@ -87,6 +157,22 @@ public:
   }
 
 private:
+  /// Between the requests of a keep-alive connection: waits at most the idle
+  /// timeout for the first byte of the next request, which then gets the
+  /// whole read timeout.
+  void await_request() {
+    if (srv_->stopping) return close();
+    if (buffer_.size() > 0) return read_header(); // pipelined: already here
+    stream_.expires_after(srv_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      if (ec) return self->close();
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  /// Reads the next request's header; header and body must both arrive
+  /// before the read deadline, however slowly the bytes come.
   void read_header() {
     if (srv_->stopping) return close();
     parser_.emplace();
@@ -101,8 +187,19 @@ private:
     if (ec) return on_error(ec);
     auto& req = parser_->get();
     if (req.target().size() > srv_->options.url_limit) return write(srv_->errors(414), true);
+    // What a proxy in front could frame or address differently is refused,
+    // and the connection closed.
+    if (!transfer_encoding_ok(req) || !host_ok(req)) return write(srv_->errors(400), true);
+    target_ = std::string(req.target());
+    host_ = std::string(req[bhttp::field::host]);
+    if (std::string authority; split_absolute_form(req.target(), authority, target_)) {
+      // The target's authority replaces the Host header (RFC 9112 §3.2.2).
+      if (!valid_authority(authority)) return write(srv_->errors(400), true);
+      host_ = std::move(authority);
+    }
+    // HTTP/1.0 clients do not know 100 Continue: they just send the body.
     auto expect = req[bhttp::field::expect];
-    if (!expect.empty() && beast::iequals(expect, "100-continue") && !parser_->is_done()) {
+    if (req.version() >= 11 && beast::iequals(expect, "100-continue") && !parser_->is_done()) {
       auto interim = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       bhttp::async_write(stream_, *interim, [self = shared_from_this(), interim](beast::error_code wec, std::size_t) {
         if (wec) return self->close();
@@ -136,14 +233,14 @@ private:
     head_ = msg.method() == bhttp::verb::head;
     request req;
     req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
+    req.target = std::move(target_);
     req.headers.reserve(8);
     for (const auto& field : msg) {
       std::string name(field.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       req.headers.emplace_back(std::move(name), std::string(field.value()));
     }
-    req.host = std::string(msg[bhttp::field::host]);
+    req.host = std::move(host_);
     if (req.host.empty()) {
       beast::error_code lec;
       auto local = stream_.socket().local_endpoint(lec);
@@ -154,12 +251,19 @@ private:
       asio::post(self->stream_.get_executor(), std::move(work));
     };
     busy_ = true;
-    srv_->in_flight.fetch_add(1);
     stream_.expires_never();
-    srv_->app(std::move(req), [self = shared_from_this()](response res) {
+    responder reply = [self = shared_from_this()](response res) {
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->write(std::move(res), false); });
-    });
+    };
+    if (srv_->in_flight.fetch_add(1) >= srv_->options.max_requests_in_flight) {
+      // Over the bound: answered 503 at once, and not counted while that
+      // small answer is written.
+      srv_->request_done();
+      return srv_->overloaded(std::move(req), std::move(reply));
+    }
+    counted_ = true;
+    srv_->app(std::move(req), std::move(reply));
   }
 
   void write(response res, bool server_error) {
@@ -177,16 +281,25 @@ private:
       out->prepare_payload();
     }
     stream_.expires_after(srv_->options.read_timeout);
-    const bool counted = busy_;
+    const bool counted = std::exchange(counted_, false);
     bhttp::async_write(stream_, *out, [self = shared_from_this(), out, close_after, counted](beast::error_code ec, std::size_t) {
       self->busy_ = false;
       if (counted) self->srv_->request_done();
       if (ec || close_after) return self->close();
-      self->read_header();
+      self->await_request();
     });
   }
 
+  /// Gives the connection's place back (max_connections). Done as the
+  /// connection closes, so a client that saw the close may connect again
+  /// at once.
+  void release_connection() {
+    if (std::exchange(released_, true)) return;
+    srv_->connections.fetch_sub(1);
+  }
+
   void close() {
+    release_connection();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
@@ -196,7 +309,11 @@ private:
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<server::impl> srv_;
-  bool busy_ = false;
+  std::string target_;   // origin-form target of the request being read
+  std::string host_;     // its Host, or the authority of an absolute-form target
+  bool busy_ = false;    // a request is being handled or answered
+  bool counted_ = false; // ... and counts in in_flight
+  bool released_ = false;
   bool keep_alive_ = true;
   bool head_ = false;
 };
@@ -205,12 +322,18 @@ void server::impl::accept() {
   acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (self->stopping || ec == asio::error::operation_aborted) return;
-    } else {
-      const bool reject = self->connections.load() >= self->options.max_connections;
-      auto s = std::make_shared<session>(std::move(socket), self);
-      self->track(s);
-      s->start(reject);
+      // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again
+      // at once would spin. The pending connection waits in the backlog.
+      self->accept_retry.expires_after(std::chrono::milliseconds(100));
+      self->accept_retry.async_wait([self](beast::error_code wec) {
+        if (!wec && !self->stopping) self->accept();
+      });
+      return;
     }
+    const bool reject = self->connections.load() >= self->options.max_connections;
+    auto s = std::make_shared<session>(std::move(socket), self);
+    self->track(s);
+    s->start(reject);
     if (!self->stopping) self->accept();
   });
 }
@@ -241,8 +364,8 @@ void server::impl::request_done() {
   if (in_flight.fetch_sub(1) == 1 && stopping) asio::post(ioc, [self = shared_from_this()] { self->guard.reset(); });
 }
 
-server::server(server_options options, handler app, error_renderer errors)
-    : impl_(std::make_shared<impl>(std::move(options), std::move(app), std::move(errors))) {}
+server::server(server_options options, handler app, handler overloaded, error_renderer errors)
+    : impl_(std::make_shared<impl>(std::move(options), std::move(app), std::move(overloaded), std::move(errors))) {}
 
 server::~server() = default;
 

@@ -142,6 +142,11 @@ public:
   int signal_and_wait(int signal_number);
 
   bool running() const { return pid_ > 0; }
+  /// The options the next start() uses: a test may change `settings`,
+  /// `omit` or `env` between a stop (or kill_hard) and a start, e.g. to
+  /// restart under another clock. `data_dir` and `write_ini` are fixed at
+  /// construction.
+  kintod_options& options() { return options_; }
   int port() const { return port_; }
   /// "http://127.0.0.1:<port>" + path.
   std::string url(std::string_view path) const;
