@@ -1,7 +1,10 @@
-// The permission decision itself, apart from where its facts come from.
+// The permission decision: the caller's principals (user id, system
+// principals, groups through the membership index) and whether they appear
+// in given access control entries, read from a snapshot.
 #include "actors/authorization.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace kinto::actors {
 
@@ -13,8 +16,20 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
 
 } // namespace
 
-authorization decide(const authorization_request& request, const storage::view& snap,
-                     const authorization_sources& sources) {
+authorization decide(const authorization_request& request, const storage::view& snap) {
+  // Each ACL is read and parsed once per decision.
+  std::unordered_map<std::string, json::value> acls;
+  auto acl_of = [&](const std::string& uri) -> const json::value& {
+    auto it = acls.find(uri);
+    if (it == acls.end()) {
+      json::value perms = json::value::object();
+      std::string err;
+      if (auto text = snap.permissions(uri))
+        if (auto parsed = json::parse(*text, err)) perms = std::move(*parsed);
+      it = acls.emplace(uri, std::move(perms)).first;
+    }
+    return it->second;
+  };
   authorization answer;
   const std::string& user = request.user_id;
   if (!user.empty()) answer.principals.push_back(user);
@@ -22,7 +37,7 @@ authorization decide(const authorization_request& request, const storage::view& 
   if (!user.empty()) {
     answer.principals.emplace_back(authenticated);
     for (std::string_view member : {std::string_view(user), authenticated})
-      for (const auto& g : sources.groups_of(std::string(member)))
+      for (const auto& g : snap.groups_of(member))
         if (!contains(answer.principals, g)) answer.principals.push_back(g);
   }
   auto listed = [&](const json::value& acl, std::string_view name) {
@@ -34,7 +49,7 @@ authorization decide(const authorization_request& request, const storage::view& 
   };
   for (const auto& check : request.checks)
     answer.allowed.push_back(
-      std::any_of(check.begin(), check.end(), [&](const auto& e) { return listed(sources.acl_of(e.uri), e.name); }));
+      std::any_of(check.begin(), check.end(), [&](const auto& e) { return listed(acl_of(e.uri), e.name); }));
   for (const auto& h : request.holdings) {
     if (h.unless_check >= 0 && static_cast<std::size_t>(h.unless_check) < answer.allowed.size() &&
         answer.allowed[static_cast<std::size_t>(h.unless_check)]) {

@@ -1,12 +1,11 @@
-// Permission questions asked of the permission actor, and its answers. Plain
-// data, free of CAF, so that http/ can include it.
+// Permission questions and their answers, decided from a snapshot. Free of
+// CAF, so that http/ can include it.
 #pragma once
 
 #include "schema/json.hpp"
 #include "schema/permissions.hpp"
 #include "storage/store.hpp"
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,33 +34,8 @@ struct authorization {
   std::vector<bool> holds;   ///< one per holding
 };
 
-/// Where decide() looks things up: the groups a principal belongs to and
-/// the parsed permissions of an object URI (the permission actor caches
-/// both; a batch session reads them from its own transaction).
-struct authorization_sources {
-  std::function<const std::vector<std::string>&(const std::string& principal)> groups_of;
-  std::function<const json::value&(const std::string& uri)> acl_of;
-};
-
-/// Answers `request`; holdings are read from `snap`'s reverse index.
-authorization decide(const authorization_request& request, const storage::view& snap,
-                     const authorization_sources& sources);
-
-/// What a committed write changed: object URIs whose permissions changed,
-/// URI prefixes erased wholesale (cascades), and whether group memberships
-/// changed. Permission caches forget it before the write's client is answered.
-struct invalidation {
-  std::vector<std::string> uris;
-  std::vector<std::string> prefixes;
-  bool memberships = false;
-  bool everything = false;
-
-  void add(const invalidation& other) {
-    uris.insert(uris.end(), other.uris.begin(), other.uris.end());
-    prefixes.insert(prefixes.end(), other.prefixes.begin(), other.prefixes.end());
-    memberships = memberships || other.memberships;
-    everything = everything || other.everything;
-  }
-};
+/// Answers `request` from `snap`: permissions are read like any data, so a
+/// decision sees every write acknowledged before the snapshot began.
+authorization decide(const authorization_request& request, const storage::view& snap);
 
 } // namespace kinto::actors

@@ -3,7 +3,6 @@
 // same object sees them without waiting for the commit.
 #include "actors/list_actor.hpp"
 
-#include "actors/permission_actor.hpp"
 #include "actors/write_steps.hpp"
 
 #include <unordered_map>
@@ -80,7 +79,6 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
         if (it != self->state.pending.end() && it->second.seq == seq) self->state.pending.erase(it);
       };
       commit_job work{storage_work(list, id, write, job.cmd.author, ctx->history)};
-      invalidation changed = std::move(write.changed);
       auto shared_job = std::make_shared<write_job>(std::move(job));
       auto shared_outcome = std::make_shared<write_outcome>(std::move(write.outcome));
       self->request(ctx->committer, caf::infinite, commit_atom::value, std::move(work))
@@ -91,8 +89,6 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
               answer(*shared_job, failed_with(failure_of(s, list)));
               return;
             }
-            // Before the client hears of it: later requests see the change.
-            if (!touch) self->send(ctx->permissions, invalidate_atom::value, changed);
             answer(*shared_job, std::move(*shared_outcome));
           },
           [=](caf::error&) {

@@ -14,7 +14,6 @@ namespace kinto::actors {
 struct list_context {
   storage::store* store;
   caf::actor committer;
-  caf::actor permissions; ///< told what each committed write changed
   history_options history;
   std::chrono::milliseconds idle_retirement;
   /// Called when the actor has been idle; true means it may stop (it was

@@ -5,7 +5,6 @@
 
 #include "actors/committer.hpp"
 #include "actors/list_actor.hpp"
-#include "actors/permission_actor.hpp"
 
 #include <array>
 #include <mutex>
@@ -42,11 +41,9 @@ struct write_service::impl {
   impl(storage::store& s, write_service_options o)
       : store(s), options(o), system(configured(config, o.worker_threads)) {
     committer = spawn_committer(system, store);
-    permissions = spawn_permission_actor(system, store, options.permission_cache_entries);
     auto ctx = std::make_shared<list_context>();
     ctx->store = &store;
     ctx->committer = committer;
-    ctx->permissions = permissions;
     ctx->idle_retirement = options.idle_retirement;
     ctx->history = options.history;
     ctx->retire = [this](const std::string& list_id) { return retire(list_id); };
@@ -76,7 +73,6 @@ struct write_service::impl {
   caf::actor_system_config config;
   caf::actor_system system;
   caf::actor committer;
-  caf::actor permissions;
   std::shared_ptr<const list_context> context;
   std::array<shard, 64> shards;
   std::atomic<bool> stopped{false};
@@ -147,31 +143,22 @@ void write_service::impl::start_sessions_if_ready(std::unique_lock<std::mutex>& 
 
 void write_service::impl::start_session(std::function<void(write_session&)> body,
                                         std::function<void(storage::status)> done) {
-  struct result {
-    storage::status status = storage::status::failed;
-    invalidation changed;
-  };
-  auto outcome = std::make_shared<result>();
+  auto outcome = std::make_shared<storage::status>(storage::status::failed);
   commit_job job;
   job.retry_alone = false;
   job.apply = [this, body = std::move(body), outcome](storage::batch& parent) {
     write_session session(store, parent.txn(), options.history);
     body(session);
-    outcome->status = session.finish();
-    outcome->changed = session.changed();
+    *outcome = session.finish();
     return storage::status::ok; // whatever the session did, the parent is intact
   };
   caf::actor committer_actor = committer;
-  caf::actor permissions_actor = permissions;
-  system.spawn([this, committer_actor, permissions_actor, job = std::move(job), outcome,
+  system.spawn([this, committer_actor, job = std::move(job), outcome,
                 done = std::move(done)](caf::event_based_actor* self) mutable {
     self->request(committer_actor, caf::infinite, commit_atom::value, std::move(job))
       .then(
-        [this, self, permissions_actor, outcome, done](storage::status committed) {
-          const storage::status s = committed == storage::status::ok ? outcome->status : committed;
-          // Before anyone hears of it: later decisions see the session's changes.
-          if (s == storage::status::ok) self->send(permissions_actor, invalidate_atom::value, outcome->changed);
-          done(s);
+        [this, outcome, done](storage::status committed) {
+          done(committed == storage::status::ok ? *outcome : committed);
           session_finished();
         },
         [this, done](caf::error&) {
@@ -231,18 +218,6 @@ void write_service::run_exclusive(std::function<storage::status(storage::batch&)
               });
 }
 
-void write_service::authorize(authorization_request request, std::function<void(authorization)> done) {
-  if (impl_->stopped) {
-    // Shutting down: answer as for an anonymous caller with no rights.
-    authorization none;
-    none.principals.emplace_back(everyone);
-    none.allowed.assign(request.checks.size(), false);
-    none.holds.assign(request.holdings.size(), false);
-    return done(std::move(none));
-  }
-  caf::anon_send(impl_->permissions, authorize_atom::value, authorization_job{std::move(request), std::move(done)});
-}
-
 std::size_t write_service::live_lists() const {
   std::size_t n = 0;
   for (auto& sh : impl_->shards) {
@@ -262,9 +237,7 @@ void write_service::shutdown() {
   }
   impl_->context.reset();
   caf::anon_send_exit(impl_->committer, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(impl_->permissions, caf::exit_reason::user_shutdown);
   impl_->committer = nullptr;
-  impl_->permissions = nullptr;
   impl_.reset(); // the actor system's destructor waits for every actor
 }
 

@@ -3,7 +3,6 @@
 // Hides CAF entirely (http/ includes this header, never the actor runtime).
 #pragma once
 
-#include "actors/authorization.hpp"
 #include "actors/commands.hpp"
 #include "actors/history.hpp"
 #include "actors/write_session.hpp"
@@ -19,15 +18,13 @@ struct write_service_options {
   std::size_t worker_threads = 0;                       ///< 0 = one per core
   std::chrono::milliseconds idle_retirement{30000};     ///< idle list actors stop after this
   std::size_t max_pending_per_list = 10000;             ///< beyond it, 503
-  std::size_t permission_cache_entries = 100000;        ///< per cache of the permission actor
   history_options history;                              ///< the history plugin
 };
 
 /// Owns the actor system: one list actor per (parent, kind), spawned on
 /// demand and retired when idle; the committer that applies queued writes
-/// in one LMDB transaction per batch (group commit); the permission
-/// actor, whose caches the list actors invalidate as they commit; and the
-/// gate that lets batch sessions run alone.
+/// in one LMDB transaction per batch (group commit); and the gate that
+/// lets batch sessions run alone.
 class write_service {
 public:
   write_service(storage::store& store, write_service_options options);
@@ -50,11 +47,6 @@ public:
   /// `done` gets its status.
   void run_exclusive(std::function<storage::status(storage::batch&)> apply,
                      std::function<void(storage::status)> done);
-
-  /// Asks the permission actor, whose caches the list actors keep fresh:
-  /// the caller's principals and which of the checks they pass. `done` runs
-  /// once, on an actor thread.
-  void authorize(authorization_request request, std::function<void(authorization)> done);
 
   /// Number of list actors alive (for tests and diagnostics).
   std::size_t live_lists() const;

@@ -2,7 +2,6 @@
 
 #include "actors/write_steps.hpp"
 
-#include <unordered_map>
 
 namespace kinto::actors {
 
@@ -36,7 +35,6 @@ write_outcome write_session::write(const list_key& list, const write_command& cm
     if (s == storage::status::full || s == storage::status::failed) spoiled_ = true;
     return failed_with(failure_of(s, list));
   }
-  changed_.add(w.changed);
   return std::move(w.outcome);
 }
 
@@ -45,45 +43,21 @@ storage::status write_session::run(const std::function<storage::status(storage::
   storage::batch b(txn_.get(), store_.dbs());
   const storage::status s = apply(b);
   if (s != storage::status::ok) spoiled_ = true;
-  changed_.everything = true; // such work may touch anything
   return s;
 }
 
 authorization write_session::authorize(const authorization_request& request) const {
-  const storage::view snap = read();
-  // Lookups live as long as this decision: no cache outlives the session's writes.
-  std::unordered_map<std::string, std::vector<std::string>> groups;
-  std::unordered_map<std::string, json::value> acls;
-  authorization_sources direct;
-  direct.groups_of = [&](const std::string& principal) -> const std::vector<std::string>& {
-    auto it = groups.find(principal);
-    if (it == groups.end()) it = groups.emplace(principal, snap.groups_of(principal)).first;
-    return it->second;
-  };
-  direct.acl_of = [&](const std::string& uri) -> const json::value& {
-    auto it = acls.find(uri);
-    if (it == acls.end()) {
-      json::value perms = json::value::object();
-      std::string err;
-      if (auto text = snap.permissions(uri))
-        if (auto parsed = json::parse(*text, err)) perms = std::move(*parsed);
-      it = acls.emplace(uri, std::move(perms)).first;
-    }
-    return it->second;
-  };
-  return decide(request, snap, direct);
+  return decide(request, read());
 }
 
 void write_session::roll_back() {
   if (aborted_) return;
   txn_.abort();
-  changed_ = invalidation{};
   spoiled_ = begin() != storage::status::ok;
 }
 
 void write_session::abort() {
   txn_.abort();
-  changed_ = invalidation{};
   aborted_ = true;
 }
 
@@ -91,15 +65,9 @@ storage::status write_session::finish() {
   if (aborted_) return storage::status::ok; // nothing to keep, by request
   if (spoiled_) {
     txn_.abort();
-    changed_ = invalidation{};
     return storage::status::failed;
   }
-  int rc = txn_.commit();
-  if (rc != MDB_SUCCESS) {
-    changed_ = invalidation{};
-    return storage::status_of(rc);
-  }
-  return storage::status::ok;
+  return storage::status_of(txn_.commit());
 }
 
 } // namespace kinto::actors

@@ -47,8 +47,6 @@ public:
   /// Puts what the session wrote into the parent transaction. `ok` unless
   /// storage failed, in which case nothing of the session is kept.
   storage::status finish();
-  /// What the permission caches must forget once the parent is durable.
-  const invalidation& changed() const { return changed_; }
 
 private:
   storage::status begin();
@@ -57,7 +55,6 @@ private:
   MDB_txn* parent_;
   history_options history_;
   storage::lmdb::txn txn_;
-  invalidation changed_;
   bool spoiled_ = false; ///< a storage failure left the transaction unusable
   bool aborted_ = false;
 };

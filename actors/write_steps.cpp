@@ -33,12 +33,6 @@ std::variant<prepared_write, write_outcome> prepare_write(const list_key& list, 
   w.outcome.data = plan.object.deleted ? "{\"deleted\":true,\"id\":" + json::serialize(json::value(cmd.id)) +
                                            ",\"last_modified\":" + std::to_string(plan.object.last_modified) + "}"
                                        : plan.object.data;
-  if (!w.touch) {
-    const std::string uri = list.object_uri(cmd.id);
-    w.changed.uris.push_back(uri);
-    if (plan.erase_children) w.changed.prefixes.push_back(uri + "/");
-    w.changed.memberships = !plan.members_added.empty() || !plan.members_removed.empty() || plan.erase_children;
-  }
   return w;
 }
 

@@ -1,11 +1,10 @@
 // The steps of one object write that do not depend on who runs them: read
 // the target's current state, plan the write into the outcome its client
-// will hear, the storage work that makes it real, and what it changes for
-// the permission caches. List actors and batch sessions both use them, so
+// will hear, and the storage work that makes it real. List actors and batch sessions both use them, so
 // a write means the same thing in a batch and alone. Internal to actors/.
 #pragma once
 
-#include "actors/authorization.hpp"
+#include "actors/commands.hpp"
 #include "actors/history.hpp"
 #include "actors/write_logic.hpp"
 
@@ -22,7 +21,6 @@ struct prepared_write {
   write_plan plan;
   write_outcome outcome;
   bool touch = false;      ///< only makes sure the list has a timestamp
-  invalidation changed;    ///< what the permission caches must forget once durable
   /// Whether anything must be stored (false when a POST finds the object).
   bool needs_write() const { return plan.needs_write; }
 };

@@ -139,8 +139,7 @@ struct application {
   application& operator=(const application&) = delete;
 
   /// Runs one request through the handler and waits for its answer, which
-  /// comes from an actor thread (the permission actor answers before any
-  /// resource handler runs). The wait spins (yielding) rather than sleeping
+  /// may come from another thread (writes are answered by actors). The wait spins (yielding) rather than sleeping
   /// so that the bench's own wake-up adds no latency to the figures.
   http::response call(http::request req) {
     std::optional<http::response> answer;
@@ -329,8 +328,7 @@ struct trace {
 /// holds_on_some + holding, else may create), then read_page with the page
 /// size of the config. The handler opens its own snapshots, whose lookup
 /// counters it does not expose; this replay counts on one of its own. The
-/// permission actor's lookups (on its own snapshot, behind its caches) are
-/// not counted.
+/// lookups of the access decision (on its own snapshot) are not counted.
 trace trace_listing(application& a, const user& u, const query_case& qc) {
   const std::string target = std::string(records_path) + "?" + qc.query;
   auto c = std::make_shared<http::call>(
@@ -341,7 +339,10 @@ trace trace_listing(application& a, const user& u, const query_case& qc) {
   c->r.ep = http::endpoint::plural;
   c->r.list = records_list;
   std::promise<void> resolved;
-  http::authenticate(c, [c, &resolved] { http::resolve_permissions(c, [&resolved] { resolved.set_value(); }); });
+  http::authenticate(c, [c, &resolved] {
+    http::resolve_permissions(*c);
+    resolved.set_value();
+  });
   resolved.get_future().wait();
 
   trace t;

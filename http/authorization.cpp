@@ -66,18 +66,18 @@ bool may(const call& c, const storage::view& v, const list_key& list, std::strin
   return satisfies(c, v, permissions::required(list, id, a));
 }
 
-void resolve_permissions(const call_ptr& c, std::function<void()> next) {
+void resolve_permissions(call& c) {
   using permissions::action;
   actors::authorization_request request;
-  request.user_id = c->who.user_id;
+  request.user_id = c.who.user_id;
   std::vector<action> actions;
-  const list_key& list = c->r.list;
-  const bool resource = (c->r.ep == endpoint::object || c->r.ep == endpoint::plural) && list.of != kind::account;
-  if (resource && c->r.ep == endpoint::object) actions = {action::read, action::write, action::create, action::read_all};
+  const list_key& list = c.r.list;
+  const bool resource = (c.r.ep == endpoint::object || c.r.ep == endpoint::plural) && list.of != kind::account;
+  if (resource && c.r.ep == endpoint::object) actions = {action::read, action::write, action::create, action::read_all};
   // On a list, the caller's own objects matter only when it may not use the
-  // whole list (the actor skips the question otherwise).
-  const bool holding_write = c->is("DELETE");
-  if (resource && c->r.ep == endpoint::plural) {
+  // whole list (decide() skips the question otherwise).
+  const bool holding_write = c.is("DELETE");
+  if (resource && c.r.ep == endpoint::plural) {
     actions = {holding_write ? action::write_all : action::read_all, action::create};
     std::vector<std::string> names;
     if (holding_write) names.emplace_back("write");
@@ -86,19 +86,14 @@ void resolve_permissions(const call_ptr& c, std::function<void()> next) {
   }
   std::vector<permissions::requirement> requirements;
   for (action a : actions) {
-    requirements.push_back(permissions::required(list, c->r.id, a));
+    requirements.push_back(permissions::required(list, c.r.id, a));
     request.checks.push_back(requirements.back().entries);
   }
-  c->authorize(std::move(request), [c, actions, requirements, holding_write,
-                                              next = std::move(next)](actors::authorization answer) mutable {
-    c->resume([c, actions, requirements, holding_write, next = std::move(next), answer = std::move(answer)]() mutable {
-      c->who.principals = std::move(answer.principals);
-      for (std::size_t i = 0; i < actions.size(); ++i)
-        c->decided[static_cast<std::size_t>(actions[i])] = answer.allowed[i] || settings_grant(*c, requirements[i]);
-      if (!answer.holds.empty()) (holding_write ? c->holds_writing : c->holds_listing) = answer.holds[0];
-      next();
-    });
-  });
+  actors::authorization answer = c.authorize(request);
+  c.who.principals = std::move(answer.principals);
+  for (std::size_t i = 0; i < actions.size(); ++i)
+    c.decided[static_cast<std::size_t>(actions[i])] = answer.allowed[i] || settings_grant(c, requirements[i]);
+  if (!answer.holds.empty()) (holding_write ? c.holds_writing : c.holds_listing) = answer.holds[0];
 }
 
 error denied(const call& c) { return c.who.authenticated() ? forbidden() : unauthorized(); }

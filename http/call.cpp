@@ -17,9 +17,16 @@ void call::submit(const list_key& list, actors::write_command cmd,
   a.writes.submit(list, std::move(cmd), std::move(done));
 }
 
-void call::authorize(actors::authorization_request request, std::function<void(actors::authorization)> done) const {
-  if (req.session) return done(req.session->authorize(request));
-  a.writes.authorize(std::move(request), std::move(done));
+actors::authorization call::authorize(const actors::authorization_request& request) const {
+  if (req.session) return req.session->authorize(request);
+  storage::snapshot snap = read();
+  if (snap.valid()) return actors::decide(request, snap);
+  // No snapshot: answer as for an anonymous caller with no rights.
+  actors::authorization none;
+  none.principals.emplace_back(everyone);
+  none.allowed.assign(request.checks.size(), false);
+  none.holds.assign(request.holdings.size(), false);
+  return none;
 }
 
 void call::run_exclusive(std::function<storage::status(storage::batch&)> apply,

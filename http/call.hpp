@@ -66,7 +66,8 @@ struct call {
   // the actors, or, inside a batch that writes, its session (synchronously).
   storage::snapshot read() const;
   void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) const;
-  void authorize(actors::authorization_request request, std::function<void(actors::authorization)> done) const;
+  /// Permission decisions, read from the request's snapshot (or session).
+  actors::authorization authorize(const actors::authorization_request& request) const;
   void run_exclusive(std::function<storage::status(storage::batch&)> apply,
                      std::function<void(storage::status)> done) const;
   /// Runs slow work (bcrypt) on the blocking pool, or inline inside a session.
@@ -101,9 +102,8 @@ void handle_snapshot(const call_ptr& c);
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.
 void authenticate(const call_ptr& c, std::function<void()> next);
-/// Asks the permission actor for the caller's principals and for the
-/// decisions the route may need, then continues (on an actor thread).
-void resolve_permissions(const call_ptr& c, std::function<void()> next);
+/// Reads the caller's principals and the decisions the route may need.
+void resolve_permissions(call& c);
 
 /// Page size of a plural request (querying.md §4.2).
 std::size_t page_size(const config& cfg, const query::request& q);

@@ -329,8 +329,8 @@ void route_request(const call_ptr& c) {
   const bool needs_principals =
     resource || c->r.ep == endpoint::hello || c->r.ep == endpoint::user_data || c->r.ep == endpoint::snapshot;
   authenticate(c, [c, needs_principals] {
-    if (!needs_principals) return dispatch(c);
-    resolve_permissions(c, [c] { dispatch(c); });
+    if (needs_principals) resolve_permissions(*c);
+    dispatch(c);
   });
 }
 
