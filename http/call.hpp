@@ -12,6 +12,7 @@
 #include <functional>
 #include <variant>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,7 +34,7 @@ struct route {
   endpoint ep = endpoint::hello;
   list_key list; ///< plural and object endpoints
   std::string id; ///< object endpoints (the principal for user data)
-  std::vector<std::string> methods; ///< allowed methods (without OPTIONS)
+  std::span<const std::string> methods; ///< allowed methods (without OPTIONS), from the route table
 };
 
 using query_params = std::vector<std::pair<std::string, std::string>>;

@@ -161,7 +161,7 @@ void preflight(const call_ptr& c) {
   res.status = 200;
   res.body = "null";
   res.set("Content-Type", "application/json");
-  res.set("Access-Control-Allow-Methods", join(c->r.methods, ",") + ",OPTIONS");
+  res.set("Access-Control-Allow-Methods", join({c->r.methods.begin(), c->r.methods.end()}, ",") + ",OPTIONS");
   std::string allowed_headers = std::string(c->req.header("access-control-request-headers").value_or(""));
   for (const auto& h : exposed_headers(*c)) allowed_headers += (allowed_headers.empty() ? "" : ",") + h;
   res.set("Access-Control-Allow-Headers", allowed_headers);
@@ -304,7 +304,7 @@ void route_request(const call_ptr& c) {
   if (c->is("OPTIONS")) return preflight(c);
   if (std::find(c->r.methods.begin(), c->r.methods.end(), c->req.method) == c->r.methods.end()) {
     response res = error_response(cfg, method_not_allowed());
-    res.set("Allow", join(c->r.methods, ", ") + ", OPTIONS");
+    res.set("Allow", join({c->r.methods.begin(), c->r.methods.end()}, ", ") + ", OPTIONS");
     return c->send(std::move(res));
   }
   if (auto origin = c->req.header("origin"); origin && !origin_allowed(cfg, *origin))

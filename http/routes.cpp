@@ -1,7 +1,7 @@
 // The route table and path matching (see routes.hpp).
 #include "http/routes.hpp"
 
-#include <map>
+#include <array>
 
 namespace kinto::http {
 
@@ -17,44 +17,48 @@ const std::vector<std::string> reads{"GET", "HEAD"};
 const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};
 const std::vector<std::string> object_methods{"GET", "HEAD", "PUT", "PATCH", "DELETE"};
 
-std::vector<std::string_view> segments(std::string_view path) {
-  std::vector<std::string_view> parts;
-  if (path.empty() || path.front() != '/') return parts;
-  for (std::size_t i = 1; i <= path.size();) {
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j + 1;
+/// Path parameters captured by a pattern (at most three).
+struct captures {
+  std::array<std::pair<std::string_view, std::string_view>, 3> items{};
+  std::size_t size = 0;
+  std::optional<std::string_view> operator[](std::string_view name) const {
+    for (std::size_t i = 0; i < size; ++i)
+      if (items[i].first == name) return items[i].second;
+    return std::nullopt;
   }
-  return parts;
+};
+
+/// The next segment of `path` from `pos` (just after a '/'); moves `pos`
+/// past it and its slash, to npos at the end.
+std::string_view next_segment(std::string_view path, std::size_t& pos) {
+  const std::size_t end = path.find('/', pos);
+  const std::string_view segment = path.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+  pos = end == std::string_view::npos ? std::string_view::npos : end + 1;
+  return segment;
 }
 
-using captures = std::map<std::string, std::string, std::less<>>;
-
-/// Captured path parameters when `path` fits `pattern`.
-std::optional<captures> fit(std::string_view pattern, std::string_view path) {
-  if (pattern == "/") return path == "/" ? std::optional<captures>(captures{}) : std::nullopt;
-  const auto want = segments(pattern);
-  const auto have = segments(path);
-  captures captured;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    const std::string_view w = want[i];
+/// Whether `path` fits `pattern`, segment by segment; fills `captured`.
+bool fit(std::string_view pattern, std::string_view path, captures& captured) {
+  captured.size = 0;
+  if (pattern == "/") return path == "/";
+  if (path.empty() || path.front() != '/') return false;
+  std::size_t want_pos = 1, have_pos = 1;
+  while (want_pos != std::string_view::npos) {
+    const std::string_view w = next_segment(pattern, want_pos);
+    if (have_pos == std::string_view::npos) return false;
     if (w.size() > 3 && w.front() == '{' && w.substr(w.size() - 2) == "+}") {
       // The rest of the path, slashes included.
-      if (i >= have.size()) return std::nullopt;
-      std::size_t offset = 0;
-      for (std::size_t k = 0; k < i; ++k) offset += have[k].size() + 1;
-      const std::string_view rest = path.substr(offset + 1);
-      if (rest.empty()) return std::nullopt;
-      captured[std::string(w.substr(1, w.size() - 3))] = std::string(rest);
-      return captured;
+      const std::string_view rest = path.substr(have_pos);
+      if (rest.empty()) return false;
+      captured.items[captured.size++] = {w.substr(1, w.size() - 3), rest};
+      return true;
     }
-    if (i >= have.size() || have[i].empty()) return std::nullopt;
-    if (w.front() == '{') captured[std::string(w.substr(1, w.size() - 2))] = std::string(have[i]);
-    else if (w != have[i]) return std::nullopt;
+    const std::string_view h = next_segment(path, have_pos);
+    if (h.empty()) return false;
+    if (w.front() == '{') captured.items[captured.size++] = {w.substr(1, w.size() - 2), h};
+    else if (w != h) return false;
   }
-  if (have.size() != want.size()) return std::nullopt;
-  return captured;
+  return have_pos == std::string_view::npos;
 }
 
 } // namespace
@@ -96,22 +100,21 @@ const std::vector<route_spec>& route_table() {
 }
 
 std::optional<route> match(const config& cfg, std::string_view path) {
+  captures captured;
   for (const auto& spec : route_table()) {
-    if (!spec.enabled(cfg)) continue;
-    auto captured = fit(spec.pattern, path);
-    if (!captured) continue;
+    if (!spec.enabled(cfg) || !fit(spec.pattern, path, captured)) continue;
     route r{spec.ep, {}, {}, spec.methods};
-    if (spec.ep == endpoint::user_data) r.id = (*captured)["principal"];
+    if (spec.ep == endpoint::user_data) r.id = std::string(*captured["principal"]);
     if (spec.ep == endpoint::snapshot) {
-      r.list = list_key{"/buckets/" + (*captured)["bucket_id"], kind::collection};
-      r.id = (*captured)["snapshot"];
+      r.list = list_key{"/buckets/" + std::string(*captured["bucket_id"]), kind::collection};
+      r.id = std::string(*captured["snapshot"]);
     }
     if (spec.of) {
       std::string parent;
-      if (auto b = captured->find("bucket_id"); b != captured->end()) parent = "/buckets/" + b->second;
-      if (auto c = captured->find("collection_id"); c != captured->end()) parent += "/collections/" + c->second;
+      if (auto b = captured["bucket_id"]) parent.append("/buckets/").append(*b);
+      if (auto c = captured["collection_id"]) parent.append("/collections/").append(*c);
       r.list = list_key{std::move(parent), *spec.of};
-      if (auto id = captured->find("id"); id != captured->end()) r.id = id->second;
+      if (auto id = captured["id"]) r.id = std::string(*id);
     }
     return r;
   }
