@@ -25,6 +25,7 @@ struct list_state {
   std::uint64_t list_ts = 0;
   std::uint64_t next_seq = 0;
   std::size_t in_flight = 0; ///< writes handed to the committer, not yet answered
+  std::uint64_t handled = 0, handled_at_last_check = 0; ///< writes received (idle retirement)
   std::unordered_map<std::string, pending_version> pending;
   static inline const char* name = "list";
 };
@@ -39,6 +40,7 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
   return {
     [=](write_atom, write_job& job) {
       auto& st = self->state;
+      ++st.handled;
       storage::snapshot snap = ctx->store->read();
       if (!snap.valid()) {
         answer(job, failed_with(backend_unavailable()));
@@ -96,8 +98,13 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
             answer(*shared_job, failed_with(backend_unavailable()));
           });
     },
-    caf::after(ctx->idle_retirement) >> [=] {
-      if (self->state.in_flight == 0 && ctx->retire(list_id)) self->quit();
+    // One timer per idle period, not one per message: the actor retires
+    // when a whole period went by without a write.
+    [=](retire_atom) {
+      auto& st = self->state;
+      if (st.handled == st.handled_at_last_check && st.in_flight == 0 && ctx->retire(list_id)) return self->quit();
+      st.handled_at_last_check = st.handled;
+      self->delayed_send(self, ctx->idle_retirement, retire_atom::value);
     },
   };
 }
@@ -106,7 +113,10 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
 
 caf::actor spawn_list_actor(caf::actor_system& system, std::shared_ptr<const list_context> context,
                             list_key list, std::shared_ptr<std::atomic<std::size_t>> queued) {
-  return system.spawn(list_actor, std::move(context), std::move(list), std::move(queued));
+  const auto idle = context->idle_retirement;
+  caf::actor actor = system.spawn(list_actor, std::move(context), std::move(list), std::move(queued));
+  caf::delayed_anon_send(actor, idle, retire_atom::value);
+  return actor;
 }
 
 } // namespace kinto::actors

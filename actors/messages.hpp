@@ -15,6 +15,7 @@ namespace kinto::actors {
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
 
 /// One object write with the callback that acknowledges it.
 struct write_job {
