@@ -72,7 +72,8 @@ std::variant<json::value, error> parse_json_patch(std::string_view body) {
     const json::value* path = op.find("path");
     if (!path || !path->is_string()) return invalid_parameter("body", "path", "path is required");
     // Grants and revocations need no value: it is the principal itself.
-    const std::string& p = path->as_string();
+    // A copy: setting the value may reallocate the members `path` is in.
+    const std::string p = path->as_string();
     for (std::string_view prefix : {"/permissions/read/", "/permissions/write/"}) {
       if (p.rfind(prefix, 0) == 0 && p.size() > prefix.size()) {
         const json::value* kind_of = op.find("op");

@@ -134,7 +134,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket socket, std::shared_ptr<server::impl> srv) : stream_(std::move(socket)), srv_(std::move(srv)) {
+  session(tcp::socket socket, std::shared_ptr<server::impl> srv) : srv_(std::move(srv)), stream_(std::move(socket)) {
     srv_->connections.fetch_add(1);
   }
   ~session() { release_connection(); }
@@ -305,10 +305,13 @@ private:
     stream_.socket().close(ec);
   }
 
+  // Declared first, destroyed last: the last session can outlive the server
+  // (an answer still held by an actor) and then owns the io_context, which
+  // the stream's timer and socket need while they are destroyed.
+  std::shared_ptr<server::impl> srv_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::shared_ptr<server::impl> srv_;
   std::string target_;   // origin-form target of the request being read
   std::string host_;     // its Host, or the authority of an absolute-form target
   bool busy_ = false;    // a request is being handled or answered

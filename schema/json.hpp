@@ -37,8 +37,8 @@ public:
   /// A number from its JSON literal; the caller guarantees `literal` is a
   /// valid JSON number (as produced by the parser).
   static value number(std::string literal);
-  static value array() { return value(array_t{}); }
-  static value object() { return value(object_t{}); }
+  static value array();
+  static value object(); ///< defined below, where `member` is complete
 
   type kind() const noexcept { return type_; }
   bool is_null() const noexcept { return type_ == type::null; }
@@ -98,6 +98,9 @@ struct member {
   std::string key;
   value val;
 };
+
+inline value value::array() { return value(array_t{}); }
+inline value value::object() { return value(object_t{}); }
 
 /// Compact serialization as upstream does it: no spaces, non-ASCII escaped as
 /// \uXXXX (surrogate pairs above the BMP), '/' not escaped.

@@ -68,10 +68,47 @@ value* walk(value& root, const tokens_t& tokens, std::size_t count) {
 
 value* resolve(value& root, const tokens_t& tokens) { return walk(root, tokens, tokens.size()); }
 
+/// Values one patch may place beyond those of the document and the patch.
+constexpr std::size_t extra_placements = 100000;
+
+/// The number of values in `v` (containers and scalars).
+std::size_t count_values(const value& v) {
+  std::size_t n = 1;
+  if (v.is_array())
+    for (const value& item : v.as_array()) n += count_values(item);
+  else if (v.is_object())
+    for (const member& m : v.as_object()) n += count_values(m.val);
+  return n;
+}
+
+/// Spends one unit of `budget` per value of `v` and checks that `v` nests
+/// at most `depth_left` containers. Stops at the first value past either
+/// limit (false), so it never walks more than `budget` values nor recurses
+/// deeper than `depth_left`.
+bool fits(const value& v, std::size_t depth_left, std::size_t& budget) {
+  if (budget == 0) return false;
+  --budget;
+  if (!v.is_array() && !v.is_object()) return true;
+  if (depth_left == 0) return false;
+  if (v.is_array()) {
+    for (const value& item : v.as_array())
+      if (!fits(item, depth_left - 1, budget)) return false;
+  } else {
+    for (const member& m : v.as_object())
+      if (!fits(m.val, depth_left - 1, budget)) return false;
+  }
+  return true;
+}
+
 /// The operations of one patch, applied to a working copy of the document.
+/// Every value an operation places (add, replace, copy, move) is counted
+/// against `budget` and must keep the document within `max_depth` nested
+/// containers: without these limits, a few hundred bytes of `copy`
+/// operations, each doubling a part of the document, exhaust memory, and
+/// long paths nest the document deep enough to overflow the stack.
 class patcher {
 public:
-  explicit patcher(value& doc) : doc_(doc) {}
+  patcher(value& doc, std::size_t budget, std::size_t max_depth) : doc_(doc), budget_(budget), max_depth_(max_depth) {}
 
   std::optional<std::string> apply(const value& op) {
     if (!op.is_object()) return std::string("operation must be an object");
@@ -97,6 +134,8 @@ public:
 
     if (name == "add" || name == "replace" || name == "test") {
       if (!val) return "operation '" + name + "' needs a 'value'";
+      if (name != "test")
+        if (auto err = place(*val)) return err;
       if (name == "add") return add(path_text, value(*val));
       if (name == "replace") return replace(path_text, *val);
       return test(path_text, *val);
@@ -110,6 +149,13 @@ public:
   }
 
 private:
+  /// Accounts for placing `v` at path_ (see the class comment).
+  std::optional<std::string> place(const value& v) {
+    if (path_.size() > max_depth_ || !fits(v, max_depth_ - path_.size(), budget_))
+      return std::string("the patched document would be too large or too deeply nested");
+    return std::nullopt;
+  }
+
   std::optional<std::string> add(std::string_view path_text, value v) {
     value* parent = walk(doc_, path_, path_.size() - 1);
     if (!parent) return not_found(path_text);
@@ -164,6 +210,7 @@ private:
   std::optional<std::string> copy(std::string_view from_text, std::string_view path_text) {
     const value* source = resolve(doc_, from_);
     if (!source) return not_found(from_text);
+    if (auto err = place(*source)) return err;
     return add(path_text, *source);
   }
 
@@ -173,12 +220,15 @@ private:
     if (from_ == path_) return std::nullopt;
     if (from_.size() < path_.size() && std::equal(from_.begin(), from_.end(), path_.begin()))
       return "cannot move '" + std::string(from_text) + "' into its own child";
+    if (auto err = place(*source)) return err;
     value moved = std::move(*source);
     if (auto err = remove(from_text, from_)) return err;
     return add(path_text, std::move(moved));
   }
 
   value& doc_;
+  std::size_t budget_;
+  std::size_t max_depth_;
   tokens_t path_;
   tokens_t from_;
 };
@@ -227,7 +277,7 @@ void merge_patch(value& target, const value& patch) {
 std::optional<std::string> apply_json_patch(value& doc, const value& patch) {
   if (!patch.is_array()) return std::string("patch must be an array of operations");
   value work = doc;
-  patcher p(work);
+  patcher p(work, count_values(doc) + count_values(patch) + extra_placements, default_max_depth);
   for (const value& op : patch.as_array())
     if (auto err = p.apply(op)) return err;
   doc = std::move(work);

@@ -18,7 +18,10 @@ void merge_patch(value& target, const value& patch);
 /// string then says why (e.g. "test failed", "path '/a/b' not found").
 /// Operations are objects with `op` in test/add/remove/replace/move/copy,
 /// a `path` (and `from`) JSON pointer starting with '/', and `value` where the
-/// operation needs one; any other member is an error.
+/// operation needs one; any other member is an error. The patch also fails
+/// when it would nest the document deeper than `default_max_depth`
+/// containers, or place (add, replace, copy, move) more values than the
+/// document and the patch hold together, plus 100000.
 [[nodiscard]] std::optional<std::string> apply_json_patch(value& doc, const value& patch);
 
 /// Decodes one RFC 6901 reference token ("~1" -> "/", "~0" -> "~").
