@@ -125,6 +125,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   asio::steady_timer accept_retry; // pause after an accept failure (out of descriptors)
   asio::signal_set signals;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::once_flag guard_released; // stop() and the last request may both release it, on different threads
+  void release_guard() {
+    std::call_once(guard_released, [this] { guard.reset(); });
+  }
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> in_flight{0}; // requests admitted whose response is not yet written
@@ -359,12 +363,12 @@ void server::impl::stop() {
       for (auto& weak : self->sessions)
         if (auto s = weak.lock()) s->close_if_idle();
     }
-    if (self->in_flight.load() == 0) self->guard.reset();
+    if (self->in_flight.load() == 0) self->release_guard();
   });
 }
 
 void server::impl::request_done() {
-  if (in_flight.fetch_sub(1) == 1 && stopping) asio::post(ioc, [self = shared_from_this()] { self->guard.reset(); });
+  if (in_flight.fetch_sub(1) == 1 && stopping) asio::post(ioc, [self = shared_from_this()] { self->release_guard(); });
 }
 
 server::server(server_options options, handler app, handler overloaded, error_renderer errors)
