@@ -122,6 +122,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   error_renderer errors;
   asio::io_context ioc;
   tcp::acceptor acceptor;
+  // The acceptor's handlers and stop() run here, one at a time: closing the
+  // acceptor while another I/O thread starts an accept is a data race.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
   asio::steady_timer accept_retry; // pause after an accept failure (out of descriptors)
   asio::signal_set signals;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -326,15 +329,16 @@ private:
 };
 
 void server::impl::accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(asio::make_strand(ioc), asio::bind_executor(accept_strand, [self = shared_from_this()](
+                                                                       beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (self->stopping || ec == asio::error::operation_aborted) return;
       // Out of file descriptors (EMFILE, ENFILE) or memory: accepting again
       // at once would spin. The pending connection waits in the backlog.
       self->accept_retry.expires_after(std::chrono::milliseconds(100));
-      self->accept_retry.async_wait([self](beast::error_code wec) {
+      self->accept_retry.async_wait(asio::bind_executor(self->accept_strand, [self](beast::error_code wec) {
         if (!wec && !self->stopping) self->accept();
-      });
+      }));
       return;
     }
     const bool reject = self->connections.load() >= self->options.max_connections;
@@ -342,7 +346,7 @@ void server::impl::accept() {
     self->track(s);
     s->start(reject);
     if (!self->stopping) self->accept();
-  });
+  }));
 }
 
 void server::impl::track(const std::shared_ptr<session>& s) {
@@ -354,7 +358,7 @@ void server::impl::track(const std::shared_ptr<session>& s) {
 
 void server::impl::stop() {
   if (stopping.exchange(true)) return;
-  asio::post(ioc, [self = shared_from_this()] {
+  asio::post(accept_strand, [self = shared_from_this()] {
     beast::error_code ec;
     self->acceptor.close(ec);
     self->signals.cancel(ec);
