@@ -3,19 +3,20 @@
 #include "http/app.hpp"
 
 #include "http/auth.hpp"
+#include "http/build_info.hpp"
 #include "http/call.hpp"
 #include "schema/json.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
 #include <condition_variable>
 #include <ctime>
 #include <deque>
 #include <mutex>
 #include <thread>
 
-#ifndef KINTOD_VERSION
-#define KINTOD_VERSION "0.1.0"
-#endif
 
 namespace kinto::http {
 
@@ -37,120 +38,228 @@ const std::vector<std::string>& provided_plugins() {
 void use_userid_secret(config& c, std::string secret) {
   c.userid_hmac_secret = std::move(secret);
   // Upstream falls back on userid_hmac_secret only when the setting is absent.
-  c.default_bucket_secret = c.raw.get("default_bucket_hmac_secret").value_or(c.userid_hmac_secret);
+  c.default_bucket_secret = c.default_bucket_hmac_secret.value_or(c.userid_hmac_secret);
+}
+
+namespace {
+
+/// The implementations upstream accepts in `multiauth.policy.<name>.use`,
+/// by their dotted names (pyramid also resolves `module:attribute`).
+enum class policy_kind { account, basicauth, other };
+
+policy_kind policy_of(std::string_view name, std::string_view use) {
+  if (use.empty()) {
+    // Upstream's default: `multiauth.policy.basicauth.use` is preset; kintod
+    // also takes a bare `account`.
+    if (name == "basicauth") return policy_kind::basicauth;
+    if (name == "account") return policy_kind::account;
+    return policy_kind::other;
+  }
+  std::string dotted(use);
+  std::replace(dotted.begin(), dotted.end(), ':', '.');
+  if (dotted == "kinto.plugins.accounts.AccountsPolicy" ||
+      dotted == "kinto.plugins.accounts.authentication.AccountsAuthenticationPolicy")
+    return policy_kind::account;
+  if (dotted == "kinto.core.authentication.BasicAuthAuthenticationPolicy") return policy_kind::basicauth;
+  return policy_kind::other;
+}
+
+/// `eos` as upstream's date parser reads the usual forms: `YYYY-MM-DD`,
+/// optionally followed by a time. Returns the date part.
+std::optional<std::string> eos_date(std::string_view text) {
+  if (text.size() < 10) return std::nullopt;
+  for (std::size_t i = 0; i < 10; ++i) {
+    const bool dash = i == 4 || i == 7;
+    if (dash ? text[i] != '-' : !std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+  }
+  if (text.size() > 10 && text[10] != 'T' && text[10] != ' ') return std::nullopt;
+  return std::string(text.substr(0, 10));
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+/// Resource names of the endpoint switches, as upstream names its resources.
+constexpr std::array<std::string_view, 6> resource_names{"bucket", "group", "collection", "record", "account", "history"};
+
+/// `<type>_<resource>_<method>_enabled` (service-endpoints.md §8): the
+/// endpoint key ("plural_bucket") and method ("POST") it names, if it is one.
+std::optional<std::pair<std::string, std::string>> endpoint_switch(std::string_view name) {
+  if (!ends_with(name, "_enabled")) return std::nullopt;
+  name.remove_suffix(8);
+  for (std::string_view type : {"plural_", "object_"}) {
+    if (!name.starts_with(type)) continue;
+    const std::size_t last = name.rfind('_');
+    if (last == std::string_view::npos || last < type.size()) return std::nullopt;
+    const std::string_view resource = name.substr(type.size(), last - type.size());
+    std::string method(name.substr(last + 1));
+    if (std::find(resource_names.begin(), resource_names.end(), resource) == resource_names.end()) return std::nullopt;
+    for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+      if (method == known) return std::make_pair(std::string(name.substr(0, last)), method);
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string build_version_json() {
+  json::value v = json::value::object();
+  v.set("source", json::value(build_info::source));
+  v.set("version", json::value(build_info::version));
+  v.set("commit", json::value(build_info::commit));
+  v.set("build", json::value(build_info::build));
+  return json::serialize(v);
 }
 
 std::optional<std::string> load_config(const kinto::settings& s, config& c) {
-  c.raw = s;
-  c.project_name = s.get_string("project_name", "kinto");
-  c.project_version = s.get_string("project_version", KINTOD_VERSION);
-  c.project_docs = s.get_string("project_docs", "https://kinto.readthedocs.io/");
-  bool bad = false;
-  c.readonly = s.get_bool("readonly", false, &bad);
-  c.permissions_endpoint = s.get_bool("experimental_permissions_endpoint", false, &bad);
-  c.schema_validation = s.get_bool("experimental_collection_schema_validation", false, &bad);
-  c.user_data_delete_principals = s.get_list("user-data_delete_principals");
-  if (auto v = s.get("permissions_read_principals")) c.permissions_read_principals = split_words(*v);
-  c.explicit_permissions = s.get_bool("explicit_permissions", true, &bad);
-  c.batch_max_requests = s.get_int("batch_max_requests", 25, &bad);
-  if (auto v = s.get("paginate_by"); v && !v->empty()) c.paginate_by = s.get_int("paginate_by", 0, &bad);
-  c.storage_max_fetch_size = s.get_int("storage_max_fetch_size", 10000, &bad);
-  c.pagination_token_validity = s.get_int("pagination_token_validity_seconds", 600, &bad);
-  c.retry_after = s.get_int("retry_after_seconds", 3, &bad);
-  if (auto v = s.get("backoff"); v && !v->empty()) c.backoff = *v;
-  c.eos = s.get_string("eos", "");
-  c.eos_message = s.get_string("eos_message", "");
-  c.eos_url = s.get_string("eos_url", "");
-  c.error_info_link = s.get_string("error_info_link", c.error_info_link);
-  c.version_json_path = s.get_string("version_json_path", "version.json");
-  c.bcrypt_cost = static_cast<int>(s.get_int("bcrypt_cost", 10, &bad));
-  c.account_cache_ttl = s.get_int("account_cache_ttl_seconds", 30, &bad);
-  const std::int64_t bcrypt_queue = s.get_int("bcrypt_max_queue", 256, &bad);
-  const std::int64_t json_depth = s.get_int("max_json_depth", json::default_max_depth, &bad);
-  c.http_scheme = s.get_string("http_scheme", "");
-  c.http_host = s.get_string("http_host", "");
-  c.version_prefix_redirect = s.get_bool("version_prefix_redirect_enabled", true, &bad);
-  c.version_prefix_redirect_ttl = s.get_int("version_prefix_redirect_ttl_seconds", -1, &bad);
-  c.trailing_slash_redirect = s.get_bool("trailing_slash_redirect_enabled", true, &bad);
-  c.trailing_slash_redirect_ttl = s.get_int("trailing_slash_redirect_ttl_seconds", 3600, &bad);
-  if (auto v = s.get("cors_origins")) c.cors_origins = split_words(*v);
-  if (auto v = s.get("cors_max_age_seconds")) {
-    if (v->empty()) c.cors_max_age.reset();
-    else c.cors_max_age = s.get_int("cors_max_age_seconds", 3600, &bad);
+  setting_reader reader(s);
+  return load_config(reader, c);
+}
+
+std::optional<std::string> load_config(setting_reader& s, config& c) {
+  constexpr std::int64_t any = INT64_MAX;
+  c.project_name = s.text("project_name", "kinto");
+  c.project_version = s.text("project_version", build_info::version);
+  c.project_docs = s.text("project_docs", "https://kinto.readthedocs.io/");
+  c.readonly = s.flag("readonly", false);
+  c.permissions_endpoint = s.flag("experimental_permissions_endpoint", false);
+  c.schema_validation = s.flag("experimental_collection_schema_validation", false);
+  c.user_data_delete_principals = s.words("user-data_delete_principals");
+  if (s.value("permissions_read_principals")) c.permissions_read_principals = s.words("permissions_read_principals");
+  c.explicit_permissions = s.flag("explicit_permissions", true);
+  c.batch_max_requests = s.integer("batch_max_requests", 25, 0, any);
+  c.paginate_by = s.optional_integer("paginate_by", 0, any);
+  if (c.paginate_by == 0) c.paginate_by.reset();
+  c.storage_max_fetch_size = s.integer("storage_max_fetch_size", 10000, 1, any);
+  c.pagination_token_validity = s.integer("pagination_token_validity_seconds", 600, 1, any);
+  c.retry_after = s.integer("retry_after_seconds", 3, 0, any);
+  if (auto backoff = s.optional_integer("backoff", 0, any)) c.backoff = std::to_string(*backoff);
+  if (auto text = s.value("backoff_percentage"); text && !text->empty()) {
+    char* end = nullptr;
+    const double percentage = std::strtod(text->c_str(), &end);
+    if (end != text->c_str() + text->size() || !(percentage >= 0 && percentage <= 100))
+      s.reject("backoff_percentage", "not a percentage from 0 to 100");
+    else c.backoff_percentage = percentage;
   }
-  if (bad) return "a setting has a value of the wrong type (booleans: true/false, numbers: integers)";
-  if (c.bcrypt_cost < 4 || c.bcrypt_cost > 31) return "bcrypt_cost must be between 4 and 31";
-  if (bcrypt_queue < 1) return "bcrypt_max_queue must be a positive integer";
-  c.bcrypt_max_queue = static_cast<std::size_t>(bcrypt_queue);
+  c.eos = s.text("eos", "");
+  if (!c.eos.empty()) {
+    if (auto date = eos_date(c.eos)) c.eos_date = *date;
+    else s.reject("eos", "not a date (YYYY-MM-DD)");
+  }
+  c.eos_message = s.text("eos_message", "");
+  c.eos_url = s.text("eos_url", "");
+  c.error_info_link = s.text("error_info_link", c.error_info_link);
+  c.version_json_path = s.text("version_json_path", "version.json");
+  c.bcrypt_cost = static_cast<int>(s.integer("bcrypt_cost", 10, 4, 31));
+  c.account_cache_ttl = s.integer("account_cache_ttl_seconds", 30, 0, any);
+  c.bcrypt_max_queue = static_cast<std::size_t>(s.integer("bcrypt_max_queue", 256, 1, any));
   // Stored documents are read back with the parser's own limit, so a body
   // may not nest deeper than that.
-  if (json_depth < 1 || json_depth > static_cast<std::int64_t>(json::default_max_depth))
-    return "max_json_depth must be between 1 and " + std::to_string(json::default_max_depth);
-  c.max_json_depth = static_cast<std::size_t>(json_depth);
-
-  // Permission settings: every stored `*_principals` name, and every
-  // `<type>_<perm>_principals` (which the environment may also set).
-  std::vector<std::string> names;
-  for (const auto& [name, value] : s.stored())
-    if (name.size() > 11 && name.compare(name.size() - 11, 11, "_principals") == 0) names.push_back(name);
-  for (const char* type : {"bucket", "group", "collection", "record", "account"})
-    for (const char* perm : {"read", "write", "create"}) names.push_back(std::string(type) + "_" + perm + "_principals");
-  for (const auto& name : names) {
-    auto principals = s.get_list(name);
-    if (!principals.empty()) c.principal_settings[name] = std::move(principals);
+  c.max_json_depth = static_cast<std::size_t>(s.integer("max_json_depth", json::default_max_depth, 1,
+                                                        static_cast<std::int64_t>(json::default_max_depth)));
+  c.http_scheme = s.text("http_scheme", "");
+  c.http_host = s.text("http_host", "");
+  c.version_prefix_redirect = s.flag("version_prefix_redirect_enabled", true);
+  c.version_prefix_redirect_ttl = s.integer("version_prefix_redirect_ttl_seconds", -1, -1, any);
+  c.trailing_slash_redirect = s.flag("trailing_slash_redirect_enabled", true);
+  c.trailing_slash_redirect_ttl = s.integer("trailing_slash_redirect_ttl_seconds", 3600, -1, any);
+  c.root_cache_expires = s.integer("root_cache_expires_seconds", 86400, 0, any);
+  if (s.value("cors_origins")) c.cors_origins = s.words("cors_origins");
+  if (auto v = s.value("cors_max_age_seconds")) {
+    if (v->empty()) c.cors_max_age.reset();
+    else c.cors_max_age = s.integer("cors_max_age_seconds", 3600, 0, any);
   }
-  if (!s.get("bucket_create_principals")) c.principal_settings["bucket_create_principals"] = {std::string(authenticated)};
+  c.default_bucket_hmac_secret = s.value("default_bucket_hmac_secret");
+
+  // Settings named after resources: permissions, cache lifetimes and
+  // endpoint switches, for every stored name of their shape and for the
+  // fixed ones (which the environment may also set).
+  std::vector<std::string> names;
+  for (const auto& [name, value] : s.source().stored()) names.push_back(name);
+  for (const char* type : {"bucket", "group", "collection", "record", "account", "history"}) {
+    for (const char* perm : {"read", "write", "create"}) names.push_back(std::string(type) + "_" + perm + "_principals");
+    names.push_back(std::string(type) + "_cache_expires_seconds");
+  }
+  for (const auto& name : names) {
+    if (ends_with(name, "_principals") && name != "permissions_read_principals" &&
+        name != "user-data_delete_principals") {
+      auto principals = s.words(name);
+      if (!principals.empty()) c.principal_settings[name] = std::move(principals);
+    } else if (ends_with(name, "_cache_expires_seconds")) {
+      if (auto seconds = s.optional_integer(name, 0, any)) c.cache_expires[name] = *seconds;
+    } else if (auto which = endpoint_switch(name)) {
+      if (!s.flag(name, true)) c.disabled_methods.insert(which->first + " " + which->second);
+    }
+  }
+  if (!s.value("bucket_create_principals")) c.principal_settings["bucket_create_principals"] = {std::string(authenticated)};
 
   // Authentication policies, in order.
-  const auto policies = s.get_list("multiauth.policies");
-  const auto includes = s.get_list("includes");
+  const auto policies = s.words("multiauth.policies");
+  const auto includes = s.words("includes");
   for (const auto& name : policies) {
-    std::string use = s.get_string("multiauth.policy." + name + ".use", "");
-    if (use.find("AccountsPolicy") != std::string::npos || (use.empty() && name == "account"))
-      c.policies.push_back("account");
-    else if (use.find("BasicAuth") != std::string::npos || (use.empty() && name == "basicauth"))
-      c.policies.push_back("basicauth");
-    // Other policies (OpenID...) are not provided: requests are just not
-    // authenticated by them.
+    const std::string use = s.text("multiauth.policy." + name + ".use", "");
+    switch (policy_of(name, use)) {
+      case policy_kind::account: c.policies.push_back("account"); break;
+      case policy_kind::basicauth: c.policies.push_back("basicauth"); break;
+      case policy_kind::other:
+        // Other policies (OpenID...) are not provided: requests are just not
+        // authenticated by them.
+        s.warn("authentication policy " + name + (use.empty() ? "" : " (" + use + ")") +
+               " is not provided by kintod; ignored");
+        break;
+    }
+    c.realms.push_back(s.text("multiauth.policy." + name + ".realm", "Realm"));
   }
-  for (const auto& name : policies)
-    c.realms.push_back(s.get_string("multiauth.policy." + name + ".realm", "Realm"));
   if (c.realms.empty()) c.realms.emplace_back("Realm");
   for (const auto& plugin : includes) {
     if (contains(provided_plugins(), plugin)) {
       if (!contains(c.plugins, plugin)) c.plugins.push_back(plugin);
+    } else if (plugin != "kinto.plugins.admin") {
+      s.warn("plugin " + plugin + " is not provided by kintod; ignored");
     }
   }
   c.accounts = contains(c.plugins, "kinto.plugins.accounts");
   // Kinto Admin relies on /permissions: upstream's admin plugin turns it on,
   // and so does naming it here, although kintod does not serve the admin UI.
-  if (contains(includes, "kinto.plugins.admin")) c.permissions_endpoint = true;
+  if (contains(includes, "kinto.plugins.admin")) {
+    c.permissions_endpoint = true;
+    s.warn("plugin kinto.plugins.admin: kintod does not serve the admin UI; the /permissions endpoint it needs is on");
+  }
   c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
   c.history = contains(c.plugins, "kinto.plugins.history");
-  c.history_exclude_resources = s.get_list("history.exclude_resources");
-  c.history_exclude_user_ids = s.get_list("history.exclude_user_ids");
-  c.history_trim_user_ids = s.get_list("history.auto_trim_user_ids");
-  c.history_trim_max_count = s.get_int("history.auto_trim_max_count", -1, &bad);
-  c.history_trim_threshold = s.get_int("history.auto_trim_threshold", 100, &bad);
-  use_userid_secret(c, s.get_string("userid_hmac_secret", ""));
-  c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && s.get_bool("flush_endpoint_enabled", false, &bad);
+  c.history_exclude_resources = s.words("history.exclude_resources");
+  c.history_exclude_user_ids = s.words("history.exclude_user_ids");
+  c.history_trim_user_ids = s.words("history.auto_trim_user_ids");
+  c.history_trim_max_count = s.integer("history.auto_trim_max_count", -1, -1, any);
+  c.history_trim_threshold = s.integer("history.auto_trim_threshold", 100, 0, any);
+  use_userid_secret(c, s.text("userid_hmac_secret", ""));
+  // Since upstream 6.0, including the plugin is enough; the older switch is
+  // still read (and checked) for configurations that set it.
+  const bool flush_switch = s.flag("flush_endpoint_enabled", true);
+  c.flush_endpoint = contains(c.plugins, "kinto.plugins.flush") && flush_switch;
   if (c.accounts) {
+    c.account_create_principals = s.words("account_create_principals");
+    c.account_read_principals = s.words("account_read_principals");
+    c.account_write_principals = s.words("account_write_principals");
     if (!contains(c.policies, "account"))
-      return "kinto.plugins.accounts is included but no account policy is in multiauth.policies";
+      s.reject("multiauth.policies", "kinto.plugins.accounts is included but no account policy is listed");
     auto account = std::find(c.policies.begin(), c.policies.end(), "account");
     auto basic = std::find(c.policies.begin(), c.policies.end(), "basicauth");
-    if (basic < account) return "the basicauth policy must come after the account policy";
-    c.account_create_principals = s.get_list("account_create_principals");
-    c.account_read_principals = s.get_list("account_read_principals");
-    c.account_write_principals = s.get_list("account_write_principals");
+    if (basic < account) s.reject("multiauth.policies", "the basicauth policy must come after the account policy");
     for (const auto& p : c.account_create_principals)
       if (p != everyone && !contains(c.account_write_principals, p))
-        return "account_create_principals lists " + p + " which is not in account_write_principals";
+        s.reject("account_create_principals", "lists " + p + " which is not in account_write_principals");
   } else {
     // Without the plugin, an account policy authenticates nobody.
     c.policies.erase(std::remove(c.policies.begin(), c.policies.end(), "account"), c.policies.end());
   }
-  return std::nullopt;
+  if (s.problems().empty()) return std::nullopt;
+  std::string all;
+  for (const auto& problem : s.problems()) all += (all.empty() ? "" : "\n") + problem;
+  return all;
 }
 
 /// A few threads for slow work (bcrypt), so io threads never wait on it.

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,6 @@ namespace kinto::http {
 
 /// Settings that change behaviour, read once (configuration.md).
 struct config {
-  kinto::settings raw;
   std::string project_name = "kinto";
   std::string project_version;
   std::string http_api_version = "1.23";
@@ -42,6 +42,7 @@ struct config {
   std::vector<std::string> history_exclude_resources, history_exclude_user_ids, history_trim_user_ids;
   std::int64_t history_trim_max_count = -1, history_trim_threshold = 100;
   std::string default_bucket_secret;  ///< HMAC key of personal bucket ids
+  std::optional<std::string> default_bucket_hmac_secret; ///< the setting, when set
   bool schema_validation = false; ///< experimental_collection_schema_validation ///< kinto.plugins.flush with flush_endpoint_enabled
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
   bool permissions_endpoint = false;
@@ -60,7 +61,15 @@ struct config {
   std::string http_scheme, http_host;
   std::int64_t retry_after = 3;
   std::optional<std::string> backoff;
+  std::optional<double> backoff_percentage; ///< Backoff on this share of responses only
   std::string eos, eos_message, eos_url; ///< end of service (errors.md §5); eos empty = none
+  std::string eos_date;                  ///< YYYY-MM-DD part of eos
+  std::int64_t root_cache_expires = 86400; ///< root view caching in read-only mode
+  /// `*_cache_expires_seconds` settings that are set, by name (concurrency.md §5).
+  std::unordered_map<std::string, std::int64_t> cache_expires;
+  /// Methods turned off by `<type>_<resource>_<method>_enabled = false`,
+  /// as "plural_bucket POST".
+  std::set<std::string, std::less<>> disabled_methods;
   std::string error_info_link = "https://github.com/Kinto/kinto/issues/";
   std::string version_json_path = "version.json";
   int bcrypt_cost = 10;
@@ -72,14 +81,22 @@ struct config {
   std::optional<std::string> ini_path, ini_hash, ini_modified;
 };
 
-/// Builds the config from settings; returns an error message for invalid
-/// combinations (e.g. accounts included without an account policy).
+/// Builds the config from settings, checking each value as it reads it;
+/// returns the problems found (a line per bad setting, invalid combinations
+/// such as accounts included without an account policy), which `reader`
+/// also holds, with its warnings.
+std::optional<std::string> load_config(kinto::setting_reader& reader, config& out);
+/// The same with a reader of its own (tests, tools).
 std::optional<std::string> load_config(const kinto::settings& s, config& out);
 /// Sets the HMAC key of user ids, and of personal bucket ids unless
 /// `default_bucket_hmac_secret` is set (upstream's fallback). load_config
 /// uses the setting; main uses the data directory's generated secret when
 /// the setting is absent.
 void use_userid_secret(config& c, std::string secret);
+
+/// What this build is, in the Dockerflow shape of version.json:
+/// `{"source", "version", "commit", "build"}` (GET /__version__, --version).
+std::string build_version_json();
 
 class auth_cache;
 class schema_cache;

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -31,13 +30,17 @@ int fail(const std::string& message) {
   return usage_error;
 }
 
-const char* usage = "usage: kintod [--ini PATH] [--host HOST] [--port PORT]\n";
+const char* usage = "usage: kintod [--ini PATH] [--host HOST] [--port PORT] | --version\n";
 
-/// Upstream plugin names kintod knows but does not provide.
-void warn_unprovided_plugins(const kinto::settings& s, const std::vector<std::string>& enabled) {
-  for (const auto& plugin : s.get_list("includes"))
-    if (std::find(enabled.begin(), enabled.end(), plugin) == enabled.end())
-      std::cerr << "kintod: warning: plugin " << plugin << " is not provided by kintod; ignored\n";
+/// What start-up tells about the configuration: warnings, then the settings
+/// that nothing read, on one line.
+void report_configuration(const kinto::setting_reader& reader) {
+  for (const auto& warning : reader.warnings()) std::cerr << "kintod: warning: " << warning << "\n";
+  const std::vector<std::string> unused = reader.unread();
+  if (unused.empty()) return;
+  std::string names;
+  for (const auto& name : unused) names += (names.empty() ? "" : ", ") + name;
+  std::cerr << "kintod: warning: settings not used by kintod (ignored): " << names << "\n";
 }
 
 /// Each connection holds a file descriptor: raises the soft limit on open
@@ -71,6 +74,10 @@ int main(int argc, char** argv) {
     };
     if (arg == "--help" || arg == "-h") {
       std::cout << usage;
+      return 0;
+    }
+    if (arg == "--version") {
+      std::cout << kinto::http::build_version_json() << "\n";
       return 0;
     }
     bool ok = false;
@@ -117,61 +124,56 @@ int main(int argc, char** argv) {
   if (host) settings.set_override("server.host", *host);
   if (port) settings.set_override("server.port", *port);
 
-  const std::string backend = settings.get_string("storage_backend", "lmdb");
+  kinto::setting_reader reader(settings);
+  const std::string backend = reader.text("storage_backend", "lmdb");
   if (backend != "lmdb" && backend != "kintod.storage.lmdb")
     return fail("storage backend '" + backend + "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb)");
-  if (auto error = kinto::http::load_config(settings, cfg)) return fail(*error);
+  (void)kinto::http::load_config(reader, cfg);
 
+  constexpr std::int64_t any = INT64_MAX;
   kinto::http::server_options server_options;
-  server_options.host = settings.get_string("server.host", "127.0.0.1");
-  const std::string port_text = settings.get_string("server.port", "8888");
-  unsigned port_number = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port_number);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port_number > 65535)
-    return fail("invalid port '" + port_text + "'");
-  server_options.port = static_cast<unsigned short>(port_number);
-  bool bad = false;
-  server_options.io_threads = static_cast<std::size_t>(settings.get_int("io_threads", 0, &bad));
+  server_options.host = reader.text("server.host", "127.0.0.1");
+  server_options.port = static_cast<unsigned short>(reader.integer("server.port", 8888, 0, 65535));
+  // 0: one per core.
+  server_options.io_threads = static_cast<std::size_t>(reader.integer("io_threads", 0, 0, 1024));
   // Limits (http/README.md): positive integers.
-  std::string not_positive;
-  auto limit = [&](const char* name, std::int64_t fallback) {
-    const std::int64_t value = settings.get_int(name, fallback, &bad);
-    if (value <= 0 && not_positive.empty()) not_positive = name;
-    return value;
-  };
-  server_options.body_limit = static_cast<std::size_t>(limit("max_body_bytes", 8 * 1024 * 1024));
-  server_options.header_limit =
-      static_cast<std::size_t>(std::min<std::int64_t>(limit("max_header_bytes", 16 * 1024), UINT32_MAX));
-  server_options.url_limit = static_cast<std::size_t>(limit("max_url_bytes", 8 * 1024));
-  server_options.read_timeout = std::chrono::seconds(limit("read_timeout_seconds", 30));
-  server_options.idle_timeout = std::chrono::seconds(limit("idle_timeout_seconds", 120));
-  server_options.max_connections = static_cast<std::size_t>(limit("max_connections", 10000));
-  server_options.max_requests_in_flight = static_cast<std::size_t>(limit("max_requests_in_flight", 4096));
-  if (!not_positive.empty()) return fail(not_positive + " must be a positive integer");
+  server_options.body_limit = static_cast<std::size_t>(reader.integer("max_body_bytes", 8 * 1024 * 1024, 1, any));
+  server_options.header_limit = static_cast<std::size_t>(reader.integer("max_header_bytes", 16 * 1024, 1, UINT32_MAX));
+  server_options.url_limit = static_cast<std::size_t>(reader.integer("max_url_bytes", 8 * 1024, 1, any));
+  server_options.read_timeout = std::chrono::seconds(reader.integer("read_timeout_seconds", 30, 1, any));
+  server_options.idle_timeout = std::chrono::seconds(reader.integer("idle_timeout_seconds", 120, 1, any));
+  server_options.max_connections = static_cast<std::size_t>(reader.integer("max_connections", 10000, 1, any));
+  server_options.max_requests_in_flight =
+    static_cast<std::size_t>(reader.integer("max_requests_in_flight", 4096, 1, any));
 
   kinto::storage::store_options store_options;
-  store_options.directory = settings.get_string("storage_url", "./kinto-data");
-  store_options.map_size = static_cast<std::size_t>(settings.get_int("storage_map_size", std::int64_t(1) << 36, &bad));
+  store_options.directory = reader.text("storage_url", "./kinto-data");
+  store_options.map_size =
+    static_cast<std::size_t>(reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
   kinto::actors::write_service_options write_options;
-  write_options.worker_threads = static_cast<std::size_t>(settings.get_int("actor_threads", 0, &bad));
+  write_options.worker_threads = static_cast<std::size_t>(reader.integer("actor_threads", 0, 0, 1024));
   write_options.history.enabled = cfg.history;
   write_options.history.exclude_resources = cfg.history_exclude_resources;
   write_options.history.exclude_user_ids = cfg.history_exclude_user_ids;
   write_options.history.auto_trim_max_count = cfg.history_trim_max_count;
   write_options.history.auto_trim_threshold = cfg.history_trim_threshold;
   write_options.history.auto_trim_user_ids = cfg.history_trim_user_ids;
-  if (bad) return fail("a numeric setting (io_threads, max_body_bytes, storage_map_size...) is not an integer");
+  if (!reader.problems().empty()) {
+    for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
+    return usage_error;
+  }
+  const bool secret_configured = reader.value("userid_hmac_secret").has_value();
+  report_configuration(reader);
 
   raise_open_files_limit(server_options.max_connections);
 
   std::string error;
   auto store = kinto::storage::store::open(store_options, error);
   if (!store) return fail(error);
-  warn_unprovided_plugins(settings, cfg.plugins);
   // Without a configured userid_hmac_secret, the data directory keeps one of
   // its own, so that user ids (and what their permissions name) survive
   // restarts. A value set explicitly, even empty, is used as given.
-  if (!settings.get("userid_hmac_secret")) {
+  if (!secret_configured) {
     const std::string path = (std::filesystem::path(store_options.directory) / "userid_hmac_secret").string();
     auto secret = kinto::http::load_or_create_secret(path, error);
     if (!secret) {

@@ -13,6 +13,7 @@
 #include "actors/write_logic.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <ctime>
 
@@ -48,12 +49,12 @@ std::string render_object(const identity& who, std::string_view data, std::strin
 void add_cache_headers(const call& c, const storage::view& snap, response& res) {
   const config& cfg = c.cfg();
   const list_key& list = c.r.list;
-  auto seconds = [&](const std::string& name) -> std::optional<std::int64_t> {
-    auto v = cfg.raw.get(name);
-    if (!v || v->empty()) return std::nullopt;
-    bool bad = false;
-    const std::int64_t n = cfg.raw.get_int(name, 0, &bad);
-    return bad ? std::nullopt : std::optional<std::int64_t>(n);
+  auto seconds = [&](std::string name) -> std::optional<std::int64_t> {
+    if (cfg.cache_expires.empty()) return std::nullopt;
+    // Setting names are lower-case, as the ini file's keys are read.
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const auto it = cfg.cache_expires.find(name);
+    return it == cfg.cache_expires.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
   };
   std::optional<std::int64_t> expires;
   if (!c.who.authenticated()) {

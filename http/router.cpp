@@ -10,6 +10,7 @@
 #include "schema/json.hpp"
 
 #include <algorithm>
+#include <random>
 #include <ctime>
 
 namespace kinto::http {
@@ -228,7 +229,14 @@ std::string today() {
   return text;
 }
 
-bool service_ended(const config& cfg) { return !cfg.eos.empty() && today() >= cfg.eos; }
+bool service_ended(const config& cfg) { return !cfg.eos.empty() && today() >= cfg.eos_date; }
+
+/// A uniform draw in [0, 100), for settings that apply to a share of
+/// responses (backoff_percentage).
+double chance_percent() {
+  thread_local std::minstd_rand generator{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 100.0)(generator);
+}
 
 std::string eos_alert(const config& cfg, bool ended) {
   json::value alert = json::value::object();
@@ -302,9 +310,15 @@ void route_request(const call_ptr& c) {
   const bool resource = c->r.ep == endpoint::plural || c->r.ep == endpoint::object || c->r.ep == endpoint::permissions;
 
   if (c->is("OPTIONS")) return preflight(c);
-  if (std::find(c->r.methods.begin(), c->r.methods.end(), c->req.method) == c->r.methods.end()) {
+  const std::optional<kind> of = resource && c->r.ep != endpoint::permissions ? std::optional<kind>(c->r.list.of) : std::nullopt;
+  if (std::find(c->r.methods.begin(), c->r.methods.end(), c->req.method) == c->r.methods.end() ||
+      !method_enabled(cfg, c->r.ep, of, c->req.method)) {
     response res = error_response(cfg, method_not_allowed());
-    res.set("Allow", join({c->r.methods.begin(), c->r.methods.end()}, ", ") + ", OPTIONS");
+    std::vector<std::string> allowed;
+    for (const auto& m : c->r.methods)
+      if (method_enabled(cfg, c->r.ep, of, m)) allowed.push_back(m);
+    allowed.emplace_back("OPTIONS");
+    res.set("Allow", join(allowed, ", "));
     return c->send(std::move(res));
   }
   if (auto origin = c->req.header("origin"); origin && !origin_allowed(cfg, *origin))
@@ -340,7 +354,8 @@ void call::send(response res) {
   const config& cfg = a.cfg;
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ");
-  if (cfg.backoff) res.set("Backoff", *cfg.backoff);
+  if (cfg.backoff && (!cfg.backoff_percentage || chance_percent() < *cfg.backoff_percentage))
+    res.set("Backoff", *cfg.backoff);
   if (!cfg.eos.empty() && !res.get("Alert")) res.set("Alert", eos_alert(cfg, service_ended(cfg)));
   res.set("Access-Control-Expose-Headers", join(exposed_headers(*this), ", "));
   if (auto origin = req.header("origin"); origin && origin_allowed(cfg, *origin)) {

@@ -99,6 +99,13 @@ const std::vector<route_spec>& route_table() {
   return table;
 }
 
+bool method_enabled(const config& cfg, endpoint ep, std::optional<kind> of, std::string_view method) {
+  if (cfg.disabled_methods.empty() || !of || (ep != endpoint::plural && ep != endpoint::object)) return true;
+  std::string key = ep == endpoint::plural ? "plural_" : "object_";
+  key.append(kind_name(*of)).append(" ").append(method);
+  return !cfg.disabled_methods.contains(key);
+}
+
 std::optional<route> match(const config& cfg, std::string_view path) {
   captures captured;
   for (const auto& spec : route_table()) {

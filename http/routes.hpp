@@ -24,6 +24,10 @@ struct route_spec {
 /// Every route, in matching order.
 const std::vector<route_spec>& route_table();
 
+/// False when a `<type>_<resource>_<method>_enabled = false` setting turns
+/// the method off on that endpoint (service-endpoints.md §8).
+bool method_enabled(const config& cfg, endpoint ep, std::optional<kind> of, std::string_view method);
+
 /// The route of a decoded path (without /v1), if an enabled one matches.
 std::optional<route> match(const config& cfg, std::string_view path);
 

@@ -1,10 +1,12 @@
 // Service endpoints: the root "hello" view, heartbeats, __version__,
 // __api__ and contribute.json (service-endpoints.md §1–§2).
+#include "http/auth.hpp"
 #include "http/call.hpp"
 #include "http/routes.hpp"
 
 #include "schema/json.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -109,22 +111,60 @@ void handle_hello(const call_ptr& c) {
                         "https://kinto.readthedocs.io/en/latest/configuration/settings.html#activating-the-permissions-endpoint"));
   hello.set("capabilities", std::move(caps));
   std::vector<std::pair<std::string, std::string>> headers;
+  if (cfg.readonly) {
+    // Read-only: the root view is cacheable (service-endpoints.md §1).
+    const std::int64_t seconds = cfg.root_cache_expires;
+    headers.emplace_back("Cache-Control", "max-age=" + std::to_string(seconds));
+    headers.emplace_back("Expires", http_date(static_cast<std::uint64_t>(std::time(nullptr) + seconds) * 1000));
+  }
   c->send_json(200, json::serialize(hello), std::move(headers));
 }
 
+/// The account verification cache keeps and returns an entry (a key no
+/// account id can have).
+bool cache_works(auth_cache& cache) {
+  const std::string probe("\0heartbeat", 10);
+  const auto now = std::chrono::steady_clock::now();
+  cache.remember(probe, "probe", now + std::chrono::seconds(1));
+  const bool kept = cache.valid(probe, "probe", now);
+  cache.forget_account(probe);
+  return kept;
+}
+
 void handle_heartbeat(const call_ptr& c) {
-  storage::snapshot snap = c->read();
-  const bool ok = snap.valid();
-  json::value beat = json::value::object();
-  beat.set("storage", json::value(ok));
-  beat.set("permission", json::value(ok));
-  beat.set("cache", json::value(true));
-  c->send_json(ok ? 200 : 503, json::serialize(beat));
+  // Each check does what its backend is for: a read transaction of each
+  // database, and, unless the server is read-only, a durable write (as
+  // upstream's storage check writes), so a full disk or map shows here.
+  bool readable = false, permission = false;
+  {
+    storage::snapshot snap = c->read();
+    if (snap.valid()) {
+      (void)snap.meta("heartbeat");
+      readable = true;
+      (void)snap.permissions("/buckets");
+      permission = true;
+    }
+  }
+  const bool cache = cache_works(*c->a.accounts_cache);
+  auto answer = [c, permission, cache](bool storage_ok) {
+    json::value beat = json::value::object();
+    beat.set("storage", json::value(storage_ok));
+    beat.set("permission", json::value(permission));
+    beat.set("cache", json::value(cache));
+    c->send_json(storage_ok && permission && cache ? 200 : 503, json::serialize(beat));
+  };
+  if (!readable || c->cfg().readonly) return answer(readable);
+  const std::string now = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch()).count());
+  c->run_exclusive([now](storage::batch& b) { return b.set_meta("heartbeat", now); },
+                   [c, answer](storage::status s) { c->resume([answer, s] { answer(s == storage::status::ok); }); });
 }
 
 void handle_lbheartbeat(const call_ptr& c) { c->send_json(200, "{}"); }
 
 void handle_version(const call_ptr& c) {
+  // A version file, when there is one, as upstream serves it; otherwise
+  // what this build is.
   std::ifstream in(c->cfg().version_json_path);
   std::string err;
   if (in) {
@@ -132,7 +172,7 @@ void handle_version(const call_ptr& c) {
     text << in.rdbuf();
     if (auto doc = json::parse(text.str(), err)) return c->send_json(200, json::serialize(*doc));
   }
-  c->fail(internal_error(c->cfg().error_info_link));
+  c->send_json(200, build_version_json());
 }
 
 void handle_api(const call_ptr& c) {
@@ -173,6 +213,7 @@ void handle_api(const call_ptr& c) {
     }
     json::value operations = json::value::object();
     for (const auto& method : spec.methods) {
+      if (!method_enabled(cfg, spec.ep, spec.of, method)) continue;
       json::value op = json::value::object();
       json::value op_tags = json::value::array();
       op_tags.as_array().emplace_back(spec.tag);

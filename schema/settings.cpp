@@ -1,7 +1,10 @@
 // Settings of a kintod instance: reads upstream kinto.ini files the way
 // Python's configparser (strict mode, basic interpolation) does, and layers
-// the environment and command-line overrides on top. Depends on nothing else.
+// the environment and command-line overrides on top, decodes values as
+// upstream does, and checks them as they are read.
 #include "schema/settings.hpp"
+
+#include "schema/json.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -166,9 +169,22 @@ bool parse_sections(std::string_view text, std::vector<ini_section>& sections, s
   return true;
 }
 
-/// configparser's basic interpolation, knowing only `here`: `%(here)s` is
-/// the ini directory, `%%` a literal '%'; any other '%' use is an error.
-std::optional<std::string> interpolate(std::string_view value, std::string_view here, std::string& why) {
+/// Names `%(name)s` may use: the ini directory and file as paste deploy
+/// gives them, `http_port` as `kinto start` gives it, and `[DEFAULT]` keys.
+struct interpolation_names {
+  std::string here, file;
+  std::map<std::string, std::string, std::less<>> defaults{{"http_port", "8888"}};
+};
+
+/// configparser's basic interpolation: `%(name)s` is replaced by that name's
+/// value (itself interpolated, up to configparser's depth of 10), `%%` is a
+/// literal '%'; any other '%' use is an error.
+std::optional<std::string> interpolate(std::string_view value, const interpolation_names& names, std::string& why,
+                                       int depth = 0) {
+  if (depth > 10) {
+    why = "interpolation nested too deeply";
+    return std::nullopt;
+  }
   std::string out;
   out.reserve(value.size());
   for (std::size_t i = 0; i < value.size(); ++i) {
@@ -188,11 +204,20 @@ std::optional<std::string> interpolate(std::string_view value, std::string_view 
       return std::nullopt;
     }
     const std::string name = lower(rest.substr(1, close - 1));
-    if (name != "here") {
+    if (name == "here") {
+      out += names.here;
+    } else if (name == "__file__") {
+      out += names.file;
+    } else if (const auto it = names.defaults.find(name); it != names.defaults.end()) {
+      std::optional<std::string> expanded = interpolate(it->second, names, why, depth + 1);
+      if (!expanded) {
+        return std::nullopt;
+      }
+      out += *expanded;
+    } else {
       why = "unknown interpolation %(" + name + ")s";
       return std::nullopt;
     }
-    out += here;
     i += close + 2;
   }
   return out;
@@ -206,6 +231,17 @@ std::optional<settings> settings::from_ini(std::string_view text, std::string_vi
     return std::nullopt;
   }
 
+  interpolation_names names;
+  names.here = std::string(ini_dir);
+  names.file = names.here + "/kinto.ini";
+  for (const ini_section& section : sections) {
+    if (section.name == "DEFAULT") {
+      for (const ini_entry& entry : section.entries) {
+        names.defaults[entry.key] = entry.value;
+      }
+    }
+  }
+
   settings result;
   // Which ini key (and line) gave each stored setting, to report conflicts.
   std::map<std::string, std::pair<std::string, int>, std::less<>> origin;
@@ -217,13 +253,16 @@ std::optional<settings> settings::from_ini(std::string_view text, std::string_vi
     }
     for (ini_entry& entry : section.entries) {
       std::string why;
-      std::optional<std::string> value = interpolate(entry.value, ini_dir, why);
+      std::optional<std::string> value = interpolate(entry.value, names, why);
       if (!value) {
         error = line_error(entry.line, why);
         return std::nullopt;
       }
       std::string name;
       if (app) {
+        if (entry.key == "use") {
+          continue; // paste deploy's entry point (`egg:kinto`), not a setting
+        }
         name = canonical_name(entry.key);
       } else if (entry.key == "host" || entry.key == "port") {
         name = "server." + entry.key;
@@ -257,73 +296,159 @@ std::optional<std::string> settings::get(std::string_view name) const {
   }
   const std::string variable = env_name(key);
   if (auto v = env_value("KINTO_" + variable)) {
-    return v;
+    return native_value(*v);
   }
   if (auto v = env_value(variable)) {
-    return v;
+    return native_value(*v);
   }
   if (const auto it = values_.find(key); it != values_.end()) {
-    return it->second;
+    return native_value(it->second);
   }
   return std::nullopt;
 }
 
-std::string settings::get_string(std::string_view name, std::string_view fallback) const {
-  if (auto v = get(name)) {
-    return std::move(*v);
+std::string settings::origin(std::string_view name) const {
+  const std::string key = canonical_name(name);
+  if (overrides_.contains(key)) {
+    return {};
   }
-  return std::string(fallback);
+  const std::string variable = env_name(key);
+  for (const std::string& candidate : {"KINTO_" + variable, variable}) {
+    if (env_value(candidate)) {
+      return "environment variable " + candidate;
+    }
+  }
+  return {};
 }
 
-bool settings::get_bool(std::string_view name, bool fallback, bool* bad) const {
-  const std::optional<std::string> v = get(name);
+namespace {
+
+std::string shown(const std::optional<std::string>& v) { return v ? "'" + *v + "'" : "unset"; }
+
+std::optional<std::int64_t> parse_int(std::string_view text) {
+  text = trim(text);
+  // from_chars takes '-' but not '+'; a lone sign must stay an error.
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') {
+    text.remove_prefix(1);
+  }
+  std::int64_t parsed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+} // namespace
+
+std::optional<std::string> setting_reader::value(std::string_view name) {
+  read_.insert(canonical_name(name));
+  return s_.get(name);
+}
+
+std::string setting_reader::text(std::string_view name, std::string_view fallback) {
+  std::optional<std::string> v = value(name);
+  return v ? std::move(*v) : std::string(fallback);
+}
+
+bool setting_reader::flag(std::string_view name, bool fallback) {
+  const std::optional<std::string> v = value(name);
   if (!v || trim(*v).empty()) {
     return fallback;
   }
   if (const std::optional<bool> parsed = parse_bool(*v)) {
     return *parsed;
   }
-  if (bad != nullptr) {
-    *bad = true;
-  }
+  reject(name, "not a boolean (true/false, yes/no, on/off, 1/0)");
   return fallback;
 }
 
-std::int64_t settings::get_int(std::string_view name, std::int64_t fallback, bool* bad) const {
-  const std::optional<std::string> v = get(name);
-  if (!v) {
-    return fallback;
+std::int64_t setting_reader::integer(std::string_view name, std::int64_t fallback, std::int64_t min,
+                                     std::int64_t max) {
+  return optional_integer(name, min, max).value_or(fallback);
+}
+
+std::optional<std::int64_t> setting_reader::optional_integer(std::string_view name, std::int64_t min,
+                                                             std::int64_t max) {
+  const std::optional<std::string> v = value(name);
+  if (!v || trim(*v).empty()) {
+    return std::nullopt;
   }
-  std::string_view text = trim(*v);
-  if (text.empty()) {
-    return fallback;
-  }
-  // from_chars takes '-' but not '+'; a lone sign must stay an error.
-  if (text.front() == '+' && text.size() > 1 && text[1] != '-') {
-    text.remove_prefix(1);
-  }
-  std::int64_t parsed = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    if (bad != nullptr) {
-      *bad = true;
-    }
-    return fallback;
+  const std::optional<std::int64_t> parsed = parse_int(*v);
+  if (!parsed || *parsed < min || *parsed > max) {
+    reject(name, "not an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    return std::nullopt;
   }
   return parsed;
 }
 
-std::vector<std::string> settings::get_list(std::string_view name) const {
-  const std::optional<std::string> v = get(name);
+std::vector<std::string> setting_reader::words(std::string_view name) {
+  const std::optional<std::string> v = value(name);
   return v ? split_words(*v) : std::vector<std::string>{};
+}
+
+void setting_reader::reject(std::string_view name, std::string_view why) {
+  std::string message = "setting " + canonical_name(name) + " = " + shown(s_.get(name));
+  if (const std::string from = s_.origin(name); !from.empty()) {
+    message += " (" + from + ")";
+  }
+  message += ": ";
+  message += why;
+  problems_.push_back(std::move(message));
+}
+
+std::vector<std::string> setting_reader::unread() const {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : s_.stored()) {
+    if (!read_.contains(name)) {
+      names.push_back(name);
+    }
+  }
+  return names;
+}
+
+std::string native_value(std::string_view raw) {
+  const std::string_view text = trim(raw);
+  // Only what could be JSON is parsed: most values (words, paths, lists) are not.
+  if (text.empty() || std::string_view("\"-0123456789tfn[{").find(text.front()) == std::string_view::npos) {
+    return std::string(raw);
+  }
+  std::string error;
+  const std::optional<json::value> parsed = json::parse(text, error, 16);
+  if (!parsed) {
+    return std::string(raw);
+  }
+  const auto scalar = [](const json::value& v) -> std::string {
+    switch (v.kind()) {
+      case json::type::null: return {};
+      case json::type::boolean: return v.as_bool() ? "true" : "false";
+      case json::type::number:
+      case json::type::string: return v.as_string();
+      default: return json::serialize(v);
+    }
+  };
+  if (parsed->is_array()) {
+    std::string lines;
+    for (const json::value& item : parsed->as_array()) {
+      if (!lines.empty()) {
+        lines += '\n';
+      }
+      lines += scalar(item);
+    }
+    return lines;
+  }
+  if (parsed->is_object()) {
+    return std::string(raw);
+  }
+  return scalar(*parsed);
 }
 
 std::optional<bool> parse_bool(std::string_view text) {
   const std::string word = lower(trim(text));
-  if (word == "true" || word == "yes" || word == "on" || word == "1") {
+  if (word == "true" || word == "t" || word == "yes" || word == "y" || word == "on" || word == "1") {
     return true;
   }
-  if (word == "false" || word == "no" || word == "off" || word == "0") {
+  if (word == "false" || word == "f" || word == "no" || word == "n" || word == "off" || word == "0") {
     return false;
   }
   return std::nullopt;

@@ -55,14 +55,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(!error.empty(), "a malformed file is reported");
     return 0;
   }
+  kinto::setting_reader reader(*parsed);
   for (const auto& [name, value] : parsed->stored()) {
-    bool bad = false;
-    (void)parsed->get_bool(name, false, &bad);
-    (void)parsed->get_int(name, 0, &bad);
-    (void)parsed->get_list(name);
+    (void)reader.flag(name, false);
+    (void)reader.integer(name, 0, INT64_MIN, INT64_MAX);
+    (void)reader.words(name);
   }
   check_rewrite(*parsed);
+  kinto::setting_reader config_reader(*parsed);
   http::config cfg;
-  (void)http::load_config(*parsed, cfg);
+  (void)http::load_config(config_reader, cfg);
   return 0;
 }

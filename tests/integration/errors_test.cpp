@@ -197,17 +197,6 @@ TEST_CASE("a validation message is built from the first detail", "[errors]") {
   CHECK(str_at(json, "message") == expected_message(json));
 }
 
-TEST_CASE("an internal error answers 500 with errno 999 and an info URL", "[errors]") {
-  kintod_process server;
-  auto r = server.request("GET", "/v1/__version__");
-  CHECK_THAT(r, is_kinto_error(500, 999));
-  auto body = r.json();
-  CHECK(str_at(body, "error") == "Internal Server Error");
-  CHECK(str_at(body, "message") == "A programmatic error occurred, developers have been informed.");
-  CHECK(str_at(body, "info") == "https://github.com/Kinto/kinto/issues/");
-  CHECK(server.healthy());
-}
-
 TEST_CASE("a URL path with invalid UTF-8 answers 400 Bad Request", "[errors]") {
   kintod_process server;
   create_collection(server, "b", "c");

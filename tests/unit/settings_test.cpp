@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+using kinto::setting_reader;
 using kinto::settings;
 
 namespace {
@@ -146,7 +147,7 @@ TEST_CASE("an upstream kinto.ini keeps the app:main settings without their kinto
   CHECK(stored(s, "multiauth.policies") == "account");
   CHECK(stored(s, "multiauth.policy.account.use") == "kinto.plugins.accounts.AccountsPolicy");
   CHECK(stored(s, "account_write_principals") == "account:admin");
-  CHECK(stored(s, "use") == "egg:kinto");
+  CHECK_FALSE(stored(s, "use").has_value());
   CHECK_FALSE(stored(s, "kinto.storage_backend").has_value());
 }
 
@@ -155,7 +156,7 @@ TEST_CASE("an upstream kinto.ini takes host and port from server:main") {
   CHECK(stored(s, "server.host") == "0.0.0.0");
   CHECK(stored(s, "server.port") == "8888");
   CHECK_FALSE(stored(s, "server.use").has_value());
-  CHECK(stored(s, "use") == "egg:kinto");
+  CHECK_FALSE(stored(s, "use").has_value());
 }
 
 TEST_CASE("an upstream kinto.ini reads a multi-line includes as a list") {
@@ -163,7 +164,7 @@ TEST_CASE("an upstream kinto.ini reads a multi-line includes as a list") {
   CHECK(stored(s, "includes") == "kinto.plugins.default_bucket\nkinto.plugins.admin");
   const env_guard a("KINTO_INCLUDES", nullptr);
   const env_guard b("INCLUDES", nullptr);
-  CHECK(s.get_list("includes") == std::vector<std::string>{"kinto.plugins.default_bucket", "kinto.plugins.admin"});
+  CHECK(kinto::split_words(s.get("includes").value_or("")) == std::vector<std::string>{"kinto.plugins.default_bucket", "kinto.plugins.admin"});
 }
 
 TEST_CASE("an upstream kinto.ini expands %(here)s to the ini directory") {
@@ -228,7 +229,7 @@ TEST_CASE("a value starting on the next line keeps configparser's leading newlin
   CHECK(stored(s, "includes") == "\na\nb");
   const env_guard a("KINTO_INCLUDES", nullptr);
   const env_guard b("INCLUDES", nullptr);
-  CHECK(s.get_list("includes") == std::vector<std::string>{"a", "b"});
+  CHECK(kinto::split_words(s.get("includes").value_or("")) == std::vector<std::string>{"a", "b"});
 }
 
 TEST_CASE("blank lines inside a multi-line value are kept, trailing ones dropped") {
@@ -395,89 +396,161 @@ TEST_CASE("stored() lists file values and overrides but not the environment") {
   CHECK(stored(s, "kintod_test_c") == "3");
 }
 
-TEST_CASE("get_string returns the fallback only when the setting is unset") {
+TEST_CASE("text returns the fallback only when the setting is unset") {
   settings s;
-  CHECK(s.get_string("kintod_test_name", "dflt") == "dflt");
+  setting_reader r(s);
+  CHECK(r.text("kintod_test_name", "dflt") == "dflt");
   s.set("kintod_test_name", "");
-  CHECK(s.get_string("kintod_test_name", "dflt") == "");
+  CHECK(r.text("kintod_test_name", "dflt") == "");
 }
 
-TEST_CASE("get_bool reads upstream's boolean words in any case") {
+TEST_CASE("flag reads upstream's boolean words in any case, JSON booleans included") {
   settings s;
-  for (const char* word : {"true", "TRUE", "Yes", "on", "1", " true "}) {
+  for (const char* word : {"true", "TRUE", "Yes", "on", "1", " true ", "t", "Y", "\"true\""}) {
     s.set("kintod_test_flag", word);
+    setting_reader r(s);
     INFO(word);
-    CHECK(s.get_bool("kintod_test_flag", false));
+    CHECK(r.flag("kintod_test_flag", false));
+    CHECK(r.problems().empty());
   }
-  for (const char* word : {"false", "False", "NO", "off", "0"}) {
+  for (const char* word : {"false", "False", "NO", "off", "0", "f", "n"}) {
     s.set("kintod_test_flag", word);
+    setting_reader r(s);
     INFO(word);
-    CHECK_FALSE(s.get_bool("kintod_test_flag", true));
+    CHECK_FALSE(r.flag("kintod_test_flag", true));
+    CHECK(r.problems().empty());
   }
 }
 
-TEST_CASE("get_bool falls back silently when unset or empty") {
+TEST_CASE("flag falls back silently when unset, empty or null") {
   settings s;
-  bool bad = false;
-  CHECK(s.get_bool("kintod_test_flag", true, &bad));
+  setting_reader r(s);
+  CHECK(r.flag("kintod_test_flag", true));
   s.set("kintod_test_flag", "");
-  CHECK_FALSE(s.get_bool("kintod_test_flag", false, &bad));
-  CHECK_FALSE(bad);
+  CHECK_FALSE(r.flag("kintod_test_flag", false));
+  s.set("kintod_test_flag", "null");
+  CHECK(r.flag("kintod_test_flag", true));
+  CHECK(r.problems().empty());
 }
 
-TEST_CASE("get_bool falls back and reports junk") {
+TEST_CASE("flag reports junk by the setting's name and value") {
   settings s;
-  s.set("kintod_test_flag", "maybe");
-  bool bad = false;
-  CHECK(s.get_bool("kintod_test_flag", true, &bad));
-  CHECK(bad);
-  CHECK_FALSE(s.get_bool("kintod_test_flag", false));
+  s.set("kinto.flush_endpoint_enabled", "maybe");
+  setting_reader r(s);
+  CHECK(r.flag("flush_endpoint_enabled", true));
+  REQUIRE(r.problems().size() == 1);
+  CHECK(r.problems()[0].find("flush_endpoint_enabled = 'maybe'") != std::string::npos);
+  CHECK(r.problems()[0].find("boolean") != std::string::npos);
 }
 
-TEST_CASE("get_bool reads the environment") {
+TEST_CASE("flag reads the environment, and a problem there names the variable") {
   const settings s;
   const env_guard env("KINTO_KINTOD_TEST_READONLY", "true");
-  CHECK(s.get_bool("kintod_test_readonly", false));
+  setting_reader r(s);
+  CHECK(r.flag("kintod_test_readonly", false));
+  const env_guard junk("KINTO_KINTOD_TEST_OTHER", "perhaps");
+  CHECK_FALSE(r.flag("kintod_test_other", false));
+  REQUIRE(r.problems().size() == 1);
+  CHECK(r.problems()[0].find("environment variable KINTO_KINTOD_TEST_OTHER") != std::string::npos);
 }
 
-TEST_CASE("get_int reads signed decimal integers") {
+TEST_CASE("integer reads signed decimal integers within its range") {
   settings s;
+  setting_reader r(s);
   s.set("kintod_test_n", "42");
-  CHECK(s.get_int("kintod_test_n", 0) == 42);
+  CHECK(r.integer("kintod_test_n", 0, INT64_MIN, INT64_MAX) == 42);
   s.set("kintod_test_n", "-1");
-  CHECK(s.get_int("kintod_test_n", 0) == -1);
+  CHECK(r.integer("kintod_test_n", 0, -1, 10) == -1);
   s.set("kintod_test_n", "+7");
-  CHECK(s.get_int("kintod_test_n", 0) == 7);
+  CHECK(r.integer("kintod_test_n", 0, 0, 10) == 7);
   s.set("kintod_test_n", "9223372036854775807");
-  CHECK(s.get_int("kintod_test_n", 0) == INT64_MAX);
+  CHECK(r.integer("kintod_test_n", 0, 0, INT64_MAX) == INT64_MAX);
+  s.set("kintod_test_n", "\"12\"");
+  CHECK(r.integer("kintod_test_n", 0, 0, 100) == 12);
+  CHECK(r.problems().empty());
 }
 
-TEST_CASE("get_int falls back silently when unset or empty") {
+TEST_CASE("integer falls back silently when unset or empty") {
   settings s;
-  bool bad = false;
-  CHECK(s.get_int("kintod_test_n", 25, &bad) == 25);
+  setting_reader r(s);
+  CHECK(r.integer("kintod_test_n", 25, 0, 100) == 25);
   s.set("kintod_test_n", "");
-  CHECK(s.get_int("kintod_test_n", 26, &bad) == 26);
-  CHECK_FALSE(bad);
+  CHECK(r.integer("kintod_test_n", 26, 0, 100) == 26);
+  CHECK_FALSE(r.optional_integer("kintod_test_n", 0, 100).has_value());
+  CHECK(r.problems().empty());
 }
 
-TEST_CASE("get_int falls back and reports junk") {
+TEST_CASE("integer reports junk and values out of range") {
   settings s;
-  for (const char* junk : {"ten", "10s", "1.5", "+", "-", "+-3", "0x10", "1 0", "99999999999999999999"}) {
+  for (const char* junk : {"ten", "10s", "1.5", "+", "-", "+-3", "0x10", "1 0", "99999999999999999999", "true", "-1", "101"}) {
     s.set("kintod_test_n", junk);
-    bool bad = false;
+    setting_reader r(s);
     INFO(junk);
-    CHECK(s.get_int("kintod_test_n", 3, &bad) == 3);
-    CHECK(bad);
+    CHECK(r.integer("kintod_test_n", 3, 0, 100) == 3);
+    REQUIRE(r.problems().size() == 1);
+    CHECK(r.problems()[0].find("kintod_test_n") != std::string::npos);
+    CHECK(r.problems()[0].find("from 0 to 100") != std::string::npos);
   }
 }
 
-TEST_CASE("get_list splits on any whitespace and is empty when unset") {
+TEST_CASE("words splits on any whitespace and is empty when unset") {
   settings s;
-  CHECK(s.get_list("kintod_test_principals").empty());
+  setting_reader r(s);
+  CHECK(r.words("kintod_test_principals").empty());
   s.set("kintod_test_principals", " system.Authenticated\taccount:alice\n\n account:bob ");
-  CHECK(s.get_list("kintod_test_principals") ==
+  CHECK(r.words("kintod_test_principals") ==
         std::vector<std::string>{"system.Authenticated", "account:alice", "account:bob"});
+  s.set("kintod_test_principals", R"(["account:carol", "system.Everyone"])");
+  CHECK(r.words("kintod_test_principals") == std::vector<std::string>{"account:carol", "system.Everyone"});
+}
+
+TEST_CASE("unread lists the stored settings nothing asked for") {
+  settings s = parse_ok("[app:main]\nuse = egg:kinto\nkinto.paginate_by = 5\ncache_backend = x\npyramid.debug_all = true\n");
+  setting_reader r(s);
+  CHECK(r.integer("paginate_by", 0, 1, 100) == 5);
+  CHECK(r.unread() == std::vector<std::string>{"cache_backend", "pyramid.debug_all"});
+}
+
+TEST_CASE("values are decoded as upstream's native_value decodes them") {
+  using kinto::native_value;
+  CHECK(native_value("\"2027-01-01\"") == "2027-01-01");
+  CHECK(native_value("2027-01-01") == "2027-01-01");
+  CHECK(native_value("true") == "true");
+  CHECK(native_value(" 10 ") == "10");
+  CHECK(native_value("-1") == "-1");
+  CHECK(native_value("null").empty());
+  CHECK(native_value(R"(["a", "b"])") == "a\nb");
+  CHECK(native_value(R"({"a": 1})") == R"({"a": 1})");
+  CHECK(native_value("\"unterminated") == "\"unterminated");
+  CHECK(native_value("kinto.plugins.accounts") == "kinto.plugins.accounts");
+  CHECK(native_value("1e3a5b0b8c") == "1e3a5b0b8c");
+  CHECK(native_value("") == "");
+}
+
+TEST_CASE("a quoted value is decoded in the ini and in the environment alike") {
+  settings s = parse_ok("[app:main]\nkinto.eos = \"2030-05-01\"\n");
+  CHECK(s.get("eos") == "2030-05-01");
+  const env_guard env("KINTO_EOS_MESSAGE", "\"Bye now\"");
+  CHECK(s.get("eos_message") == "Bye now");
+}
+
+TEST_CASE("%(http_port)s is 8888 and [DEFAULT] keys interpolate, as paste deploy gives them") {
+  settings s = parse_ok("[server:main]\nport = %(http_port)s\n[app:main]\nkinto.storage_url = %(here)s/data\n");
+  CHECK(stored(s, "server.port") == "8888");
+  settings d = parse_ok("[DEFAULT]\nhttp_port = 9999\nroot = %(here)s/srv\n[server:main]\nport = %(http_port)s\n"
+                        "[app:main]\nkinto.storage_url = %(root)s/data\n");
+  CHECK(stored(d, "server.port") == "9999");
+  CHECK(stored(d, "storage_url") == "/etc/kinto/srv/data");
+  CHECK_FALSE(stored(d, "root").has_value());
+}
+
+TEST_CASE("interpolation that refers to itself is an error, not a loop") {
+  CHECK(parse_error("[DEFAULT]\na = %(a)s\n[app:main]\nx = %(a)s\n").find("line 4") != std::string::npos);
+}
+
+TEST_CASE("paste deploy's use = line is not a setting") {
+  settings s = parse_ok("[app:main]\nuse = egg:kinto\n");
+  CHECK(s.stored().empty());
 }
 
 TEST_CASE("split_words drops empty parts") {
@@ -490,7 +563,7 @@ TEST_CASE("parse_bool rejects anything but the boolean words") {
   CHECK(kinto::parse_bool("Off") == false);
   CHECK(kinto::parse_bool("YES") == true);
   CHECK_FALSE(kinto::parse_bool("").has_value());
-  CHECK_FALSE(kinto::parse_bool("t").has_value());
+  CHECK(kinto::parse_bool("t") == true);
   CHECK_FALSE(kinto::parse_bool("2").has_value());
   CHECK_FALSE(kinto::parse_bool("truee").has_value());
 }
