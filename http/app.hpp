@@ -36,14 +36,14 @@ struct config {
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool accounts = false;
-  bool flush_endpoint = false;
+  bool flush_endpoint = false;       ///< kinto.plugins.flush, unless flush_endpoint_enabled = false
   bool default_bucket = false;        ///< kinto.plugins.default_bucket
   bool history = false;               ///< kinto.plugins.history
   std::vector<std::string> history_exclude_resources, history_exclude_user_ids, history_trim_user_ids;
   std::int64_t history_trim_max_count = -1, history_trim_threshold = 100;
   std::string default_bucket_secret;  ///< HMAC key of personal bucket ids
   std::optional<std::string> default_bucket_hmac_secret; ///< the setting, when set
-  bool schema_validation = false; ///< experimental_collection_schema_validation ///< kinto.plugins.flush with flush_endpoint_enabled
+  bool schema_validation = false;    ///< experimental_collection_schema_validation
   std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
   bool permissions_endpoint = false;
   std::vector<std::string> user_data_delete_principals;

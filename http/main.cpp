@@ -14,11 +14,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace {
@@ -29,6 +31,23 @@ int fail(const std::string& message) {
   std::cerr << "kintod: " << message << "\n";
   return usage_error;
 }
+
+/// A fresh directory under $TMPDIR (or /tmp), removed with its content when
+/// destroyed; `path` is empty when it could not be created.
+struct throwaway_directory {
+  std::string path;
+  throwaway_directory() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/kintod-memory-XXXXXX";
+    if (::mkdtemp(pattern.data())) path = pattern;
+  }
+  ~throwaway_directory() {
+    std::error_code ignored;
+    if (!path.empty()) std::filesystem::remove_all(path, ignored);
+  }
+  throwaway_directory(const throwaway_directory&) = delete;
+  throwaway_directory& operator=(const throwaway_directory&) = delete;
+};
 
 const char* usage = "usage: kintod [--ini PATH] [--host HOST] [--port PORT] | --version\n";
 
@@ -126,8 +145,13 @@ int main(int argc, char** argv) {
 
   kinto::setting_reader reader(settings);
   const std::string backend = reader.text("storage_backend", "lmdb");
-  if (backend != "lmdb" && backend != "kintod.storage.lmdb")
-    return fail("storage backend '" + backend + "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb)");
+  // Upstream's memory backend keeps nothing across restarts: kintod gives it
+  // an LMDB store in a directory of its own that is removed at exit.
+  const bool ephemeral = backend == "kinto.core.storage.memory";
+  if (backend != "lmdb" && backend != "kintod.storage.lmdb" && !ephemeral)
+    return fail("storage backend '" + backend +
+                "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb, or "
+                "kinto.core.storage.memory for data that does not outlive the process)");
   (void)kinto::http::load_config(reader, cfg);
 
   constexpr std::int64_t any = INT64_MAX;
@@ -147,7 +171,14 @@ int main(int argc, char** argv) {
     static_cast<std::size_t>(reader.integer("max_requests_in_flight", 4096, 1, any));
 
   kinto::storage::store_options store_options;
-  store_options.directory = reader.text("storage_url", "./kinto-data");
+  std::optional<throwaway_directory> memory;
+  if (ephemeral) {
+    memory.emplace();
+    if (memory->path.empty()) return fail("kinto.core.storage.memory: cannot create a directory under $TMPDIR");
+    store_options.directory = memory->path;
+  } else {
+    store_options.directory = reader.text("storage_url", "./kinto-data");
+  }
   store_options.map_size =
     static_cast<std::size_t>(reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
   kinto::actors::write_service_options write_options;

@@ -482,7 +482,7 @@ void kintod_process::start() {
       erase_setting(settings, name);
       settings[name] = value;
     }
-    write_file(ini_path_, ini_text(settings));
+    write_file(ini_path_, options_.ini.empty() ? ini_text(settings) : options_.ini);
     args.insert(args.end(), {"--ini", ini_path_});
   }
   args.insert(args.end(), {"--host", "127.0.0.1", "--port", "0"});

@@ -116,6 +116,9 @@ struct kintod_options {
   std::string data_dir = {};
   /// False: start kintod without --ini (built-in defaults, cwd = a temp dir).
   bool write_ini = true;
+  /// Not empty: the whole ini file, written as given (`settings` and `omit`
+  /// are then not used), e.g. a stock upstream configuration.
+  std::string ini = {};
 };
 
 /// A running kintod. The constructor starts it and waits for its

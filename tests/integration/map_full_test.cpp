@@ -1,8 +1,11 @@
 // Integration tests of a full LMDB map (a tiny `storage_map_size`): writes that
 // do not fit get 507 (errno 201) as a Kinto error, reads and smaller writes
 // go on, nothing acknowledged is lost (also across restarts), and a larger
-// map size at the next start makes room again.
+// map size at the next start makes room again; and the heartbeat reports
+// storage down while no write fits.
 #include "harness.hpp"
+
+#include <lmdb.h>
 
 #include <algorithm>
 #include <map>
@@ -222,4 +225,40 @@ TEST_CASE("a full map refuses writes with 507, keeps serving reads and loses not
     }
     check_everything(server, acked, deleted);
   }
+}
+
+TEST_CASE("the heartbeat reports storage down with 503 while nothing can be written, and up again after", "[map_full]") {
+  temp_dir data;
+  kintod_process server({.settings = {{"kinto.storage_map_size", tiny_map}}, .data_dir = data.path()});
+  REQUIRE(server.healthy());
+
+  // Another process's read transaction keeps every page freed after it began
+  // from being reused: each write the heartbeat makes then takes pages of
+  // the tiny map for good, until none are left.
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == MDB_SUCCESS);
+  REQUIRE(mdb_env_open(env, data.path().c_str(), MDB_RDONLY | MDB_NOTLS, 0600) == MDB_SUCCESS);
+  MDB_txn* pinned = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &pinned) == MDB_SUCCESS);
+
+  http_response down;
+  {
+    auto connection = server.connect();
+    for (int i = 0; i < 5000 && down.status == 0; ++i) {
+      auto r = connection->request("GET", "/v1/__heartbeat__");
+      if (r.status != 200) down = r;
+    }
+  }
+  mdb_txn_abort(pinned);
+  mdb_env_close(env);
+
+  INFO(down.describe());
+  REQUIRE_THAT(down, is_json(503));
+  CHECK(at(down.json(), "storage") == value(false));
+  CHECK(at(down.json(), "permission") == value(true));
+  CHECK(at(down.json(), "cache") == value(true));
+  // The pages come back once the reader is gone.
+  auto up = server.request("GET", "/v1/__heartbeat__");
+  REQUIRE_THAT(up, is_json(200));
+  CHECK(at(up.json(), "storage") == value(true));
 }

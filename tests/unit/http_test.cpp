@@ -4,6 +4,7 @@
 #include "http/auth.hpp"
 #include "http/body.hpp"
 #include "schema/crypto.hpp"
+#include "schema/settings.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -191,4 +192,75 @@ TEST_CASE("read-only mode refuses writes before routing") {
   CHECK(r.status == 405);
   CHECK(json_of(r).find("errno")->as_int64() == 115);
   CHECK(f.call("POST", "/v1/nowhere", "", {alice}).status == 405);
+}
+
+TEST_CASE("load_config reads policies by their exact upstream names") {
+  auto policies_for = [](const std::string& account_use) {
+    kinto::settings s;
+    s.set("includes", "kinto.plugins.accounts");
+    s.set("multiauth.policies", "account basicauth");
+    s.set("multiauth.policy.account.use", account_use);
+    s.set("multiauth.policy.basicauth.use", "kinto.core.authentication.BasicAuthAuthenticationPolicy");
+    kinto::setting_reader reader(s);
+    config cfg;
+    (void)load_config(reader, cfg);
+    return std::make_pair(cfg.policies, reader.warnings());
+  };
+  using names = std::vector<std::string>;
+  for (const char* use : {"kinto.plugins.accounts.AccountsPolicy",
+                          "kinto.plugins.accounts.authentication.AccountsAuthenticationPolicy",
+                          "kinto.plugins.accounts.authentication:AccountsAuthenticationPolicy"}) {
+    INFO(use);
+    auto [policies, warnings] = policies_for(use);
+    CHECK(policies == names{"account", "basicauth"});
+    CHECK(warnings.empty());
+  }
+  auto [policies, warnings] = policies_for("kinto.plugins.accounts.AccountsPolicyTwo");
+  CHECK(policies == names{"basicauth"});
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("AccountsPolicyTwo") != std::string::npos);
+}
+
+TEST_CASE("load_config: the flush plugin alone enables the endpoint, the switch can still turn it off") {
+  auto flush_for = [](std::optional<std::string> includes, std::optional<std::string> enabled) {
+    kinto::settings s;
+    if (includes) s.set("includes", *includes);
+    if (enabled) s.set("flush_endpoint_enabled", *enabled);
+    config cfg;
+    CHECK_FALSE(load_config(s, cfg));
+    return cfg.flush_endpoint;
+  };
+  CHECK(flush_for("kinto.plugins.flush", std::nullopt));
+  CHECK(flush_for("kinto.plugins.flush", "true"));
+  CHECK_FALSE(flush_for("kinto.plugins.flush", "false"));
+  CHECK_FALSE(flush_for(std::nullopt, "true"));
+}
+
+TEST_CASE("load_config names every setting it cannot use") {
+  kinto::settings s;
+  s.set("flush_endpoint_enabled", "maybe");
+  s.set("history.auto_trim_max_count", "abc");
+  s.set("backoff_percentage", "-1");
+  s.set("plural_bucket_post_enabled", "no way");
+  s.set("eos", "soon");
+  kinto::setting_reader reader(s);
+  config cfg;
+  CHECK(load_config(reader, cfg));
+  std::string all;
+  for (const auto& p : reader.problems()) all += p + "\n";
+  INFO(all);
+  CHECK(reader.problems().size() == 5);
+  for (const char* name : {"flush_endpoint_enabled", "history.auto_trim_max_count", "backoff_percentage",
+                           "plural_bucket_post_enabled", "eos"})
+    CHECK(all.find(std::string("setting ") + name + " = ") != std::string::npos);
+}
+
+TEST_CASE("load_config turns endpoint methods off by their upstream switch names") {
+  kinto::settings s;
+  s.set("plural_bucket_post_enabled", "false");
+  s.set("object_record_delete_enabled", "false");
+  s.set("object_group_put_enabled", "true");
+  config cfg;
+  REQUIRE_FALSE(load_config(s, cfg));
+  CHECK(cfg.disabled_methods == std::set<std::string, std::less<>>{"plural_bucket POST", "object_record DELETE"});
 }
