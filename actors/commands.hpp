@@ -43,7 +43,8 @@ struct write_command {
   bool explicit_permissions = true;
   std::optional<std::uint64_t> tombstone_timestamp; ///< DELETE ?last_modified=
   /// Validation of the final data of a create or update (JSON Schema), run
-  /// before the write is planned; may add fields (a record's `schema`).
+  /// before the write is planned, on the data with the object's `id` set
+  /// (even when the body sent none); may add fields (a record's `schema`).
   std::function<std::optional<error>(json::value& data)> validate;
 };
 
