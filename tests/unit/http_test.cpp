@@ -90,7 +90,6 @@ struct app_fixture {
     std::string error;
     store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
     REQUIRE(store);
-    writes = std::make_unique<actors::write_service>(*store, actors::write_service_options{});
     settings s;
     s.set("includes", "kinto.plugins.accounts");
     s.set("multiauth.policies", "account basicauth");
@@ -98,6 +97,9 @@ struct app_fixture {
     for (auto& [k, v] : extra) s.set(k, v);
     config cfg;
     REQUIRE_FALSE(load_config(s, cfg));
+    actors::write_service_options options;
+    options.history.enabled = cfg.history;
+    writes = std::make_unique<actors::write_service>(*store, options);
     application = std::make_unique<app>(std::move(cfg), *store, *writes);
     handle = make_handler(*application);
   }
@@ -191,4 +193,27 @@ TEST_CASE("read-only mode refuses writes before routing") {
   CHECK(r.status == 405);
   CHECK(json_of(r).find("errno")->as_int64() == 115);
   CHECK(f.call("POST", "/v1/nowhere", "", {alice}).status == 405);
+}
+
+TEST_CASE("a history purge right after two writes removes and returns both entries") {
+  app_fixture f(std::vector<std::pair<std::string, std::string>>{{"includes", "kinto.plugins.accounts kinto.plugins.history"}});
+  // Several rounds: the purge used to lose one of two entries whenever both
+  // removals were planned within the same millisecond.
+  for (int round = 0; round < 5; ++round) {
+    INFO("round " << round);
+    const std::string bucket = "/v1/buckets/b" + std::to_string(round);
+    REQUIRE(f.call("PUT", bucket, "", {alice}).status == 201);
+    REQUIRE(f.call("PUT", bucket + "/collections/c", "", {alice}).status == 201);
+    auto purged = f.call("DELETE", bucket + "/history", "", {alice});
+    REQUIRE(purged.status == 200);
+    const json::value body = json_of(purged);
+    const auto& entries = body.find("data")->as_array();
+    REQUIRE(entries.size() == 2);
+    for (const auto& e : entries) CHECK(e.find("deleted")->as_bool());
+    auto left = f.call("GET", bucket + "/history", "", {alice});
+    REQUIRE(left.status == 200);
+    CHECK(json_of(left).find("data")->as_array().empty());
+    // The purge's timestamp is the history's new one.
+    CHECK(*purged.get("ETag") == *left.get("ETag"));
+  }
 }
