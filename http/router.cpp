@@ -24,7 +24,8 @@ int hex_value(char c) {
   return -1;
 }
 
-/// Percent-decodes; `plus_is_space` for query strings. False on a bad escape.
+} // namespace
+
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
   out.reserve(in.size());
@@ -45,6 +46,8 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   }
   return true;
 }
+
+namespace {
 
 bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
