@@ -257,9 +257,8 @@ void resolve_identities(const call_ptr& c, std::shared_ptr<batch_state> state, s
 
 void handle_batch(const call_ptr& c) {
   if (auto type = c->req.header("content-type")) {
-    std::string_view t = type->substr(0, type->find(';'));
-    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-    if (t != "application/json")
+    const auto parsed = parse_media_type(*type);
+    if (!parsed || !parsed->is("application/json"))
       return c->fail(invalid_parameters({{"header", "Content-Type", "Content-Type header should be one of ['application/json']"}}, 415));
   }
   std::string err;

@@ -251,8 +251,10 @@ void object_read(const call_ptr& c, const storage::view& snap) {
 /// Fills the command's body part for PUT/PATCH/POST; false when it failed (answered).
 bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json::value>& sent) {
   const kind k = c->r.list.of;
-  const std::string type = std::string(c->req.header("content-type").value_or(""));
-  if (c->is("PATCH") && type.find("application/json-patch+json") != std::string::npos) {
+  // The router let only JSON and, for PATCH, the patch formats through.
+  const auto type = parse_media_type(c->req.header("content-type").value_or(""));
+  auto is = [&](std::string_view essence) { return type && type->is(essence); };
+  if (c->is("PATCH") && is("application/json-patch+json")) {
     auto ops = parse_json_patch(c->req.body);
     if (auto* e = std::get_if<error>(&ops)) return c->fail(*e), false;
     cmd.format = actors::patch_format::json_patch;
@@ -263,8 +265,7 @@ bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json
   if (auto* e = std::get_if<error>(&env)) return c->fail(*e), false;
   auto& body = std::get<envelope>(env);
   if (c->is("PATCH")) {
-    cmd.format = type.find("application/merge-patch+json") != std::string::npos ? actors::patch_format::merge_patch
-                                                                                 : actors::patch_format::merge;
+    cmd.format = is("application/merge-patch+json") ? actors::patch_format::merge_patch : actors::patch_format::merge;
     if (!body.data && !body.permissions)
       return c->fail(invalid_parameter("body", "data", "Provide at least one of data or permissions")), false;
     sent = body.data;

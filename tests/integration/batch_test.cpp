@@ -106,3 +106,20 @@ TEST_CASE("ids and paths that merely contain batch are served in a batch", "[bat
   CHECK(responses[4].find("status")->as_int64() == 404);
   must(server.request("GET", "/v1/buckets/batch-jobs/collections/batch/records/batch", {}, owner()), 200);
 }
+
+TEST_CASE("a batch takes its JSON Content-Type in any case, and nothing else", "[batch]") {
+  kintod_process server;
+  const std::string payload = R"({"requests": [{"path": "/"}]})";
+  for (const std::string type : {"application/json", "Application/JSON; Charset=UTF-8", "APPLICATION/JSON;charset=utf-8"}) {
+    INFO(type);
+    auto r = server.request("POST", "/v1/batch", payload, with(owner(), {{"Content-Type", type}}));
+    REQUIRE_THAT(r, is_json(200));
+    CHECK(r.json().find("responses")->as_array()[0].find("status")->as_int64() == 200);
+  }
+  for (const std::string type : {"text/plain", "application/jsonx", "application/json-patch+json", "application"}) {
+    INFO(type);
+    auto r = server.request("POST", "/v1/batch", payload, with(owner(), {{"Content-Type", type}}));
+    CHECK_THAT(r, is_kinto_error(415, 107));
+    CHECK(str_at(r.json(), "details.0.name") == "Content-Type");
+  }
+}

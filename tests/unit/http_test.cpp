@@ -65,6 +65,46 @@ TEST_CASE("precondition headers must be quoted integers or a star") {
   }
 }
 
+TEST_CASE("media types parse case-insensitively with their parameters") {
+  auto m = parse_media_type("Application/JSON; Charset=UTF-8");
+  REQUIRE(m);
+  CHECK(m->type == "application");
+  CHECK(m->subtype == "json");
+  CHECK(m->is("application/json"));
+  CHECK_FALSE(m->is("application/jsonx"));
+  CHECK_FALSE(m->is("application/js"));
+  CHECK(m->parameter("charset") == "UTF-8");
+  CHECK_FALSE(m->parameter("q"));
+
+  auto patch = parse_media_type(" APPLICATION/Merge-Patch+JSON ");
+  REQUIRE(patch);
+  CHECK(patch->is("application/merge-patch+json"));
+  CHECK_FALSE(patch->is("application/json"));
+
+  SECTION("quoted values, whitespace and empty parameters") {
+    auto q = parse_media_type(R"(text/plain ;; a="x;y\"z" ;B = c;)");
+    REQUIRE(q);
+    REQUIRE(q->parameters.size() == 2);
+    CHECK(q->parameter("a") == "x;y\"z");
+    CHECK(q->parameter("b") == "c");
+  }
+  SECTION("ranges of Accept") {
+    auto any = parse_media_type("*/*;q=0");
+    REQUIRE(any);
+    CHECK(any->is("*/*"));
+    CHECK(any->parameter("q") == "0");
+  }
+  SECTION("what is not a media type") {
+    for (std::string_view bad : {"", " ", "json", "application", "application/", "/json", "application /json",
+                                 "application/ json", "application/json x", "application/json; charset",
+                                 "application/json; =utf-8", "application/json; charset=", "application/json; a=\"open",
+                                 "application/json, text/plain", "\xff/\xfe"}) {
+      INFO(bad);
+      CHECK_FALSE(parse_media_type(bad));
+    }
+  }
+}
+
 TEST_CASE("Basic credentials split at the first colon and need a user") {
   std::string user, password;
   CHECK(parse_basic("Basic " + crypto::base64_encode("mat:se:cret"), user, password));
@@ -215,5 +255,37 @@ TEST_CASE("a history purge right after two writes removes and returns both entri
     CHECK(json_of(left).find("data")->as_array().empty());
     // The purge's timestamp is the history's new one.
     CHECK(*purged.get("ETag") == *left.get("ETag"));
+  }
+}
+
+TEST_CASE("every check of a media type ignores its case") {
+  app_fixture f;
+  const std::pair<std::string, std::string> mixed{"content-type", "Application/JSON; Charset=UTF-8"};
+  REQUIRE(f.call("PUT", "/v1/buckets/b", "", {alice}).status == 201);
+  REQUIRE(f.call("PUT", "/v1/buckets/b/collections/c", "", {alice}).status == 201);
+  const std::string record = "/v1/buckets/b/collections/c/records/r";
+  REQUIRE(f.call("PUT", record, R"({"data":{"f":1,"g":2}})", {alice, mixed}).status == 201);
+  SECTION("Accept") {
+    CHECK(f.call("GET", record, "", {alice, {"accept", "Application/JSON"}}).status == 200);
+    CHECK(f.call("GET", record, "", {alice, {"accept", "TEXT/html, Application/*;Q=0.5"}}).status == 200);
+    CHECK(f.call("GET", record, "", {alice, {"accept", "application/JSON;q=0"}}).status == 406);
+  }
+  SECTION("merge-patch") {
+    auto r = f.call("PATCH", record, R"({"data":{"f":null}})", {alice, {"content-type", "Application/Merge-Patch+Json"}});
+    REQUIRE(r.status == 200);
+    CHECK_FALSE(json_of(r).find("data")->find("f"));
+  }
+  SECTION("JSON-Patch") {
+    auto r = f.call("PATCH", record, R"([{"op":"remove","path":"/data/g"}])", {alice, {"content-type", "Application/JSON-Patch+JSON"}});
+    REQUIRE(r.status == 200);
+    CHECK_FALSE(json_of(r).find("data")->find("g"));
+  }
+  SECTION("batch") {
+    auto r = f.call("POST", "/v1/batch", R"({"requests":[{"path":"/buckets/b"}]})", {alice, mixed});
+    CHECK(r.status == 200);
+  }
+  SECTION("malformed types are refused") {
+    CHECK(f.call("PUT", record, R"({"data":{}})", {alice, {"content-type", "application/json; charset"}}).status == 415);
+    CHECK(f.call("POST", "/v1/batch", R"({"requests":[]})", {alice, {"content-type", "Application/JSONx"}}).status == 415);
   }
 }
