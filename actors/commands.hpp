@@ -42,8 +42,12 @@ struct write_command {
   std::string author;                     ///< user id, or system.Everyone when anonymous
   bool explicit_permissions = true;
   std::optional<std::uint64_t> tombstone_timestamp; ///< DELETE ?last_modified=
+  /// The id was generated for a POST without one: as upstream, schemas then
+  /// see the data without an id.
+  bool id_generated = false;
   /// Validation of the final data of a create or update (JSON Schema), run
-  /// before the write is planned; may add fields (a record's `schema`).
+  /// before the write is planned, on the data with the object's `id` set
+  /// (unless `id_generated`); may add fields (a record's `schema`).
   std::function<std::optional<error>(json::value& data)> validate;
 };
 

@@ -275,8 +275,13 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   std::optional<std::uint64_t> proposed = proposed_timestamp(data.find("last_modified"));
   if (proposed && replacing && *proposed <= current.object->last_modified) proposed.reset();
   if (auto invalid = validate_data(k, data)) return std::move(*invalid);
-  if (cmd.validate)
+  if (cmd.validate) {
+    // Schemas see the object with its id, as upstream validates
+    // {id, ...data}: the id sent or the one of the URL; a POST without one
+    // is validated before its id exists, as upstream does.
+    if (!cmd.id_generated) data.set("id", json::value(cmd.id));
     if (auto invalid = cmd.validate(data)) return std::move(*invalid);
+  }
 
   auto [ts, list_after] = assign_timestamp(proposed, list_ts, now);
   data.erase("id");

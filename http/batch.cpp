@@ -5,6 +5,7 @@
 // 409 drops what came before it, a 5xx drops everything, and what is kept
 // is committed together.
 #include "http/call.hpp"
+#include "http/routes.hpp"
 
 #include "actors/write_session.hpp"
 #include "schema/json.hpp"
@@ -69,6 +70,21 @@ struct batch_state {
   /// A 5xx: the answer to the whole batch, of which nothing is kept.
   std::optional<response> failure;
 };
+
+/// Whether a request's path (as sent: percent-encoded, with or without the
+/// /v1 prefix, a trailing slash or a query string) is where routing would
+/// serve this endpoint: a batch within a batch. Paths that merely contain
+/// "batch" (`/buckets/batch-jobs`) are served as any other.
+bool is_batch_endpoint(const config& cfg, std::string_view path) {
+  std::string decoded;
+  if (!percent_decode(path.substr(0, path.find('?')), decoded, false)) return false; // routing answers 400
+  std::string_view p = decoded;
+  if (p == "/v1" || p.starts_with("/v1/")) p.remove_prefix(3);
+  // A trailing slash is served through a redirect, which is followed.
+  while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+  const auto matched = match(cfg, p);
+  return matched && matched->ep == endpoint::batch;
+}
 
 bool writes(const json::value& r) {
   const json::value* method = r.find("method");
@@ -241,9 +257,8 @@ void resolve_identities(const call_ptr& c, std::shared_ptr<batch_state> state, s
 
 void handle_batch(const call_ptr& c) {
   if (auto type = c->req.header("content-type")) {
-    std::string_view t = type->substr(0, type->find(';'));
-    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-    if (t != "application/json")
+    const auto parsed = parse_media_type(*type);
+    if (!parsed || !parsed->is("application/json"))
       return c->fail(invalid_parameters({{"header", "Content-Type", "Content-Type header should be one of ['application/json']"}}, 415));
   }
   std::string err;
@@ -270,7 +285,7 @@ void handle_batch(const call_ptr& c) {
     if (!r.is_object()) return c->fail(batch_error(json::serialize(r) + " is not a mapping type"));
     if (defaults) merge_under(merged, *defaults);
     if (auto e = check_shape(merged, false)) return c->fail(*e);
-    if (merged.find("path")->as_string().find("/batch") != std::string::npos)
+    if (is_batch_endpoint(c->cfg(), merged.find("path")->as_string()))
       return c->fail(batch_error("Recursive call on /batch endpoint is forbidden."));
     state->requests.push_back(std::move(merged));
   }

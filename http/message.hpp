@@ -48,6 +48,31 @@ struct response {
   std::optional<std::string_view> get(std::string_view name) const;
 };
 
+/// A media type (RFC 9110 §8.3.1) as a Content-Type value, or an item of
+/// Accept, gives it. Type, subtype and parameter names are case-insensitive
+/// and kept lower-cased; parameter values are kept as sent, unquoted.
+struct media_type {
+  std::string type;    ///< "application"
+  std::string subtype; ///< "json", "merge-patch+json"
+  std::vector<std::pair<std::string, std::string>> parameters; ///< in order
+
+  /// True when `type/subtype` is `essence`, given in lower case
+  /// ("application/json").
+  bool is(std::string_view essence) const;
+  /// The value of the first parameter named `lower_name`, or nullopt.
+  std::optional<std::string_view> parameter(std::string_view lower_name) const;
+};
+
+/// Parses a media type: `type "/" subtype *( OWS ";" OWS [ name "=" value ] )`
+/// with type, subtype and names tokens, values tokens or quoted strings
+/// (whitespace around `=` and empty parameters are tolerated; a malformed
+/// parameter ends the list, as upstream reads only what precedes the first
+/// ';'). nullopt when `type/subtype` is not one ("", "json", "application/",
+/// "a/b c"). The one
+/// parser of media types: every check of a request's Content-Type or Accept
+/// goes through it.
+std::optional<media_type> parse_media_type(std::string_view text);
+
 /// How a handler answers: exactly once, from any thread.
 using responder = std::function<void(response)>;
 /// The application: takes a request and answers it through the responder.

@@ -11,6 +11,7 @@
 #include "schema/query.hpp"
 #include "storage/listing.hpp"
 #include "actors/write_logic.hpp"
+#include "actors/write_session.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -250,8 +251,10 @@ void object_read(const call_ptr& c, const storage::view& snap) {
 /// Fills the command's body part for PUT/PATCH/POST; false when it failed (answered).
 bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json::value>& sent) {
   const kind k = c->r.list.of;
-  const std::string type = std::string(c->req.header("content-type").value_or(""));
-  if (c->is("PATCH") && type.find("application/json-patch+json") != std::string::npos) {
+  // The router let only JSON and, for PATCH, the patch formats through.
+  const auto type = parse_media_type(c->req.header("content-type").value_or(""));
+  auto is = [&](std::string_view essence) { return type && type->is(essence); };
+  if (c->is("PATCH") && is("application/json-patch+json")) {
     auto ops = parse_json_patch(c->req.body);
     if (auto* e = std::get_if<error>(&ops)) return c->fail(*e), false;
     cmd.format = actors::patch_format::json_patch;
@@ -262,8 +265,7 @@ bool read_body(const call_ptr& c, actors::write_command& cmd, std::optional<json
   if (auto* e = std::get_if<error>(&env)) return c->fail(*e), false;
   auto& body = std::get<envelope>(env);
   if (c->is("PATCH")) {
-    cmd.format = type.find("application/merge-patch+json") != std::string::npos ? actors::patch_format::merge_patch
-                                                                                 : actors::patch_format::merge;
+    cmd.format = is("application/merge-patch+json") ? actors::patch_format::merge_patch : actors::patch_format::merge;
     if (!body.data && !body.permissions)
       return c->fail(invalid_parameter("body", "data", "Provide at least one of data or permissions")), false;
     sent = body.data;
@@ -592,6 +594,7 @@ void list_create(const call_ptr& c) {
     return c->fail(invalid_parameter("body", "data.id", "Required"));
   } else {
     cmd.id = k == kind::record ? crypto::uuid4() : crypto::random_name_id();
+    cmd.id_generated = true;
   }
   cmd.data = std::move(body.data);
   cmd.permissions = std::move(body.permissions);
@@ -629,52 +632,149 @@ void list_create(const call_ptr& c) {
   });
 }
 
-/// Plural DELETE (querying.md §8): the matching live objects of one page,
-/// each deleted by its own write, in sort order.
-void list_delete(const call_ptr& c, const access_rule& rule) {
-  storage::snapshot snap = c->read();
-  if (!snap.valid()) return c->fail(backend_unavailable());
-  auto parsed = parse_query(*c);
-  if (auto* e = std::get_if<error>(&parsed)) return c->fail(*e);
+/// One page of a plural DELETE (querying.md §8), chosen on a view: the ids
+/// to remove in sort order, the Next-Page link, the list timestamp.
+struct deletion_page {
+  std::vector<std::string> ids;
+  std::optional<std::string> next_page;
+  std::uint64_t list_ts = 0;
+};
+
+/// The page of matching live objects the caller may delete, read from `v`;
+/// or the answer when the request removes nothing (400, 412).
+std::variant<deletion_page, response> choose_deletions(const call& c, const access_rule& rule, const storage::view& v) {
+  auto parsed = parse_query(c);
+  if (auto* e = std::get_if<error>(&parsed)) return error_response(c.cfg(), *e);
   const query::request& q = std::get<query::request>(parsed);
-  const std::uint64_t list_ts = snap.list_timestamp(c->r.list).value_or(0);
-  auto pre = parse_preconditions(c->req, nullptr);
-  if (auto* e = std::get_if<error>(&pre)) return c->fail(*e);
+  deletion_page chosen;
+  chosen.list_ts = v.list_timestamp(c.r.list).value_or(0);
+  auto pre = parse_preconditions(c.req, nullptr);
+  if (auto* e = std::get_if<error>(&pre)) return error_response(c.cfg(), *e);
   auto& p = std::get<actors::preconditions>(pre);
-  if (p.if_none_match_any || (p.if_match && *p.if_match != list_ts)) {
-    response res = error_response(c->cfg(), precondition_failed(std::nullopt));
-    add_timestamp_headers(res, list_ts);
-    return c->send(std::move(res));
+  if (p.if_none_match_any || (p.if_match && *p.if_match != chosen.list_ts)) {
+    response res = error_response(c.cfg(), precondition_failed(std::nullopt));
+    add_timestamp_headers(res, chosen.list_ts);
+    return res;
   }
   storage::page_request wanted;
-  wanted.limit = page_size(c->cfg(), q);
-  if (rule) wanted.visible = rule(snap);
+  wanted.limit = page_size(c.cfg(), q);
+  if (rule) wanted.visible = rule(v);
   wanted.live_only = true;
   std::int64_t offset = 0;
   if (q.token) {
     auto decoded = query::decode_token(*q.token);
-    if (auto* e = std::get_if<error>(&decoded)) return c->fail(*e);
+    if (auto* e = std::get_if<error>(&decoded)) return error_response(c.cfg(), *e);
     auto& t = std::get<query::token>(decoded);
     // Deletion tokens are single use.
-    if (!c->a.deletion_tokens.consume(t.nonce))
-      return c->fail(invalid_parameter("querystring", std::nullopt, "_token was already used or has expired."));
+    if (!c.a.deletion_tokens.consume(t.nonce))
+      return error_response(c.cfg(), invalid_parameter("querystring", std::nullopt, "_token was already used or has expired."));
     wanted.after = std::move(t.last_object);
     offset = t.offset;
   }
-  storage::page page = storage::read_page(snap, c->r.list, q, wanted);
-  std::vector<std::string> ids;
+  storage::page page = storage::read_page(v, c.r.list, q, wanted);
   for (const auto& text : page.objects) {
     std::string err;
     auto object = json::parse(text, err);
     const json::value* id = object ? object->find("id") : nullptr;
-    if (id && id->is_string()) ids.push_back(id->as_string());
+    if (id && id->is_string()) chosen.ids.push_back(id->as_string());
   }
-  std::optional<std::string> next_page;
   if (page.more) {
-    auto next = query::token_after(q.sort, page.last, offset + static_cast<std::int64_t>(ids.size()));
-    c->a.deletion_tokens.remember(next.nonce);
-    next_page = next_page_url(*c, wanted.limit, next);
+    auto next = query::token_after(q.sort, page.last, offset + static_cast<std::int64_t>(chosen.ids.size()));
+    c.a.deletion_tokens.remember(next.nonce);
+    chosen.next_page = next_page_url(c, wanted.limit, next);
   }
+  return chosen;
+}
+
+/// What a plural DELETE answers: the tombstones of the removals that took
+/// place, in the page's order.
+response deletion_response(const deletion_page& page, const std::vector<std::optional<std::string>>& tombstones,
+                           std::uint64_t newest) {
+  std::string body = "{\"data\":[";
+  bool first = true;
+  for (const auto& t : tombstones) {
+    if (!t) continue;
+    body += first ? "" : ",";
+    body += *t;
+    first = false;
+  }
+  body += "]}";
+  response res;
+  res.status = 200;
+  res.body = std::move(body);
+  res.set("Content-Type", "application/json");
+  add_timestamp_headers(res, newest);
+  if (page.next_page) res.set("Next-Page", *page.next_page);
+  return res;
+}
+
+actors::write_command removal(const call& c, const std::string& id) {
+  actors::write_command cmd;
+  cmd.op = actors::write_op::remove;
+  cmd.id = id;
+  cmd.author = c.who.author();
+  return cmd;
+}
+
+/// Plural DELETE of a history: one session of the write path chooses the
+/// entries and removes them. History entries are appended by the committer,
+/// inside the transactions of the changes they describe, not by the
+/// history's list actor; so only a writer reads every entry acknowledged so
+/// far and the history's true timestamp. Removals planned elsewhere (by the
+/// list actor, against a snapshot) could take a timestamp that an earlier
+/// removal of the same purge, or a new entry, already held, and be refused.
+void purge_history(const call_ptr& c, const access_rule& rule) {
+  struct purge {
+    std::variant<deletion_page, response> chosen = response{};
+    std::vector<std::optional<std::string>> tombstones;
+    std::uint64_t newest = 0;
+  };
+  auto run = [c, rule](actors::write_session& session, purge& out) {
+    const storage::view current = session.read();
+    out.chosen = choose_deletions(*c, rule, current);
+    auto* page = std::get_if<deletion_page>(&out.chosen);
+    if (!page) return;
+    out.newest = page->list_ts;
+    for (const auto& id : page->ids) {
+      actors::write_outcome removed = session.write(c->r.list, removal(*c, id));
+      if (removed.failure) {
+        out.tombstones.emplace_back();
+        continue;
+      }
+      out.tombstones.emplace_back(std::move(removed.data));
+      out.newest = std::max(out.newest, removed.last_modified);
+    }
+  };
+  auto answer = [c](purge& out) {
+    if (auto* refused = std::get_if<response>(&out.chosen)) return c->send(std::move(*refused));
+    c->send(deletion_response(std::get<deletion_page>(out.chosen), out.tombstones, out.newest));
+  };
+  if (c->req.session) {
+    // Inside a batch that writes: its session is the writer already.
+    purge out;
+    run(*c->req.session, out);
+    return answer(out);
+  }
+  auto out = std::make_shared<purge>();
+  c->a.writes.run_session([run, out](actors::write_session& session) { run(session, *out); },
+                          [c, out, answer](storage::status s) {
+                            c->resume([c, out, answer, s] {
+                              if (s != storage::status::ok)
+                                return c->fail(s == storage::status::full ? insufficient_storage() : backend_unavailable());
+                              answer(*out);
+                            });
+                          });
+}
+
+/// Plural DELETE (querying.md §8): the matching live objects of one page,
+/// each deleted by its own write, in sort order.
+void list_delete(const call_ptr& c, const access_rule& rule) {
+  if (c->r.list.of == kind::history) return purge_history(c, rule);
+  storage::snapshot snap = c->read();
+  if (!snap.valid()) return c->fail(backend_unavailable());
+  auto chosen = choose_deletions(*c, rule, snap);
+  if (auto* refused = std::get_if<response>(&chosen)) return c->send(std::move(*refused));
+  const deletion_page page = std::move(std::get<deletion_page>(chosen));
 
   struct progress {
     std::mutex mutex;
@@ -683,34 +783,13 @@ void list_delete(const call_ptr& c, const access_rule& rule) {
     std::uint64_t newest = 0;
   };
   auto state = std::make_shared<progress>();
-  state->tombstones.resize(ids.size());
-  state->remaining = ids.size();
-  state->newest = list_ts;
-  auto finish = [c, state, next_page] {
-    std::string body = "{\"data\":[";
-    bool first = true;
-    for (const auto& t : state->tombstones) {
-      if (!t) continue;
-      body += first ? "" : ",";
-      body += *t;
-      first = false;
-    }
-    body += "]}";
-    response res;
-    res.status = 200;
-    res.body = std::move(body);
-    res.set("Content-Type", "application/json");
-    add_timestamp_headers(res, state->newest);
-    if (next_page) res.set("Next-Page", *next_page);
-    c->send(std::move(res));
-  };
-  if (ids.empty()) return finish();
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    actors::write_command cmd;
-    cmd.op = actors::write_op::remove;
-    cmd.id = ids[i];
-    cmd.author = c->who.author();
-    c->submit(c->r.list, std::move(cmd), [c, state, finish, i](actors::write_outcome out) {
+  state->tombstones.resize(page.ids.size());
+  state->remaining = page.ids.size();
+  state->newest = page.list_ts;
+  auto finish = [c, state, page] { c->send(deletion_response(page, state->tombstones, state->newest)); };
+  if (page.ids.empty()) return finish();
+  for (std::size_t i = 0; i < page.ids.size(); ++i) {
+    c->submit(c->r.list, removal(*c, page.ids[i]), [c, state, finish, i](actors::write_outcome out) {
       bool last = false;
       {
         std::lock_guard<std::mutex> lock(state->mutex);

@@ -24,7 +24,8 @@ int hex_value(char c) {
   return -1;
 }
 
-/// Percent-decodes; `plus_is_space` for query strings. False on a bad escape.
+} // namespace
+
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
   out.reserve(in.size());
@@ -45,6 +46,8 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   }
   return true;
 }
+
+namespace {
 
 bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
@@ -124,28 +127,27 @@ bool accepts_json(std::string_view accept) {
   while (i < accept.size()) {
     std::size_t j = accept.find(',', i);
     if (j == std::string_view::npos) j = accept.size();
-    std::string_view item = accept.substr(i, j - i);
-    std::string_view type = item.substr(0, item.find(';'));
-    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
-    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-    bool zero_q = false;
-    if (auto q = item.find("q="); q != std::string_view::npos) {
-      std::string_view v = item.substr(q + 2);
-      zero_q = v.substr(0, 1) == "0" && v.find_first_of("123456789") == std::string_view::npos;
-    }
-    if (!zero_q && (type == "*/*" || type == "application/*" || type == "application/json")) return true;
+    const auto range = parse_media_type(accept.substr(i, j - i));
     i = j + 1;
+    if (!range) continue;
+    if (auto q = range->parameter("q")) {
+      // q=0, 0.0, 0.000: not acceptable.
+      if (q->substr(0, 1) == "0" && q->find_first_of("123456789") == std::string_view::npos) continue;
+    }
+    if (range->is("*/*") || range->is("application/*") || range->is("application/json")) return true;
   }
   return false;
 }
 
-std::string media_type(std::string_view content_type) {
-  std::string_view t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
-  std::string out(t);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
+/// Whether the request's Content-Type (when it has one) is one the method
+/// takes: JSON, and for PATCH the two patch formats.
+bool content_type_allowed(const call& c) {
+  const auto ct = c.req.header("content-type");
+  if (!ct) return true;
+  const auto type = parse_media_type(*ct);
+  if (!type) return false;
+  return type->is("application/json") ||
+         (c.is("PATCH") && (type->is("application/merge-patch+json") || type->is("application/json-patch+json")));
 }
 
 void preflight(const call_ptr& c) {
@@ -327,16 +329,11 @@ void route_request(const call_ptr& c) {
     if (!accepts_json(c->req.header("accept").value_or("")))
       return c->fail(invalid_parameters({{"header", "Accept", "Accept header should be one of ['application/json']"}}, 406));
     if (c->is("POST") || c->is("PUT") || c->is("PATCH")) {
-      if (auto ct = c->req.header("content-type")) {
-        const std::string type = media_type(*ct);
-        const bool ok = type == "application/json" ||
-                        (c->is("PATCH") && (type == "application/merge-patch+json" || type == "application/json-patch+json"));
-        if (!ok) {
-          const std::string allowed = c->is("PATCH")
-            ? "['application/json', 'application/merge-patch+json', 'application/json-patch+json']"
-            : "['application/json']";
-          return c->fail(invalid_parameters({{"header", "Content-Type", "Content-Type header should be one of " + allowed}}, 415));
-        }
+      if (!content_type_allowed(*c)) {
+        const std::string allowed = c->is("PATCH")
+          ? "['application/json', 'application/merge-patch+json', 'application/json-patch+json']"
+          : "['application/json']";
+        return c->fail(invalid_parameters({{"header", "Content-Type", "Content-Type header should be one of " + allowed}}, 415));
       }
     }
   }

@@ -31,4 +31,8 @@ bool method_enabled(const config& cfg, endpoint ep, std::optional<kind> of, std:
 /// The route of a decoded path (without /v1), if an enabled one matches.
 std::optional<route> match(const config& cfg, std::string_view path);
 
+/// Percent-decodes `in` into `out` as routing decodes request targets
+/// (`plus_is_space` for query strings). False on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space);
+
 } // namespace kinto::http

@@ -3,6 +3,12 @@
 // with the bucket, and excluded resources.
 #include "harness.hpp"
 
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
 using namespace kintod_test;
 using kinto::json::value;
 
@@ -139,4 +145,117 @@ TEST_CASE("history is trimmed per bucket and resource name past the threshold", 
   CHECK(kept.find("data")->as_array()[1].find("record_id")->as_string() == "r2");
   // Other resource names keep their own entries.
   CHECK(must(server.request("GET", history + "?resource_name=bucket", {}, owner()), 200).find("data")->as_array().size() == 1);
+}
+
+TEST_CASE("a purge right after writes returns every entry and leaves none, whatever the policy", "[history]") {
+  auto server = with_history();
+  must(server.request("PUT", "/v1/accounts/alice", R"({"data": {"password": "s3cret"}})"), 201);
+  header_list as;
+  SECTION("accounts") { as = auth("alice", "s3cret"); }
+  SECTION("basicauth") { as = owner(); }
+  // Several rounds: entries used to be lost whenever two removals of one
+  // purge were planned within the same millisecond.
+  for (int round = 0; round < 5; ++round) {
+    INFO("round " << round);
+    const std::string bucket = "/v1/buckets/b" + std::to_string(round);
+    must(server.request("PUT", bucket, {}, as), 201);
+    must(server.request("PUT", bucket + "/collections/c", {}, as), 201);
+    const value purged = must(server.request("DELETE", bucket + "/history", {}, as), 200);
+    const auto& entries = purged.find("data")->as_array();
+    REQUIRE(entries.size() == 2);
+    for (const auto& e : entries) CHECK(e.find("deleted")->as_bool());
+    CHECK(must(server.request("GET", bucket + "/history", {}, as), 200).find("data")->as_array().empty());
+  }
+}
+
+TEST_CASE("purges racing with writers return each entry once and lose none", "[history]") {
+  auto server = with_history();
+  create_collection(server, "b", "c");
+  REQUIRE(must(server.request("DELETE", history, {}, owner()), 200).find("data")->as_array().size() == 2);
+
+  constexpr int writers = 3, per_writer = 40;
+  std::mutex mutex;
+  std::set<std::string> acknowledged; // record ids whose creation was answered 201; guarded by mutex
+  std::atomic<int> writing{writers};
+  std::vector<std::string> failures(writers);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < writers; ++t)
+    threads.emplace_back([&, t] {
+      try {
+        auto connection = server.connect();
+        for (int i = 0; i < per_writer; ++i) {
+          const std::string id = "w" + std::to_string(t) + "-" + std::to_string(i);
+          auto r = connection->request("PUT", "/v1/buckets/b/collections/c/records/" + id, R"({"data": {}})", owner());
+          if (r.status != 201) throw std::runtime_error(r.describe());
+          std::lock_guard<std::mutex> lock(mutex);
+          acknowledged.insert(id);
+        }
+      } catch (const std::exception& e) {
+        failures[t] = e.what();
+      }
+      --writing;
+    });
+
+  // Each purge follows a listing, and must return every entry listed (and
+  // perhaps newer ones). Purges answer tombstones, which name the entry only.
+  std::map<std::string, std::string> entry_of; // record id -> entry id, of every entry ever listed
+  std::set<std::string> tombstones;            // entry ids returned by the purges
+  std::vector<std::string> problems;
+  int purges = 0;
+  try {
+    auto connection = server.connect();
+    do {
+      auto listing = connection->request("GET", history, {}, owner());
+      if (listing.status != 200) throw std::runtime_error(listing.describe());
+      const value listed = listing.json();
+      std::set<std::string> listed_now; // entry ids
+      for (const auto& e : listed.find("data")->as_array()) {
+        entry_of[e.find("record_id")->as_string()] = e.find("id")->as_string();
+        listed_now.insert(e.find("id")->as_string());
+      }
+      auto removed = connection->request("DELETE", history, {}, owner());
+      if (removed.status != 200) throw std::runtime_error(removed.describe());
+      ++purges;
+      const value removed_body = removed.json();
+      std::set<std::string> returned;
+      for (const auto& t : removed_body.find("data")->as_array()) {
+        const std::string entry = t.find("id")->as_string();
+        if (!t.find("deleted")) problems.push_back(entry + " returned without deleted");
+        if (!tombstones.insert(entry).second) problems.push_back(entry + " returned by two purges");
+        returned.insert(entry);
+      }
+      for (const auto& entry : listed_now)
+        if (!returned.count(entry)) problems.push_back(entry + " listed before purge " + std::to_string(purges) + " but not returned");
+    } while (writing > 0);
+  } catch (const std::exception& e) {
+    problems.push_back(e.what());
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) CHECK(f == "");
+  CHECK(problems == std::vector<std::string>{});
+  CHECK(purges >= 1);
+
+  // Every entry was either returned by a purge, once, or is still there;
+  // the entries of records never listed were returned by purges unlisted.
+  const value left = must(server.request("GET", history, {}, owner()), 200);
+  std::set<std::string> remaining; // entry ids
+  for (const auto& e : left.find("data")->as_array()) {
+    remaining.insert(e.find("id")->as_string());
+    entry_of[e.find("record_id")->as_string()] = e.find("id")->as_string();
+    CHECK_FALSE(tombstones.count(e.find("id")->as_string()));
+  }
+  std::set<std::string> listed_entries;
+  for (const auto& [record, entry] : entry_of) listed_entries.insert(entry);
+  std::size_t unlisted_tombstones = 0;
+  for (const auto& entry : tombstones)
+    if (!listed_entries.count(entry)) ++unlisted_tombstones;
+  CHECK(acknowledged.size() == static_cast<std::size_t>(writers * per_writer));
+  CHECK(tombstones.size() + remaining.size() == acknowledged.size());
+  CHECK(unlisted_tombstones == acknowledged.size() - entry_of.size());
+  // Nothing is written any more: a last purge takes exactly what is left.
+  const value last = must(server.request("DELETE", history, {}, owner()), 200);
+  std::set<std::string> last_ids;
+  for (const auto& t : last.find("data")->as_array()) last_ids.insert(t.find("id")->as_string());
+  CHECK(last_ids == remaining);
+  CHECK(must(server.request("GET", history, {}, owner()), 200).find("data")->as_array().empty());
 }

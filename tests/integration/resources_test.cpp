@@ -259,6 +259,33 @@ TEST_CASE("a null field is stored by a JSON PATCH and removed by a merge-patch",
   }
 }
 
+TEST_CASE("the patch formats are recognised whatever the case of their media type", "[resources]") {
+  kintod_process server;
+  create_collection(server, "b", "c");
+  must(server.request("PUT", records + "/r", R"({"data": {"f": 1, "g": 2}})", owner()), 201);
+  SECTION("merge-patch removes the key") {
+    auto r = server.request("PATCH", records + "/r", R"({"data": {"f": null}})",
+                            with(owner(), {{"Content-Type", "Application/Merge-Patch+JSON; Charset=UTF-8"}}));
+    REQUIRE_THAT(r, is_json(200));
+    CHECK(find_path(r.json(), "data.f") == nullptr);
+    CHECK(int_at(r.json(), "data.g") == 2);
+  }
+  SECTION("JSON-Patch applies its operations") {
+    auto r = server.request("PATCH", records + "/r", R"([{"op": "remove", "path": "/data/f"}])",
+                            with(owner(), {{"Content-Type", "APPLICATION/JSON-PATCH+JSON"}}));
+    REQUIRE_THAT(r, is_json(200));
+    CHECK(find_path(r.json(), "data.f") == nullptr);
+    CHECK(int_at(r.json(), "data.g") == 2);
+  }
+  SECTION("plain JSON stores null") {
+    auto r = server.request("PATCH", records + "/r", R"({"data": {"f": null}})",
+                            with(owner(), {{"Content-Type", "Application/Json"}}));
+    REQUIRE_THAT(r, is_json(200));
+    REQUIRE(find_path(r.json(), "data.f") != nullptr);
+    CHECK(at(r.json(), "data.f").is_null());
+  }
+}
+
 TEST_CASE("merge-patch merges nested objects while a JSON PATCH replaces them", "[resources]") {
   kintod_process server;
   create_collection(server, "b", "c");

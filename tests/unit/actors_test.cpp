@@ -218,6 +218,63 @@ TEST_CASE("an id in the data that differs from the object's is rejected") {
   CHECK(e.details->as_array()[0].find("name")->as_string() == "id");
 }
 
+TEST_CASE("the validator sees the object's id whether or not the data carries it") {
+  std::vector<std::string> seen;
+  auto remember = [&seen](json::value& data) -> std::optional<error> {
+    const json::value* id = data.find("id");
+    seen.push_back(id && id->is_string() ? id->as_string() : "<none>");
+    return std::nullopt;
+  };
+  SECTION("create without an id in the data") {
+    auto cmd = command(write_op::create, "generated", R"({"a":1})");
+    cmd.validate = remember;
+    planned(plan_write(records, cmd, {}, 0, 10));
+  }
+  SECTION("PUT of a new object") {
+    auto cmd = command(write_op::put, "generated", "{}");
+    cmd.validate = remember;
+    planned(plan_write(records, cmd, {}, 0, 10));
+  }
+  SECTION("PUT replacing without an id") {
+    auto cmd = command(write_op::put, "generated", R"({"b":2})");
+    cmd.validate = remember;
+    planned(plan_write(records, cmd, existing(5, R"({"id":"generated","last_modified":5})"), 5, 10));
+  }
+  SECTION("merge-patch") {
+    auto cmd = command(write_op::patch, "generated", R"({"id":null})");
+    cmd.format = patch_format::merge_patch;
+    cmd.validate = remember;
+    planned(plan_write(records, cmd, existing(5, R"({"id":"generated","last_modified":5})"), 5, 10));
+  }
+  REQUIRE(seen == std::vector<std::string>{"generated"});
+}
+
+TEST_CASE("the validator sees no id for a create whose id was generated") {
+  std::optional<std::string> seen_id;
+  bool called = false;
+  auto cmd = command(write_op::create, "generated", R"({"a":1})");
+  cmd.id_generated = true;
+  cmd.validate = [&](json::value& data) -> std::optional<error> {
+    called = true;
+    if (const json::value* id = data.find("id")) seen_id = id->as_string();
+    return std::nullopt;
+  };
+  auto plan = planned(plan_write(records, cmd, {}, 0, 10));
+  CHECK(called);
+  CHECK_FALSE(seen_id);
+}
+
+TEST_CASE("a refusal of the validator refuses the write") {
+  auto cmd = command(write_op::create, "Upper", "{}");
+  cmd.validate = [](json::value& data) -> std::optional<error> {
+    if (data.find("id")->as_string() == "Upper") return invalid_parameter("body", "id", "bad id");
+    return std::nullopt;
+  };
+  auto e = failed(plan_write(records, cmd, {}, 0, 10));
+  CHECK(e.status == 400);
+  CHECK(e.details->as_array()[0].find("name")->as_string() == "id");
+}
+
 // ---- the write service --------------------------------------------------------
 
 namespace {
