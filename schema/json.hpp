@@ -112,6 +112,24 @@ void quote_to(std::string_view s, std::string& out);
 /// Default nesting limit of request bodies.
 inline constexpr std::size_t default_max_depth = 64;
 
+/// Stack every thread that handles JSON gets (kintod sets it for all its
+/// threads, http/main.cpp), whatever RLIMIT_STACK says: ample for the
+/// recursion of parsing, copies, comparisons, patches, JSON-Schema
+/// validation and serialization of nested documents. AddressSanitizer uses
+/// up to ten times more stack, hence four times as much there. Address
+/// space only: pages are used as a stack grows.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr std::size_t thread_stack_bytes = std::size_t(64) << 20;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr std::size_t thread_stack_bytes = std::size_t(64) << 20;
+#else
+inline constexpr std::size_t thread_stack_bytes = std::size_t(16) << 20;
+#endif
+#else
+inline constexpr std::size_t thread_stack_bytes = std::size_t(16) << 20;
+#endif
+
 /// Parses one UTF-8 JSON text. Rejects invalid JSON or UTF-8, trailing
 /// content and nesting deeper than `max_depth`; on failure returns nullopt
 /// and sets `error` to a short description. Duplicate keys: the last wins.
