@@ -61,7 +61,8 @@ private:
 /// compile as ECMAScript regular expressions, every `$ref` resolvable within
 /// the schema itself ("#" or "#/pointer"; nothing is fetched), no `$ref` loop
 /// that never descends into the document, and bounded nesting (at most 100
-/// chained $ref/allOf/anyOf/oneOf/not/if steps, 1000 nested subschemas).
+/// chained $ref/allOf/anyOf/oneOf/not/if steps, 20 in a schema that refers
+/// to itself, 1000 nested subschemas).
 /// Otherwise a short description of the first problem, e.g. "'Washmachine'
 /// is not valid under any of the given schemas". The caller checks that
 /// Kinto wants an object.
