@@ -150,8 +150,9 @@ path_bound bound_paths(const std::vector<std::vector<std::size_t>>& edges) {
 /// (it would never end), and bounded chains of both kinds (deep ones would
 /// overflow the stack). A schema that refers back to itself through a
 /// descent into the document repeats its in-place chain at every level of
-/// the document: its chain is bounded more tightly (20 steps), so that the
-/// recursion grows with the document's depth by a bounded factor.
+/// the document, up to json::max_depth of them: its chain is bounded more
+/// tightly (20 steps: 1.4 MiB of stack at json::max_depth in a Release
+/// build, 9.2 MiB under AddressSanitizer; json::thread_stack_bytes).
 std::optional<std::string> check_structure(const json::value& root) {
   constexpr std::size_t max_chain = 1000, max_in_place_chain = 100, max_recursive_in_place_chain = 20;
   std::unordered_map<const json::value*, std::size_t> index{{&root, 0}};

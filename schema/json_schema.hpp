@@ -42,7 +42,7 @@ public:
   /// nullopt when `instance` is valid, otherwise the first error found.
   /// Numbers follow jsonschema: 1.0 is an integer, integers of any size are
   /// accepted (compared as doubles beyond 64 bits). Recursion stays bounded
-  /// for documents nested up to json::default_max_depth. If validation
+  /// for documents nested up to json::max_depth. If validation
   /// itself breaks (a pattern too expensive to match), the document is
   /// refused with field "", name "schema" and a description saying why.
   /// Precondition: not a moved-from object. Never throws.
