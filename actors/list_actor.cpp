@@ -60,7 +60,7 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
       } else if (job.cmd.op != write_op::touch) {
         current = read_current(snap, list, id);
       }
-      auto prepared = prepare_write(list, job.cmd, current, st.list_ts);
+      auto prepared = prepare_write(list, job.cmd, current, st.list_ts, ctx->store->keys());
       if (auto* refused = std::get_if<write_outcome>(&prepared)) {
         answer(job, std::move(*refused));
         return;

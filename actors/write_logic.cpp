@@ -138,9 +138,29 @@ std::optional<error> validate_data(kind k, const json::value& data) {
   return std::nullopt;
 }
 
+std::optional<error> check_principal_lengths(kind k, const json::value& data, const json::value& permissions,
+                                             const storage::key_limits& keys) {
+  const std::string too_long = "Principal longer than " + std::to_string(keys.principal_bytes()) + " bytes";
+  for (const auto& [name, principals] : permissions.as_object()) {
+    if (!principals.is_array()) continue;
+    for (const auto& p : principals.as_array())
+      if (p.is_string() && !keys.principal_fits(p.as_string()))
+        return invalid_parameter("body", "permissions." + name, too_long);
+  }
+  if (k != kind::group) return std::nullopt;
+  const json::value* members = data.find("members");
+  if (!members || !members->is_array()) return std::nullopt;
+  for (std::size_t i = 0; i < members->as_array().size(); ++i) {
+    const json::value& m = members->as_array()[i];
+    if (m.is_string() && !keys.principal_fits(m.as_string()))
+      return invalid_parameter("body", "data.members." + std::to_string(i), too_long);
+  }
+  return std::nullopt;
+}
+
 std::variant<write_plan, error> plan_write(const list_key& list, const write_command& cmd,
                                            const current_state& current, std::uint64_t list_ts,
-                                           std::uint64_t now) {
+                                           std::uint64_t now, const storage::key_limits& keys) {
   const kind k = list.of;
   const bool exists = current.exists();
   std::optional<json::value> existing_data;
@@ -173,6 +193,11 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
     plan.list_timestamp = list_ts;
     return plan;
   }
+
+  // An object whose URI is too long for a key cannot be stored: refused as
+  // an invalid id (resources.md §2.2), as early as a malformed id would be.
+  if (cmd.op != write_op::remove && !keys.uri_fits(list, cmd.id))
+    return invalid_parameter("path", std::nullopt, "Invalid object id");
 
   const json::value current_perms = normalized(k, current.permissions);
 
@@ -297,6 +322,9 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
     }
     add_unique(*writers, cmd.author);
   }
+  // Only now are the principals and members to store known (a JSON-Patch
+  // may copy them from anywhere, the author is added).
+  if (auto invalid = check_principal_lengths(k, data, perms, keys)) return std::move(*invalid);
 
   if (k == kind::group) {
     std::vector<std::string> before = exists ? members_of(*existing_data) : std::vector<std::string>{};

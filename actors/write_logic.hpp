@@ -33,9 +33,11 @@ struct write_plan {
 
 /// Plans `cmd` on the object `cmd.id` of `list` given its current state, the
 /// list timestamp `list_ts` (0 when the list never had one) and the clock.
+/// A write whose keys would not fit in `keys` (the object's URI, a principal
+/// of its permissions, a group member) is refused with 400, errno 107.
 std::variant<write_plan, error> plan_write(const list_key& list, const write_command& cmd,
                                            const current_state& current, std::uint64_t list_ts,
-                                           std::uint64_t now_ms);
+                                           std::uint64_t now_ms, const storage::key_limits& keys);
 
 /// Milliseconds since the Unix epoch.
 std::uint64_t now_ms();
@@ -43,5 +45,10 @@ std::uint64_t now_ms();
 /// Checks data rules that hold for every write of a kind (group members,
 /// collection cache_expires and schema, bucket *:schema fields).
 std::optional<error> validate_data(kind k, const json::value& data);
+
+/// 400, errno 107, when a principal of `permissions` or a member in `data`
+/// (groups) is longer than storage keys allow.
+std::optional<error> check_principal_lengths(kind k, const json::value& data, const json::value& permissions,
+                                             const storage::key_limits& keys);
 
 } // namespace kinto::actors

@@ -24,7 +24,7 @@ write_outcome write_session::write(const list_key& list, const write_command& cm
   storage::batch b(txn_.get(), store_.dbs());
   current_state current;
   if (cmd.op != write_op::touch) current = read_current(b, list, cmd.id);
-  auto prepared = prepare_write(list, cmd, current, b.list_timestamp(list).value_or(0));
+  auto prepared = prepare_write(list, cmd, current, b.list_timestamp(list).value_or(0), store_.keys());
   if (auto* refused = std::get_if<write_outcome>(&prepared)) return std::move(*refused);
   prepared_write& w = std::get<prepared_write>(prepared);
   if (!w.needs_write()) return std::move(w.outcome);

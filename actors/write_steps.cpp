@@ -14,8 +14,9 @@ current_state read_current(const storage::view& snap, const list_key& list, cons
 }
 
 std::variant<prepared_write, write_outcome> prepare_write(const list_key& list, const write_command& cmd,
-                                                          const current_state& current, std::uint64_t list_ts) {
-  auto planned = plan_write(list, cmd, current, list_ts, now_ms());
+                                                          const current_state& current, std::uint64_t list_ts,
+                                                          const storage::key_limits& keys) {
+  auto planned = plan_write(list, cmd, current, list_ts, now_ms(), keys);
   if (auto* failure = std::get_if<error>(&planned)) {
     write_outcome outcome = failed_with(std::move(*failure));
     // A 412 carries the current timestamp of its target (concurrency.md §3).

@@ -25,10 +25,12 @@ struct prepared_write {
   bool needs_write() const { return plan.needs_write; }
 };
 
-/// Plans `cmd` against `current` and the list timestamp `list_ts`; a
-/// refusal comes back as a failed outcome (412s carry the target's timestamp).
+/// Plans `cmd` against `current` and the list timestamp `list_ts`, for a
+/// store whose keys are bounded by `keys`; a refusal comes back as a failed
+/// outcome (412s carry the target's timestamp).
 std::variant<prepared_write, write_outcome> prepare_write(const list_key& list, const write_command& cmd,
-                                                          const current_state& current, std::uint64_t list_ts);
+                                                          const current_state& current, std::uint64_t list_ts,
+                                                          const storage::key_limits& keys);
 
 /// The storage work of a prepared write. It checks before it writes (the
 /// parent still exists, the timestamp is free), so a refusal leaves nothing.

@@ -156,8 +156,9 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
   c.bcrypt_cost = static_cast<int>(s.integer("bcrypt_cost", 10, 4, 31));
   c.account_cache_ttl = s.integer("account_cache_ttl_seconds", 30, 0, any);
   c.bcrypt_max_queue = static_cast<std::size_t>(s.integer("bcrypt_max_queue", 256, 1, any));
-  // Stored documents are read back with the parser's own limit, so a body
-  // may not nest deeper than that.
+  // Stored documents are read back with the parser's own limit, a few
+  // levels deeper than the deepest body (history entries wrap data): a body
+  // may not nest deeper than default_max_depth.
   c.max_json_depth = static_cast<std::size_t>(s.integer("max_json_depth", json::default_max_depth, 1,
                                                         static_cast<std::int64_t>(json::default_max_depth)));
   c.http_scheme = s.text("http_scheme", "");

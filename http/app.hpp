@@ -75,7 +75,7 @@ struct config {
   int bcrypt_cost = 10;
   std::int64_t account_cache_ttl = 30;
   std::size_t bcrypt_max_queue = 256; ///< password checks waiting for the blocking pool; beyond: 503
-  std::size_t max_json_depth = 64;    ///< nesting allowed in request bodies (1..json::default_max_depth)
+  std::size_t max_json_depth = 512;   ///< nesting allowed in request bodies (1..json::default_max_depth)
   std::vector<std::string> realms; ///< one per authentication policy (WWW-Authenticate)
   /// Root view `config`: path, hash and modification time of the ini file.
   std::optional<std::string> ini_path, ini_hash, ini_modified;

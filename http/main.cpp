@@ -6,9 +6,11 @@
 #include "http/server.hpp"
 #include "http/stored_secret.hpp"
 #include "schema/crypto.hpp"
+#include "schema/json.hpp"
 #include "schema/settings.hpp"
 #include "storage/store.hpp"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -60,6 +62,23 @@ void report_configuration(const kinto::setting_reader& reader) {
   std::string names;
   for (const auto& name : unused) names += (names.empty() ? "" : ", ") + name;
   std::cerr << "kintod: warning: settings not used by kintod (ignored): " << names << "\n";
+}
+
+/// Every thread started from now on (I/O, actors, committer, blocking pool)
+/// gets json::thread_stack_bytes of stack, whatever RLIMIT_STACK says
+/// (glibc's default for new threads, or 2 MiB when it is unlimited): what
+/// deeply nested JSON needs (schema/json.hpp). Address space only; pages
+/// are used as the stack grows.
+void set_thread_stack_size() {
+  pthread_attr_t attr;
+  if (::pthread_getattr_default_np(&attr) != 0) return;
+  std::size_t current = 0;
+  if (::pthread_attr_getstacksize(&attr, &current) == 0 && current < kinto::json::thread_stack_bytes &&
+      (::pthread_attr_setstacksize(&attr, kinto::json::thread_stack_bytes) != 0 ||
+       ::pthread_setattr_default_np(&attr) != 0))
+    std::cerr << "kintod: warning: cannot give threads " << (kinto::json::thread_stack_bytes >> 20)
+              << " MiB of stack; deeply nested JSON may exhaust it" << std::endl;
+  ::pthread_attr_destroy(&attr);
 }
 
 /// Each connection holds a file descriptor: raises the soft limit on open
@@ -197,6 +216,7 @@ int main(int argc, char** argv) {
   report_configuration(reader);
 
   raise_open_files_limit(server_options.max_connections);
+  set_thread_stack_size();
 
   std::string error;
   auto store = kinto::storage::store::open(store_options, error);

@@ -198,11 +198,11 @@ bool nests_deeper_than(std::string_view text, std::size_t max_depth) {
 }
 
 void dispatch(const call_ptr& c) {
-  // The parser itself stops at json::default_max_depth; a lower
-  // max_json_depth is checked here, where the setting is known, at the point
-  // where handlers would parse the body.
+  // The parser stops at json::max_depth, which leaves room for what kintod
+  // wraps around stored data; bodies stop at max_json_depth, checked here,
+  // where the setting is known, before any handler parses the body.
   const std::size_t max_depth = c->cfg().max_json_depth;
-  if (max_depth < json::default_max_depth && nests_deeper_than(c->req.body, max_depth))
+  if (max_depth < json::max_depth && nests_deeper_than(c->req.body, max_depth))
     return c->fail(invalid_parameter("body", "", "Invalid JSON: Nesting too deep"));
   switch (c->r.ep) {
     case endpoint::hello: return handle_hello(c);

@@ -416,9 +416,10 @@ void server::run() {
   impl_->accept();
   std::size_t threads = impl_->options.io_threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // Every I/O thread is a new one, with the stack size the process gives
+  // its threads; the calling thread only waits.
   std::vector<std::thread> pool;
-  for (std::size_t i = 1; i < threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
-  impl_->ioc.run();
+  for (std::size_t i = 0; i < threads; ++i) pool.emplace_back([this] { impl_->ioc.run(); });
   for (auto& t : pool) t.join();
 }
 

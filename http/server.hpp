@@ -43,8 +43,8 @@ public:
   [[nodiscard]] bool listen(std::string& error);
   /// The bound port (after listen()).
   unsigned short port() const;
-  /// Serves until SIGINT/SIGTERM or stop(): stops accepting, lets requests
-  /// in flight finish, then returns.
+  /// Serves, on `io_threads` threads it starts, until SIGINT/SIGTERM or
+  /// stop(): stops accepting, lets requests in flight finish, then returns.
   void run();
   void stop();
 

@@ -277,13 +277,12 @@ bool objects_equal(const object_t& a, const object_t& b) noexcept {
 
 namespace od = simdjson::ondemand;
 
-/// Nesting allowed whatever the caller asks. The builder recurses once per
-/// level (a few hundred bytes of stack each, several KiB under sanitizers),
-/// and so do copies, comparison and serialization of the result; this keeps
-/// all of them far from any thread's stack limit. simdjson's own limit
-/// (DEFAULT_MAX_DEPTH) is higher.
-constexpr std::size_t hard_max_depth = 512;
-static_assert(hard_max_depth < simdjson::DEFAULT_MAX_DEPTH);
+// Nesting allowed whatever the caller asks (json::max_depth). The builder
+// recurses once per level (up to 330 bytes of stack each, 7.5 KiB under
+// AddressSanitizer), and so do copies, comparison and serialization of the
+// result (100 to 200 bytes; 0.5 to 2 KiB): within thread_stack_bytes with a
+// wide margin. simdjson's own limit (DEFAULT_MAX_DEPTH) is higher.
+static_assert(max_depth < simdjson::DEFAULT_MAX_DEPTH);
 
 const char* describe(simdjson::error_code ec) noexcept {
   using simdjson::error_code;
@@ -703,7 +702,7 @@ std::optional<value> parse(std::string_view text, std::string& error, std::size_
   std::memcpy(ctx.buffer.data(), text.data(), text.size());
   std::memset(ctx.buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
 
-  builder b(std::min(max_depth, hard_max_depth));
+  builder b(std::min(max_depth, json::max_depth));
   od::document doc;
   if (auto ec = ctx.parser.iterate(ctx.buffer.data(), text.size(), ctx.buffer.size()).get(doc)) {
     // simdjson may report an unclosed string first when a string holds bad

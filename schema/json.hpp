@@ -109,13 +109,42 @@ void serialize_to(const value& v, std::string& out);
 /// A JSON string literal (with quotes) for `s`, escaped as serialize() does.
 void quote_to(std::string_view s, std::string& out);
 
-/// Default nesting limit of request bodies.
-inline constexpr std::size_t default_max_depth = 64;
+/// Nesting limit of request bodies (the outermost container is level 1):
+/// the default and the maximum of the `max_json_depth` setting. Python's
+/// json, upstream, stops near 1,000 levels.
+inline constexpr std::size_t default_max_depth = 512;
+
+/// The deepest document parse() accepts, and its default: a little deeper
+/// than a body, for what kintod stores around a body's data (a history
+/// entry holds the data two levels down, a batch response a body three).
+inline constexpr std::size_t max_depth = default_max_depth + 8;
+
+/// Stack every thread that handles JSON gets (kintod sets it for all its
+/// threads, http/main.cpp): documents nested max_depth deep go through every
+/// recursive operation kintod runs on them (parsing, copies, comparisons,
+/// merge-patch and JSON-Patch, JSON-Schema validation within the bounds of
+/// json_schema.hpp, serialization) in a quarter of it, a test checks. The
+/// deepest measured, a recursive schema at its bound: 1.4 MiB in a Release
+/// build, 9.2 MiB under AddressSanitizer, which uses up to ten times more
+/// stack, hence four times as much there. Address space only: pages are
+/// used as a stack grows.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr std::size_t thread_stack_bytes = std::size_t(64) << 20;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr std::size_t thread_stack_bytes = std::size_t(64) << 20;
+#else
+inline constexpr std::size_t thread_stack_bytes = std::size_t(16) << 20;
+#endif
+#else
+inline constexpr std::size_t thread_stack_bytes = std::size_t(16) << 20;
+#endif
 
 /// Parses one UTF-8 JSON text. Rejects invalid JSON or UTF-8, trailing
-/// content and nesting deeper than `max_depth`; on failure returns nullopt
-/// and sets `error` to a short description. Duplicate keys: the last wins.
+/// content and nesting deeper than `max_depth` (capped at json::max_depth);
+/// on failure returns nullopt and sets `error` to a short description.
+/// Duplicate keys: the last wins.
 [[nodiscard]] std::optional<value> parse(std::string_view text, std::string& error,
-                                         std::size_t max_depth = default_max_depth);
+                                         std::size_t max_depth = json::max_depth);
 
 } // namespace kinto::json

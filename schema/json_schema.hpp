@@ -42,7 +42,7 @@ public:
   /// nullopt when `instance` is valid, otherwise the first error found.
   /// Numbers follow jsonschema: 1.0 is an integer, integers of any size are
   /// accepted (compared as doubles beyond 64 bits). Recursion stays bounded
-  /// for documents nested up to json::default_max_depth. If validation
+  /// for documents nested up to json::max_depth. If validation
   /// itself breaks (a pattern too expensive to match), the document is
   /// refused with field "", name "schema" and a description saying why.
   /// Precondition: not a moved-from object. Never throws.
@@ -61,7 +61,8 @@ private:
 /// compile as ECMAScript regular expressions, every `$ref` resolvable within
 /// the schema itself ("#" or "#/pointer"; nothing is fetched), no `$ref` loop
 /// that never descends into the document, and bounded nesting (at most 100
-/// chained $ref/allOf/anyOf/oneOf/not/if steps, 1000 nested subschemas).
+/// chained $ref/allOf/anyOf/oneOf/not/if steps, 20 in a schema that refers
+/// to itself, 1000 nested subschemas).
 /// Otherwise a short description of the first problem, e.g. "'Washmachine'
 /// is not valid under any of the given schemas". The caller checks that
 /// Kinto wants an object.

@@ -3,6 +3,7 @@
 
 #include "schema/json.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -92,6 +93,51 @@ std::optional<object> decode_object(std::string_view bytes) {
   obj.deleted = (bytes[8] & flag_deleted) != 0;
   obj.data.assign(bytes.substr(9));
   return obj;
+}
+
+// ---- key limits ---------------------------------------------------------------
+
+namespace {
+
+std::size_t longest_permission_name(kind k) {
+  std::size_t longest = 0;
+  for (std::string_view name : permission_names(k)) longest = std::max(longest, name.size());
+  return longest;
+}
+
+/// What the longest key built from an object URI and a principal adds to
+/// both, for an object of kind `k`:
+///   grants          principal 0x00 uri 0x00 name                      2 + longest name
+///   members         principal 0x00 group uri                          1
+///   bucket history  principal 0x00 uri /history/ id 0x00 read         2 + 9 + 36 + 4
+///   trim counters   history-count 0x00 uri 0x00 resource 0x00 author  3 + 13 + 10 (meta)
+/// The history entries of a bucket's children carry the bucket's URI, not
+/// theirs, so the bucket's limit covers them.
+std::size_t key_overhead(kind k) {
+  const std::size_t grant = 2 + longest_permission_name(k);
+  if (k != kind::bucket) return grant;
+  const std::size_t history_grant = 2 + std::string_view("/history/").size() + history_entry_id_bytes + 4;
+  return std::max(grant, history_grant);
+}
+
+/// Keys built from a URI alone: the change index of its child lists,
+/// uri 0x00 tag 0x00 timestamp, is the longest.
+constexpr std::size_t child_list_overhead = 3 + 8;
+
+std::size_t minus(std::size_t a, std::size_t b) { return a > b ? a - b : 0; }
+
+} // namespace
+
+key_limits::key_limits(std::size_t key_bytes)
+    : key_bytes_(key_bytes), principal_bytes_(minus(key_bytes, key_overhead(kind::group)) / 2) {}
+
+std::size_t key_limits::uri_bytes(kind k) const {
+  return std::min(minus(minus(key_bytes_, principal_bytes_), key_overhead(k)), minus(key_bytes_, child_list_overhead));
+}
+
+bool key_limits::uri_fits(const list_key& list, std::string_view id) const {
+  const std::size_t uri = list.parent.size() + 2 + kind_plural(list.of).size() + id.size();
+  return uri <= uri_bytes(list.of);
 }
 
 // ---- view -------------------------------------------------------------------
@@ -387,6 +433,7 @@ std::unique_ptr<store> store::open(const store_options& options, std::string& er
     error = "cannot open LMDB environment in " + options.directory + ": " + mdb_strerror(rc);
     return nullptr;
   }
+  s->limits_ = key_limits(static_cast<std::size_t>(mdb_env_get_maxkeysize(s->env_.get())));
   lmdb::txn txn;
   if (int rc = txn.begin(s->env_.get(), false); rc != MDB_SUCCESS) {
     error = std::string("cannot begin transaction: ") + mdb_strerror(rc);

@@ -135,6 +135,37 @@ private:
   bool borrowed_ = false;
 };
 
+/// How long the strings keys are built from may be, so that every key of
+/// the layout (storage/README.md) fits in the engine's keys: the longest is
+/// a principal and an object URI together in the reverse index of
+/// permissions (`grants`), for a bucket the grant on one of its history
+/// entries. A write of a longer URI or principal would fail in LMDB
+/// (MDB_BAD_VALSIZE); writers refuse it before it gets here.
+class key_limits {
+public:
+  /// Limits for an engine whose keys hold at most `key_bytes` bytes.
+  explicit key_limits(std::size_t key_bytes);
+  /// The engine's longest key (LMDB: mdb_env_get_maxkeysize, 511 unless
+  /// LMDB was built otherwise).
+  std::size_t key_bytes() const { return key_bytes_; }
+  /// Longest principal (user id, group URI, system principal) in a
+  /// permission or among a group's members: as long as the longest group
+  /// URI, so that any group can be named.
+  std::size_t principal_bytes() const { return principal_bytes_; }
+  /// Longest URI of an object of kind `k` ("/buckets/b/collections/c").
+  std::size_t uri_bytes(kind k) const;
+  bool uri_fits(const list_key& list, std::string_view id) const;
+  bool principal_fits(std::string_view principal) const { return principal.size() <= principal_bytes_; }
+
+private:
+  std::size_t key_bytes_;
+  std::size_t principal_bytes_;
+};
+
+/// Bytes of the id of a history entry (a UUID4): part of its URI, hence of
+/// its keys.
+inline constexpr std::size_t history_entry_id_bytes = 36;
+
 struct store_options {
   std::string directory;                               ///< created if missing
   std::size_t map_size = std::size_t(1) << 36;          ///< 64 GiB of sparse address space
@@ -153,10 +184,14 @@ public:
   [[nodiscard]] int begin_write(lmdb::txn& txn) const { return txn.begin(env_.get(), false); }
   const databases& dbs() const { return dbs_; }
   MDB_env* env() const { return env_.get(); }
+  /// What fits in this environment's keys.
+  const key_limits& keys() const { return limits_; }
 
 private:
+  store() : limits_(0) {}
   lmdb::env env_;
   databases dbs_;
+  key_limits limits_;
 };
 
 /// Maps an LMDB return code to a status.

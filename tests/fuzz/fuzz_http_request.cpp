@@ -67,11 +67,15 @@ http::response call(http::request req) {
     http::response res;
   };
   auto s = std::make_shared<state>();
-  http::handle(*instance->application, std::move(req), [s](http::response res) {
-    std::lock_guard lock(s->mutex);
-    require(++s->answers == 1, "a request is answered exactly once");
-    s->res = std::move(res);
-    s->done.notify_all();
+  // The handler runs its synchronous part on a thread of its own, with the
+  // stack kintod's I/O threads have.
+  fuzz::on_kintod_stack([&] {
+    http::handle(*instance->application, std::move(req), [s](http::response res) {
+      std::lock_guard lock(s->mutex);
+      require(++s->answers == 1, "a request is answered exactly once");
+      s->res = std::move(res);
+      s->done.notify_all();
+    });
   });
   std::unique_lock lock(s->mutex);
   require(s->done.wait_for(lock, answer_deadline, [&] { return s->answers > 0; }), "a request is answered in time");
@@ -196,6 +200,8 @@ void check_response(std::string_view target, const http::response& res) {
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // Before the actors start: their threads get kintod's stack size.
+  fuzz::give_threads_kintod_stacks();
   // The data live in a fresh directory under /dev/shm when available (no
   // disk I/O for the fsync of every commit), removed as soon as LMDB has
   // its files open: nothing is left behind however the process ends.

@@ -3,12 +3,46 @@
 // percent-decoding of URL parts, as http/router.cpp does it.
 #pragma once
 
+#include "schema/json.hpp"
+
+#include <pthread.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace kinto::fuzz {
+
+/// Gives every thread started from now on (actors, pools) the stack kintod
+/// gives its threads (json::thread_stack_bytes), as kintod's main does.
+inline void give_threads_kintod_stacks() {
+  pthread_attr_t attr;
+  if (pthread_getattr_default_np(&attr) != 0) return;
+  if (pthread_attr_setstacksize(&attr, json::thread_stack_bytes) == 0) pthread_setattr_default_np(&attr);
+  pthread_attr_destroy(&attr);
+}
+
+/// Runs `work` on a thread with kintod's stack and waits for it: libFuzzer
+/// runs inputs on the main thread, whose stack (RLIMIT_STACK) may be
+/// smaller than what kintod allows deeply nested JSON to use.
+inline void on_kintod_stack(std::function<void()> work) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, json::thread_stack_bytes);
+  pthread_t thread;
+  auto run = [](void* arg) -> void* {
+    (*static_cast<std::function<void()>*>(arg))();
+    return nullptr;
+  };
+  if (pthread_create(&thread, &attr, run, &work) != 0) {
+    std::fprintf(stderr, "fuzz: cannot start a thread\n");
+    std::abort();
+  }
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
 
 /// Aborts with `what` on stderr when `condition` is false.
 inline void require(bool condition, const char* what) {

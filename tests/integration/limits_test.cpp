@@ -221,11 +221,13 @@ TEST_CASE("each size limit is a setting and answers with its Kinto error", "[lim
                                 owner());
     CHECK_THAT(batch, is_kinto_error(400, 107));
   }
-  SECTION("the default JSON depth is 64") {
+  SECTION("the default JSON depth is 512") {
     kintod_process server;
     create_collection(server, "b", "c");
-    CHECK_THAT(server.request("PUT", records + "/deep", nested_body(64), owner()), is_json(201));
-    CHECK_THAT(server.request("PUT", records + "/deeper", nested_body(65), owner()), is_kinto_error(400, 107));
+    CHECK_THAT(server.request("PUT", records + "/deep", nested_body(512), owner()), is_json(201));
+    auto r = server.request("PUT", records + "/deeper", nested_body(513), owner());
+    REQUIRE_THAT(r, is_kinto_error(400, 107));
+    CHECK(str_at(r.json(), "message") == "Invalid JSON: Nesting too deep");
     // What was accepted reads back.
     CHECK_THAT(server.request("GET", records + "/deep", {}, owner()), is_json(200));
     CHECK_THAT(server.request("GET", records, {}, owner()), is_json(200));
@@ -237,6 +239,109 @@ TEST_CASE("each size limit is a setting and answers with its Kinto error", "[lim
     CHECK_THAT(server.request("POST", "/v1/batch", R"({"requests": [)" + one + "," + one + "," + one + "]}"),
                is_kinto_error(400, 107));
   }
+}
+
+namespace {
+
+/// `depth` containers, alternately objects and arrays: {"a":[{"a":[... 1]}]}.
+std::string alternating(std::size_t depth, std::string_view innermost = "1") {
+  std::string open, close;
+  for (std::size_t i = 0; i < depth; ++i) {
+    open += i % 2 == 0 ? R"({"a":)" : "[";
+    close.insert(0, i % 2 == 0 ? "}" : "]");
+  }
+  return open + std::string(innermost) + close;
+}
+
+/// `depth` objects, each holding the next under "a": {"a":{"a":... {"a":1}}}.
+std::string objects(std::size_t depth, std::string_view innermost = R"({"a":1})") {
+  std::string text;
+  for (std::size_t i = 1; i < depth; ++i) text += R"({"a":)";
+  return text + std::string(innermost) + std::string(depth - 1, '}');
+}
+
+/// A JSON schema describing alternating(depth) level by level.
+std::string schema_of(std::size_t depth) {
+  std::string open, close;
+  for (std::size_t i = 0; i < depth; ++i) {
+    open += i % 2 == 0 ? R"({"type":"object","properties":{"a":)" : R"({"type":"array","items":)";
+    close.insert(0, i % 2 == 0 ? "}}" : "}");
+  }
+  return open + R"({"type":"integer"})" + close;
+}
+
+} // namespace
+
+TEST_CASE("JSON nested 500 levels deep round-trips through every way kintod stores it", "[limits][depth]") {
+  kintod_process server({.settings = {{"kinto.includes", "kinto.plugins.accounts kinto.plugins.history"},
+                                      {"kinto.experimental_collection_schema_validation", "true"}}});
+  create_collection(server, "b", "c");
+  const std::string record = records + "/deep";
+  // The record's data nests 501 levels, its body 502.
+  const value mixed = parse_json(alternating(500)), chain = parse_json(objects(499));
+  const std::string data = R"({"mixed":)" + alternating(500) + R"(,"objects":)" + objects(499) + "}";
+  auto created = must(server.request("PUT", record, R"({"data":)" + data + "}", owner()), 201);
+  CHECK(at(created, "data.mixed") == mixed);
+
+  auto read = must(server.request("GET", record, {}, owner()), 200);
+  CHECK(at(read, "data.mixed") == mixed);
+  CHECK(at(read, "data.objects") == chain);
+  CHECK(kinto::json::serialize(at(read, "data.mixed")) == alternating(500));
+  auto listed = must(server.request("GET", records, {}, owner()), 200);
+  REQUIRE(at(listed, "data").as_array().size() == 1);
+  CHECK(at(listed, "data.0.mixed") == mixed);
+
+  // A merge-patch reaching the innermost object, 499 levels down.
+  const std::string patch = R"({"data":{"objects":)" + objects(499, R"({"a":2,"b":3})") + "}}";
+  auto patched = must(server.request("PATCH", record, patch,
+                                     with(owner(), {{"Content-Type", "application/merge-patch+json"}})),
+                      200);
+  const value merged = parse_json(objects(499, R"({"a":2,"b":3})"));
+  CHECK(at(patched, "data.objects") == merged);
+  CHECK(at(must(server.request("GET", record, {}, owner()), 200), "data.objects") == merged);
+  CHECK(at(must(server.request("GET", record, {}, owner()), 200), "data.mixed") == mixed);
+
+  // History entries hold the data two levels further down.
+  auto history = must(server.request("GET", "/v1/buckets/b/history?resource_name=record", {}, owner()), 200);
+  REQUIRE(at(history, "data").as_array().size() == 2);
+  CHECK(str_at(history, "data.0.action") == "update");
+  CHECK(at(history, "data.0.target.data.objects") == merged);
+  CHECK(at(history, "data.1.target.data.mixed") == mixed);
+
+  // Through a batch, whose body and response wrap it three levels more.
+  auto batch = must(server.request("POST", "/v1/batch",
+                                   R"({"requests":[{"method":"PUT","path":"/buckets/b/collections/c/records/together",)"
+                                   R"("body":{"data":)" + data + "}}]}",
+                                   owner()),
+                    200);
+  CHECK(int_at(batch, "responses.0.status") == 201);
+  CHECK(at(batch, "responses.0.body.data.mixed") == mixed);
+
+  // One level more than a body may nest is still refused.
+  auto refused = server.request("PUT", record, R"({"data":{"x":)" + alternating(511) + "}}", owner());
+  REQUIRE_THAT(refused, is_kinto_error(400, 107));
+  CHECK(str_at(refused.json(), "message") == "Invalid JSON: Nesting too deep");
+  CHECK(at(must(server.request("GET", record, {}, owner()), 200), "data.objects") == merged);
+  CHECK(server.healthy());
+}
+
+TEST_CASE("a collection JSON schema nested as deep as a body may be validates records as deep", "[limits][depth]") {
+  kintod_process server({.settings = {{"kinto.experimental_collection_schema_validation", "true"}}});
+  must(server.request("PUT", "/v1/buckets/b", {}, owner()), 201);
+  // 338 levels of the record described in 508 levels of schema: the body,
+  // {"data": {"schema": ...}}, nests 510.
+  must(server.request("PUT", "/v1/buckets/b/collections/c", R"({"data":{"schema":)" + schema_of(338) + "}}", owner()),
+       201);
+  const std::string valid = alternating(338), invalid = alternating(338, R"("x")");
+  auto created = must(server.request("PUT", records + "/ok", R"({"data":)" + valid + "}", owner()), 201);
+  CHECK(at(created, "data.a") == at(parse_json(valid), "a"));
+  auto refused = server.request("PUT", records + "/bad", R"({"data":)" + invalid + "}", owner());
+  REQUIRE_THAT(refused, is_kinto_error(400, 107));
+  CHECK(str_at(refused.json(), "details.0.description") == "'x' is not of type 'integer'");
+  CHECK(server.request("GET", records + "/bad", {}, owner()).status == 404);
+  // The schema reads back as it was written.
+  auto collection = must(server.request("GET", "/v1/buckets/b/collections/c", {}, owner()), 200);
+  CHECK(at(collection, "data.schema") == parse_json(schema_of(338)));
 }
 
 TEST_CASE("a limit setting out of range makes kintod exit with status 2", "[limits]") {
@@ -266,8 +371,8 @@ TEST_CASE("a limit setting out of range makes kintod exit with status 2", "[limi
   SECTION("max_json_depth = 0") {
     setting = {{"max_json_depth", "0"}};
   }
-  SECTION("max_json_depth = 65") {
-    setting = {{"max_json_depth", "65"}};
+  SECTION("max_json_depth = 513") {
+    setting = {{"max_json_depth", "513"}};
   }
   SECTION("bcrypt_max_queue = 0") {
     setting = {{"bcrypt_max_queue", "0"}};

@@ -251,6 +251,19 @@ TEST_CASE("malicious input: deep nesting is refused wherever kintod reads JSON",
        owner()},
       {"a collection schema", "PUT", "/v1/buckets/b/collections/s",
        R"({"data": {"schema": )" + nested(10000, true) + "}}", owner()},
+      // One level deeper than max_json_depth (512), counting what wraps
+      // the nested part; the deepest accepted is in limits_test.cpp.
+      {"513 levels of arrays", "PUT", records + "/r", R"({"data": {"a": )" + nested(511, false) + "}}", owner()},
+      {"513 levels of objects", "PUT", records + "/r", R"({"data": {"a": )" + nested(511, true) + "}}", owner()},
+      {"a merge patch of 513 levels", "PATCH", records + "/r", R"({"data": {"a": )" + nested(511, true) + "}}", merge},
+      {"a JSON patch of 513 levels", "PATCH", records + "/r",
+       R"([{"op": "add", "path": "/data/a", "value": )" + nested(511, false) + "}]", json_patch},
+      {"a batch of 513 levels", "POST", "/v1/batch",
+       R"({"requests": [{"method": "PUT", "path": ")" + records + R"(/r", "body": {"data": {"a": )" +
+           nested(508, false) + "}}}]}",
+       owner()},
+      {"a collection schema of 513 levels", "PUT", "/v1/buckets/b/collections/s",
+       R"({"data": {"schema": )" + nested(511, true) + "}}", owner()},
   };
   for (const auto& c : cases) {
     INFO(c.name);

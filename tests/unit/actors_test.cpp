@@ -51,6 +51,20 @@ error failed(std::variant<write_plan, error> r) {
   return std::get<error>(std::move(r));
 }
 
+/// What fits in LMDB's default keys of 511 bytes.
+const storage::key_limits lmdb_keys{511};
+
+/// plan_write for a store with LMDB's default keys.
+std::variant<write_plan, error> plan_write(const list_key& list, const write_command& cmd, const current_state& current,
+                                           std::uint64_t list_ts, std::uint64_t now) {
+  return actors::plan_write(list, cmd, current, list_ts, now, lmdb_keys);
+}
+
+std::string detail_name(const error& e) {
+  const json::value* name = e.details->as_array()[0].find("name");
+  return name->is_string() ? name->as_string() : "null";
+}
+
 } // namespace
 
 TEST_CASE("a new object gets the clock's timestamp, id, and its author as writer") {
@@ -273,6 +287,68 @@ TEST_CASE("a refusal of the validator refuses the write") {
   auto e = failed(plan_write(records, cmd, {}, 0, 10));
   CHECK(e.status == 400);
   CHECK(e.details->as_array()[0].find("name")->as_string() == "id");
+}
+
+TEST_CASE("a write whose URI is too long for a storage key is refused as an invalid id") {
+  // A collection URI of 200 bytes: its records' URIs are 209 bytes plus the id.
+  const list_key long_records{"/buckets/b/collections/" + std::string(200 - 23, 'c'), kind::record};
+  const std::size_t longest_id = lmdb_keys.uri_bytes(kind::record) - 209;
+  for (write_op op : {write_op::put, write_op::create}) {
+    planned(plan_write(long_records, command(op, std::string(longest_id, 'r'), "{}"), {}, 0, 10));
+    auto e = failed(plan_write(long_records, command(op, std::string(longest_id + 1, 'r'), "{}"), {}, 0, 10));
+    CHECK(e.status == 400);
+    CHECK(e.code == errnum::invalid_parameters);
+    CHECK(*e.message == "path: Invalid object id");
+  }
+  SECTION("a PATCH of an object stored before the limit") {
+    auto current = existing(10, R"({"id":"x","last_modified":10})");
+    CHECK(failed(plan_write(long_records, command(write_op::patch, std::string(longest_id + 1, 'r'), "{}"), current, 10, 20))
+              .status == 400);
+  }
+  SECTION("deleting such an object stores no new key: allowed") {
+    auto current = existing(10, R"({"id":"x","last_modified":10})");
+    CHECK(planned(plan_write(long_records, command(write_op::remove, std::string(longest_id + 1, 'r')), current, 10, 20))
+              .object.deleted);
+  }
+}
+
+TEST_CASE("principals and group members too long for a storage key are refused") {
+  const std::size_t longest = lmdb_keys.principal_bytes();
+  const std::string fits(longest, 'p'), over(longest + 1, 'p');
+  SECTION("in the permissions of a write") {
+    auto cmd = command(write_op::put, "r", "{}");
+    cmd.permissions = json::value::object();
+    cmd.permissions->set("read", json::value(json::array_t{json::value(fits)}));
+    planned(plan_write(records, cmd, {}, 0, 10));
+    cmd.permissions->set("read", json::value(json::array_t{json::value("alice"), json::value(over)}));
+    auto e = failed(plan_write(records, cmd, {}, 0, 10));
+    CHECK(e.status == 400);
+    CHECK(e.code == errnum::invalid_parameters);
+    CHECK(detail_name(e) == "permissions.read");
+  }
+  SECTION("added by a JSON-Patch, from a path or copied from the data") {
+    auto current = existing(10, R"({"id":"r","last_modified":10,"p":[")" + over + R"("]})");
+    auto cmd = command(write_op::patch, "r");
+    cmd.format = patch_format::json_patch;
+    cmd.patch = parse(R"([{"op":"add","path":"/permissions/write/)" + over + R"(","value":")" + over + R"("}])");
+    CHECK(detail_name(failed(plan_write(records, cmd, current, 10, 20))) == "permissions.write");
+    cmd.patch = parse(R"([{"op":"copy","from":"/data/p","path":"/permissions/read"}])");
+    CHECK(detail_name(failed(plan_write(records, cmd, current, 10, 20))) == "permissions.read");
+  }
+  SECTION("the author, made a writer") {
+    auto cmd = command(write_op::put, "r", "{}");
+    cmd.author = over;
+    CHECK(detail_name(failed(plan_write(records, cmd, {}, 0, 10))) == "permissions.write");
+    cmd.explicit_permissions = false;
+    planned(plan_write(records, cmd, {}, 0, 10));
+  }
+  SECTION("among a group's members") {
+    const list_key groups{"/buckets/b", kind::group};
+    planned(plan_write(groups, command(write_op::put, "g", R"({"members":[")" + fits + R"("]})"), {}, 0, 10));
+    auto e = failed(plan_write(groups, command(write_op::put, "g", R"({"members":["a",")" + over + R"("]})"), {}, 0, 10));
+    CHECK(e.status == 400);
+    CHECK(detail_name(e) == "data.members.1");
+  }
 }
 
 // ---- the write service --------------------------------------------------------

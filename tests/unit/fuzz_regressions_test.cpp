@@ -61,11 +61,12 @@ TEST_CASE("a JSON-Patch of doubling copies fails instead of exhausting memory", 
 // request body may be, and deep enough for recursive copies, comparisons
 // and serialization to overflow the stack.
 TEST_CASE("a JSON-Patch cannot nest a document deeper than a request body", "[fuzz]") {
-  // 64 levels: as deep as a body may be; /a holds 63 of them.
-  json::value doc = parse(R"({"a":)" + nested_objects(62) + "}");
+  // As deep as a body may be (512 levels); /a holds all but one of them.
+  constexpr int levels = static_cast<int>(json::default_max_depth) - 2;
+  json::value doc = parse(R"({"a":)" + nested_objects(levels) + "}");
   const json::value before = doc;
   std::string innermost = "/a";
-  for (int i = 0; i < 62; ++i) innermost += "/n";
+  for (int i = 0; i < levels; ++i) innermost += "/n";
   SECTION("a value added deep down") {
     CHECK(json::apply_json_patch(doc, parse(R"([{"op":"add","path":")" + innermost + R"(","value":{"x":{}}}])")));
     CHECK(doc == before);

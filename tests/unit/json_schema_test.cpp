@@ -176,6 +176,31 @@ TEST_CASE("schemas whose compilation or validation would recurse too deeply are 
   CHECK(problem(nesting) == "the schema nests more than 1000 subschemas deep");
 }
 
+namespace {
+
+/// A schema whose root chains `k` allOf-and-$ref steps to a definition
+/// (2k + 2 in-place steps), which descends into "a" and, when `recursive`,
+/// refers back to the root there (one step more).
+std::string chained(int k, bool recursive) {
+  std::string defs;
+  for (int i = 0; i < k; ++i)
+    defs += "\"d" + std::to_string(i) + "\": {\"allOf\": [{\"$ref\": \"#/definitions/d" + std::to_string(i + 1) + "\"}]},";
+  defs += "\"d" + std::to_string(k) + "\": {\"type\": \"object\", \"properties\": {\"a\": " +
+          (recursive ? std::string("{\"$ref\": \"#\"}") : std::string("{\"type\": \"object\"}")) + "}}";
+  return "{\"definitions\": {" + defs + "}, \"$ref\": \"#/definitions/d0\"}";
+}
+
+} // namespace
+
+TEST_CASE("a schema that refers to itself may chain fewer in-place steps, repeated at every level") {
+  CHECK(problem(chained(8, true)).empty());
+  CHECK(problem(chained(9, true)) == "the schema refers to itself and chains more than 20 $ref/allOf/anyOf/oneOf/not/if levels");
+  // Without recursion the chain runs once: the general bound applies.
+  CHECK(problem(chained(9, false)).empty());
+  CHECK(problem(chained(49, false)).empty());
+  CHECK(problem(chained(50, false)) == "the schema chains more than 100 $ref/allOf/anyOf/oneOf/not/if levels");
+}
+
 TEST_CASE("compile refuses what check_schema refuses, with the same message") {
   std::string error;
   CHECK_FALSE(js::compiled::compile(parse(R"({"type": "Washmachine"})"), error));

@@ -95,7 +95,7 @@ TEST_CASE("parse reports short useful error messages", "[json]") {
     CHECK(parse_error("true false") == "Extra data");
   }
   SECTION("bad encoding") { CHECK(parse_error("[\"\xff\"]") == "Invalid UTF-8"); }
-  SECTION("too deep") { CHECK(parse_error(nested(65, '[', ']')) == "Nesting too deep"); }
+  SECTION("too deep") { CHECK(parse_error(nested(513, '[', ']')) == "Nesting too deep"); }
   SECTION("bad number") { CHECK(parse_error("[1.]") == "Invalid number"); }
   SECTION("control character") {
     CHECK(parse_error("\"a\nb\"") == "Invalid control character in string");
@@ -113,15 +113,23 @@ TEST_CASE("parse rejects invalid UTF-8", "[json]") {
 }
 
 TEST_CASE("parse enforces the nesting limit", "[json]") {
-  SECTION("arrays up to the limit are accepted") {
-    CHECK(kinto::json::serialize(must_parse(nested(64, '[', ']'))) == nested(64, '[', ']'));
+  SECTION("arrays up to the limit of bodies are accepted") {
+    CHECK(kinto::json::default_max_depth == 512);
+    CHECK(kinto::json::serialize(must_parse(nested(512, '[', ']'))) == nested(512, '[', ']'));
   }
   SECTION("one array past the limit is rejected") {
-    CHECK(parse_error(nested(65, '[', ']')) == "Nesting too deep");
+    CHECK(parse_error(nested(513, '[', ']')) == "Nesting too deep");
   }
   SECTION("objects count as levels too") {
-    must_parse(nested(64, '{', '}'));
-    CHECK(parse_error(nested(65, '{', '}')) == "Nesting too deep");
+    must_parse(nested(512, '{', '}'));
+    CHECK(parse_error(nested(513, '{', '}')) == "Nesting too deep");
+  }
+  SECTION("without a limit, parse accepts a few levels more than a body, for what kintod stores") {
+    std::string error;
+    CHECK(kinto::json::max_depth >= kinto::json::default_max_depth + 3);
+    CHECK(kinto::json::parse(nested(kinto::json::max_depth, '{', '}'), error));
+    CHECK_FALSE(kinto::json::parse(nested(kinto::json::max_depth + 1, '{', '}'), error));
+    CHECK(error == "Nesting too deep");
   }
   SECTION("a custom limit applies") {
     must_parse("[[1]]", 2);

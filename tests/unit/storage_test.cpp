@@ -1,4 +1,6 @@
 // Unit tests of storage/: the key layout and typed operations over LMDB.
+#include "schema/crypto.hpp"
+#include "schema/json.hpp"
 #include "storage/store.hpp"
 #include "temp_dir.hpp"
 
@@ -239,4 +241,93 @@ TEST_CASE("the reverse index of permissions follows every change") {
   CHECK(uris_of("bob", "").empty());
   f.write([](storage::batch& b) { REQUIRE(b.erase_children("/buckets/b") == status::ok); });
   CHECK(uris_of("alice", "") == std::vector<std::string>{"/buckets/b#write"});
+}
+
+TEST_CASE("key limits follow the engine's key size and the key layout") {
+  fixture f;
+  CHECK(f.store->keys().key_bytes() == static_cast<std::size_t>(mdb_env_get_maxkeysize(f.store->env())));
+  const storage::key_limits keys{511};
+  CHECK(keys.principal_bytes() == 252);
+  CHECK(keys.uri_bytes(kind::bucket) == 208);
+  CHECK(keys.uri_bytes(kind::collection) == 244);
+  CHECK(keys.uri_bytes(kind::group) == 252);
+  CHECK(keys.uri_bytes(kind::record) == 252);
+  CHECK(keys.uri_bytes(kind::account) == 252);
+  // A group URI can always be named as a principal.
+  CHECK(keys.uri_bytes(kind::group) <= keys.principal_bytes());
+  CHECK(keys.uri_fits(list_key{"", kind::bucket}, std::string(199, 'b')));
+  CHECK_FALSE(keys.uri_fits(list_key{"", kind::bucket}, std::string(200, 'b')));
+  CHECK(keys.uri_fits(records, std::string(252 - 33, 'r')));
+  CHECK_FALSE(keys.uri_fits(records, std::string(253 - 33, 'r')));
+  CHECK(keys.principal_fits(std::string(252, 'p')));
+  CHECK_FALSE(keys.principal_fits(std::string(253, 'p')));
+  // History entries are named by UUID4s, whose length the limits assume.
+  CHECK(crypto::uuid4().size() == storage::history_entry_id_bytes);
+}
+
+TEST_CASE("every key built from the longest URIs and principals fits, one byte more does not") {
+  fixture f;
+  const storage::key_limits& keys = f.store->keys();
+  const std::string principal(keys.principal_bytes(), 'p');
+  const std::string longer = principal + "p";
+  auto longest = [&](const list_key& list) {
+    return std::string(keys.uri_bytes(list.of) - list.object_uri("").size(), 'x');
+  };
+  struct target {
+    list_key list;
+    std::string id;
+  };
+  const list_key buckets{"", kind::bucket};
+  const std::string bucket_id = longest(buckets), bucket_uri = buckets.object_uri(bucket_id);
+  const list_key groups{"/buckets/b", kind::group}, collections{"/buckets/b", kind::collection};
+  std::vector<target> targets{{buckets, bucket_id},
+                              {groups, longest(groups)},
+                              {collections, longest(collections)},
+                              {records, longest(records)},
+                              {list_key{"", kind::account}, longest(list_key{"", kind::account})}};
+  // Every permission of each kind names the longest principal, and the
+  // longest group URI as a principal.
+  const std::string group_uri = groups.object_uri(longest(groups));
+  auto permissions_of = [&](kind k, const std::string& who) {
+    json::value perms = json::value::object();
+    for (std::string_view name : permission_names(k))
+      perms.set(name, json::value(json::array_t{json::value(who), json::value(group_uri)}));
+    return json::serialize(perms);
+  };
+  // A history entry of the longest bucket, readable by the longest principal.
+  const list_key history{bucket_uri, kind::history};
+  const std::string entry_id(storage::history_entry_id_bytes, 'e'), entry_uri = history.object_uri(entry_id);
+  f.write([&](storage::batch& b) {
+    for (const auto& t : targets) {
+      INFO(kind_name(t.list.of));
+      const std::string uri = t.list.object_uri(t.id);
+      REQUIRE(b.put(t.list, t.id, object{10, false, "{}"}, std::nullopt) == status::ok);
+      REQUIRE(b.set_list_timestamp(t.list, 10) == status::ok);
+      REQUIRE(b.set_permissions(uri, permissions_of(t.list.of, principal)) == status::ok);
+      // The change index of a child list of the object.
+      REQUIRE(b.put(list_key{uri, kind::record}, "c", object{11, false, "{}"}, std::nullopt) == status::ok);
+    }
+    REQUIRE(b.add_member(principal, group_uri) == status::ok);
+    REQUIRE(b.put(history, entry_id, object{12, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(b.set_permissions(entry_uri, R"({"read":[")" + principal + R"("]})") == status::ok);
+  });
+  auto snap = f.store->read();
+  for (const auto& t : targets) {
+    INFO(kind_name(t.list.of));
+    CHECK(snap.get(t.list, t.id));
+    CHECK(snap.permissions(t.list.object_uri(t.id)));
+  }
+  CHECK(snap.groups_of(principal) == std::vector<std::string>{group_uri});
+
+  // One byte more in a principal: the longest grant of each kind no longer fits.
+  storage::lmdb::txn txn;
+  REQUIRE(f.store->begin_write(txn) == MDB_SUCCESS);
+  storage::batch b(txn.get(), f.store->dbs());
+  for (const auto& t : {targets[1], targets[3], targets[4]}) {
+    INFO(kind_name(t.list.of));
+    CHECK(b.set_permissions(t.list.object_uri(t.id), R"({"write":[")" + longer + R"("]})") == status::failed);
+  }
+  CHECK(b.set_permissions(targets[2].list.object_uri(targets[2].id), R"({"record:create":[")" + longer + R"("]})") ==
+        status::failed);
+  CHECK(b.set_permissions(entry_uri, R"({"read":[")" + longer + R"("]})") == status::failed);
 }
