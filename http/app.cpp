@@ -249,7 +249,11 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
       s.reject("multiauth.policies", "kinto.plugins.accounts is included but no account policy is listed");
     auto account = std::find(c.policies.begin(), c.policies.end(), "account");
     auto basic = std::find(c.policies.begin(), c.policies.end(), "basicauth");
-    if (basic < account) s.reject("multiauth.policies", "the basicauth policy must come after the account policy");
+    // As upstream, the order is honoured; basicauth first takes every Basic
+    // credential, so no account ever authenticates.
+    if (account != c.policies.end() && basic < account)
+      s.warn("multiauth.policies lists basicauth before account: basicauth accepts any credentials, so accounts "
+             "never authenticate (list account first)");
     for (const auto& p : c.account_create_principals)
       if (p != everyone && !contains(c.account_write_principals, p))
         s.reject("account_create_principals", "lists " + p + " which is not in account_write_principals");

@@ -346,3 +346,11 @@ TEST_CASE("__version__ and kintod --version give the build's source, version, co
     CHECK(r.json() == build);
   }
 }
+
+TEST_CASE("basicauth listed before account is honoured, as upstream, with a warning", "[configuration]") {
+  kintod_process server({.settings = {{"multiauth.policies", "basicauth account"}}});
+  CHECK(server.output().find("lists basicauth before account") != std::string::npos);
+  must(server.request("PUT", "/v1/accounts/alice", R"({"data": {"password": "s3cret"}})"), 201);
+  // Basicauth answers first: alice is a basicauth user, whatever her password.
+  CHECK(str_at(must(server.request("GET", "/v1/", {}, auth("alice", "s3cret")), 200), "user.id").starts_with("basicauth:"));
+}
