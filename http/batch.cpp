@@ -83,7 +83,7 @@ bool is_batch_endpoint(const config& cfg, std::string_view path) {
   // A trailing slash is served through a redirect, which is followed.
   while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
   const auto matched = match(cfg, p);
-  return matched && matched->ep == endpoint::batch;
+  return matched && matched->handle == handle_batch;
 }
 
 bool writes(const json::value& r) {

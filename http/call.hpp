@@ -28,12 +28,28 @@ struct identity {
   bool holds_any(const std::vector<std::string>& allowed) const;
 };
 
-enum class endpoint : std::uint8_t { hello, heartbeat, lbheartbeat, version, api, contribute, permissions, user_data, flush, batch, snapshot, plural, object };
+struct call;
+using call_ptr = std::shared_ptr<call>;
+/// What serves a route: the function its row of the route table names.
+using endpoint_handler = void (*)(const call_ptr& c);
 
+/// How routing treats an endpoint: resources get content negotiation,
+/// permission decisions and their caching headers; services are served as
+/// their handler decides.
+enum class endpoint : std::uint8_t {
+  service,     ///< root view, heartbeats, batch, flush, user data...
+  plural,      ///< the objects of a list
+  object,      ///< one object
+  permissions, ///< GET /permissions
+};
+
+/// The row of the route table a request matched, with its path parameters.
 struct route {
-  endpoint ep = endpoint::hello;
-  list_key list; ///< plural and object endpoints
-  std::string id; ///< object endpoints (the principal for user data)
+  endpoint ep = endpoint::service;
+  endpoint_handler handle = nullptr;
+  bool needs_principals = false; ///< the handler reads the caller's principals
+  list_key list; ///< plural and object endpoints; the collection of a snapshot
+  std::string id; ///< object endpoints (the principal for user data, `{cid}@{ts}` of a snapshot)
   std::span<const std::string> methods; ///< allowed methods (without OPTIONS), from the route table
 };
 
@@ -80,12 +96,11 @@ struct call {
   std::optional<std::string> query_value(std::string_view name) const;
 };
 
-using call_ptr = std::shared_ptr<call>;
-
 /// Error responses with their status-specific headers (Retry-After, WWW-Authenticate).
 response error_response(const config& cfg, const error& e);
 
-// Endpoint handlers (resource_handlers.cpp, service_handlers.cpp, accounts).
+// Endpoint handlers, named in the route table (resource_handlers.cpp,
+// service_handlers.cpp, batch.cpp, ...).
 void handle_object(const call_ptr& c);
 void handle_plural(const call_ptr& c);
 void handle_hello(const call_ptr& c);

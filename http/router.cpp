@@ -204,21 +204,7 @@ void dispatch(const call_ptr& c) {
   const std::size_t max_depth = c->cfg().max_json_depth;
   if (max_depth < json::max_depth && nests_deeper_than(c->req.body, max_depth))
     return c->fail(invalid_parameter("body", "", "Invalid JSON: Nesting too deep"));
-  switch (c->r.ep) {
-    case endpoint::hello: return handle_hello(c);
-    case endpoint::heartbeat: return handle_heartbeat(c);
-    case endpoint::lbheartbeat: return handle_lbheartbeat(c);
-    case endpoint::version: return handle_version(c);
-    case endpoint::api: return handle_api(c);
-    case endpoint::contribute: return handle_contribute(c);
-    case endpoint::permissions: return handle_permissions(c);
-    case endpoint::user_data: return handle_user_data(c);
-    case endpoint::flush: return handle_flush(c);
-    case endpoint::batch: return handle_batch(c);
-    case endpoint::snapshot: return handle_snapshot(c);
-    case endpoint::plural: return handle_plural(c);
-    case endpoint::object: return handle_object(c);
-  }
+  c->r.handle(c);
 }
 
 /// Today's date as YYYY-MM-DD (UTC), to compare with the `eos` setting.
@@ -337,10 +323,8 @@ void route_request(const call_ptr& c) {
       }
     }
   }
-  const bool needs_principals =
-    resource || c->r.ep == endpoint::hello || c->r.ep == endpoint::user_data || c->r.ep == endpoint::snapshot;
-  authenticate(c, [c, needs_principals] {
-    if (needs_principals) resolve_permissions(*c);
+  authenticate(c, [c] {
+    if (c->r.needs_principals) resolve_permissions(*c);
     dispatch(c);
   });
 }

@@ -65,36 +65,44 @@ bool fit(std::string_view pattern, std::string_view path, captures& captured) {
 
 const std::vector<route_spec>& route_table() {
   using e = endpoint;
+  constexpr bool principals = true, none = false;
   static const std::vector<route_spec> table{
-    {"/", e::hello, {}, reads, always, "Utilities", "Server information and the current user"},
-    {"/__heartbeat__", e::heartbeat, {}, reads, always, "Utilities", "Health of the backends"},
-    {"/__lbheartbeat__", e::lbheartbeat, {}, reads, always, "Utilities", "Liveness for load balancers"},
-    {"/__version__", e::version, {}, reads, always, "Utilities", "Deployed version"},
-    {"/__api__", e::api, {}, reads, always, "Utilities", "This OpenAPI description"},
-    {"/contribute.json", e::contribute, {}, reads, always, "Utilities", "Project metadata"},
-    {"/batch", e::batch, {}, {"POST"}, always, "Batch", "Several requests in one"},
-    {"/permissions", e::permissions, {}, reads, with_permissions_endpoint, "Permissions",
-     "Objects the caller has permissions on"},
-    {"/__flush__", e::flush, {}, {"POST"}, with_flush, "Utilities", "Remove all data"},
-    {"/__user_data__/{principal+}", e::user_data, {}, {"DELETE"}, always, "Utilities", "Delete a user's data"},
-    {"/accounts", e::plural, kind::account, plural_methods, with_accounts, "Accounts", "Accounts"},
-    {"/accounts/{id}", e::object, kind::account, object_methods, with_accounts, "Accounts", "One account"},
-    {"/buckets", e::plural, kind::bucket, plural_methods, always, "Buckets", "Buckets"},
-    {"/buckets/{id}", e::object, kind::bucket, object_methods, always, "Buckets", "One bucket"},
-    {"/buckets/{bucket_id}/history", e::plural, kind::history, {"GET", "HEAD", "DELETE"}, with_history, "History",
-     "Changes in a bucket"},
-    {"/buckets/{bucket_id}/snapshot/collections/{snapshot}", e::snapshot, {}, {"GET"}, with_history, "History",
-     "Records of a collection as they were at a timestamp ({collection_id}@{timestamp})"},
-    {"/buckets/{bucket_id}/groups", e::plural, kind::group, plural_methods, always, "Groups", "Groups of a bucket"},
-    {"/buckets/{bucket_id}/groups/{id}", e::object, kind::group, object_methods, always, "Groups", "One group"},
-    {"/buckets/{bucket_id}/collections", e::plural, kind::collection, plural_methods, always, "Collections",
-     "Collections of a bucket"},
-    {"/buckets/{bucket_id}/collections/{id}", e::object, kind::collection, object_methods, always, "Collections",
-     "One collection"},
-    {"/buckets/{bucket_id}/collections/{collection_id}/records", e::plural, kind::record, plural_methods, always,
-     "Records", "Records of a collection"},
-    {"/buckets/{bucket_id}/collections/{collection_id}/records/{id}", e::object, kind::record, object_methods, always,
-     "Records", "One record"},
+    {"/", handle_hello, e::service, {}, reads, always, principals, "Utilities", "Server information and the current user"},
+    {"/__heartbeat__", handle_heartbeat, e::service, {}, reads, always, none, "Utilities", "Health of the backends"},
+    {"/__lbheartbeat__", handle_lbheartbeat, e::service, {}, reads, always, none, "Utilities",
+     "Liveness for load balancers"},
+    {"/__version__", handle_version, e::service, {}, reads, always, none, "Utilities", "Deployed version"},
+    {"/__api__", handle_api, e::service, {}, reads, always, none, "Utilities", "This OpenAPI description"},
+    {"/contribute.json", handle_contribute, e::service, {}, reads, always, none, "Utilities", "Project metadata"},
+    {"/batch", handle_batch, e::service, {}, {"POST"}, always, none, "Batch", "Several requests in one"},
+    {"/permissions", handle_permissions, e::permissions, {}, reads, with_permissions_endpoint, principals,
+     "Permissions", "Objects the caller has permissions on"},
+    {"/__flush__", handle_flush, e::service, {}, {"POST"}, with_flush, none, "Utilities", "Remove all data"},
+    {"/__user_data__/{principal+}", handle_user_data, e::service, {}, {"DELETE"}, always, principals, "Utilities",
+     "Delete a user's data"},
+    {"/accounts", handle_plural, e::plural, kind::account, plural_methods, with_accounts, principals, "Accounts",
+     "Accounts"},
+    {"/accounts/{id}", handle_object, e::object, kind::account, object_methods, with_accounts, principals, "Accounts",
+     "One account"},
+    {"/buckets", handle_plural, e::plural, kind::bucket, plural_methods, always, principals, "Buckets", "Buckets"},
+    {"/buckets/{id}", handle_object, e::object, kind::bucket, object_methods, always, principals, "Buckets",
+     "One bucket"},
+    {"/buckets/{bucket_id}/history", handle_plural, e::plural, kind::history, {"GET", "HEAD", "DELETE"}, with_history,
+     principals, "History", "Changes in a bucket"},
+    {"/buckets/{bucket_id}/snapshot/collections/{snapshot}", handle_snapshot, e::service, {}, {"GET"}, with_history,
+     principals, "History", "Records of a collection as they were at a timestamp ({collection_id}@{timestamp})"},
+    {"/buckets/{bucket_id}/groups", handle_plural, e::plural, kind::group, plural_methods, always, principals, "Groups",
+     "Groups of a bucket"},
+    {"/buckets/{bucket_id}/groups/{id}", handle_object, e::object, kind::group, object_methods, always, principals,
+     "Groups", "One group"},
+    {"/buckets/{bucket_id}/collections", handle_plural, e::plural, kind::collection, plural_methods, always,
+     principals, "Collections", "Collections of a bucket"},
+    {"/buckets/{bucket_id}/collections/{id}", handle_object, e::object, kind::collection, object_methods, always,
+     principals, "Collections", "One collection"},
+    {"/buckets/{bucket_id}/collections/{collection_id}/records", handle_plural, e::plural, kind::record,
+     plural_methods, always, principals, "Records", "Records of a collection"},
+    {"/buckets/{bucket_id}/collections/{collection_id}/records/{id}", handle_object, e::object, kind::record,
+     object_methods, always, principals, "Records", "One record"},
   };
   return table;
 }
@@ -110,11 +118,11 @@ std::optional<route> match(const config& cfg, std::string_view path) {
   captures captured;
   for (const auto& spec : route_table()) {
     if (!spec.enabled(cfg) || !fit(spec.pattern, path, captured)) continue;
-    route r{spec.ep, {}, {}, spec.methods};
-    if (spec.ep == endpoint::user_data) r.id = std::string(*captured["principal"]);
-    if (spec.ep == endpoint::snapshot) {
+    route r{spec.ep, spec.handle, spec.needs_principals, {}, {}, spec.methods};
+    if (auto principal = captured["principal"]) r.id = std::string(*principal);
+    if (auto snapshot = captured["snapshot"]) {
       r.list = list_key{"/buckets/" + std::string(*captured["bucket_id"]), kind::collection};
-      r.id = std::string(*captured["snapshot"]);
+      r.id = std::string(*snapshot);
     }
     if (spec.of) {
       std::string parent;

@@ -11,12 +11,17 @@
 
 namespace kinto::http {
 
+/// One endpoint: adding one is adding a row. Path parameters named
+/// `bucket_id`, `collection_id` and `id` locate the object or list,
+/// `principal` and `snapshot` become the route's id.
 struct route_spec {
   std::string_view pattern;          ///< e.g. "/buckets/{bucket_id}/collections/{id}"; "{x+}" takes the rest
-  endpoint ep;
+  endpoint_handler handle;           ///< what serves it
+  endpoint ep;                       ///< how routing treats it
   std::optional<kind> of;            ///< objects of plural and object endpoints
   std::vector<std::string> methods;  ///< without OPTIONS
   bool (*enabled)(const config&);    ///< settings that turn the route on
+  bool needs_principals;             ///< resolve the caller's principals before the handler
   std::string_view tag;              ///< OpenAPI tag
   std::string_view summary;          ///< OpenAPI summary
 };

@@ -3,6 +3,7 @@
 #include "http/app.hpp"
 #include "http/auth.hpp"
 #include "http/body.hpp"
+#include "http/routes.hpp"
 #include "schema/crypto.hpp"
 #include "schema/settings.hpp"
 #include "temp_dir.hpp"
@@ -370,4 +371,36 @@ TEST_CASE("every check of a media type ignores its case") {
     CHECK(f.call("PUT", record, R"({"data":{}})", {alice, {"content-type", "application/json; charset"}}).status / 100 == 2);
     CHECK(f.call("POST", "/v1/batch", R"({"requests":[]})", {alice, {"content-type", "Application/JSONx"}}).status == 415);
   }
+}
+
+TEST_CASE("each row of the route table names the handler that serves it") {
+  config cfg;
+  cfg.history = cfg.accounts = cfg.flush_endpoint = cfg.permissions_endpoint = true;
+  for (const auto& spec : route_table()) {
+    INFO(spec.pattern);
+    CHECK(spec.handle != nullptr);
+  }
+  struct expected {
+    std::string_view path;
+    endpoint_handler handle;
+    endpoint ep;
+    std::string_view id;
+  };
+  for (const auto& e : std::vector<expected>{
+           {"/", handle_hello, endpoint::service, ""},
+           {"/batch", handle_batch, endpoint::service, ""},
+           {"/__user_data__/account:alice", handle_user_data, endpoint::service, "account:alice"},
+           {"/buckets/b/snapshot/collections/c@12", handle_snapshot, endpoint::service, "c@12"},
+           {"/buckets", handle_plural, endpoint::plural, ""},
+           {"/buckets/b/collections/c/records/r", handle_object, endpoint::object, "r"},
+           {"/permissions", handle_permissions, endpoint::permissions, ""},
+       }) {
+    INFO(e.path);
+    auto r = match(cfg, e.path);
+    REQUIRE(r);
+    CHECK(r->handle == e.handle);
+    CHECK(r->ep == e.ep);
+    CHECK(r->id == e.id);
+  }
+  CHECK_FALSE(match(config{}, "/__flush__"));
 }
