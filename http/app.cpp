@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cstdlib>
 #include <condition_variable>
 #include <ctime>
 #include <deque>
@@ -137,13 +136,7 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
   c.pagination_token_validity = s.integer("pagination_token_validity_seconds", 600, 1, any);
   c.retry_after = s.integer("retry_after_seconds", 3, 0, any);
   if (auto backoff = s.optional_integer("backoff", 0, any)) c.backoff = std::to_string(*backoff);
-  if (auto text = s.value("backoff_percentage"); text && !text->empty()) {
-    char* end = nullptr;
-    const double percentage = std::strtod(text->c_str(), &end);
-    if (end != text->c_str() + text->size() || !(percentage >= 0 && percentage <= 100))
-      s.reject("backoff_percentage", "not a percentage from 0 to 100");
-    else c.backoff_percentage = percentage;
-  }
+  c.backoff_percentage = s.optional_number("backoff_percentage", 0, 100);
   c.eos = s.text("eos", "");
   if (!c.eos.empty()) {
     if (auto date = eos_date(c.eos)) c.eos_date = *date;

@@ -135,16 +135,18 @@ void handle_heartbeat(const call_ptr& c) {
   // Each check does what its backend is for: a read transaction of each
   // database, and, unless the server is read-only, a durable write (as
   // upstream's storage check writes), so a full disk or map shows here.
-  bool readable = false, permission = false;
+  // Objects and permissions live in one LMDB environment: a read
+  // transaction that opens serves both.
+  bool readable = false;
   {
     storage::snapshot snap = c->read();
     if (snap.valid()) {
       (void)snap.meta("heartbeat");
-      readable = true;
       (void)snap.permissions("/buckets");
-      permission = true;
+      readable = true;
     }
   }
+  const bool permission = readable;
   const bool cache = cache_works(*c->a.accounts_cache);
   auto answer = [c, permission, cache](bool storage_ok) {
     json::value beat = json::value::object();

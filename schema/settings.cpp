@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <set>
+#include <sstream>
 #include <utility>
 
 namespace kinto {
@@ -377,6 +378,23 @@ std::optional<std::int64_t> setting_reader::optional_integer(std::string_view na
   const std::optional<std::int64_t> parsed = parse_int(*v);
   if (!parsed || *parsed < min || *parsed > max) {
     reject(name, "not an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::optional<double> setting_reader::optional_number(std::string_view name, double min, double max) {
+  const std::optional<std::string> v = value(name);
+  if (!v || trim(*v).empty()) {
+    return std::nullopt;
+  }
+  const std::string_view text = trim(*v);
+  double parsed = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (ec != std::errc{} || end != text.data() + text.size() || !(parsed >= min && parsed <= max)) {
+    std::ostringstream range;
+    range << "not a number from " << min << " to " << max;
+    reject(name, range.str());
     return std::nullopt;
   }
   return parsed;

@@ -72,6 +72,8 @@ public:
   std::int64_t integer(std::string_view name, std::int64_t fallback, std::int64_t min, std::int64_t max);
   /// The same without a default: nullopt when unset or empty.
   std::optional<std::int64_t> optional_integer(std::string_view name, std::int64_t min, std::int64_t max);
+  /// A decimal number (`12`, `2.5`) within [min, max]; nullopt when unset or empty.
+  std::optional<double> optional_number(std::string_view name, double min, double max);
   /// A whitespace-separated list; empty when unset.
   std::vector<std::string> words(std::string_view name);
   /// Notes a problem with a setting's value ("<name> = <value>: <why>").

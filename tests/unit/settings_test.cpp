@@ -567,3 +567,26 @@ TEST_CASE("parse_bool rejects anything but the boolean words") {
   CHECK_FALSE(kinto::parse_bool("2").has_value());
   CHECK_FALSE(kinto::parse_bool("truee").has_value());
 }
+
+TEST_CASE("optional_number reads decimal numbers within the range and reports the rest") {
+  settings s;
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, double>>{{"2.5", 2.5}, {" 100 ", 100}, {"0", 0}}) {
+    s.set("kintod_test_share", text);
+    setting_reader r(s);
+    INFO(text);
+    CHECK(r.optional_number("kintod_test_share", 0, 100) == expected);
+    CHECK(r.problems().empty());
+  }
+  for (const char* junk : {"abc", "12%", "-1", "100.5", "1e400", "nan"}) {
+    s.set("kintod_test_share", junk);
+    setting_reader r(s);
+    INFO(junk);
+    CHECK_FALSE(r.optional_number("kintod_test_share", 0, 100));
+    REQUIRE(r.problems().size() == 1);
+    CHECK(r.problems()[0].find("kintod_test_share") != std::string::npos);
+  }
+  s.set("kintod_test_share", "");
+  setting_reader r(s);
+  CHECK_FALSE(r.optional_number("kintod_test_share", 0, 100));
+  CHECK(r.problems().empty());
+}
