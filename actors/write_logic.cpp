@@ -140,12 +140,12 @@ std::optional<error> validate_data(kind k, const json::value& data) {
 
 std::optional<error> check_principal_lengths(kind k, const json::value& data, const json::value& permissions,
                                              const storage::key_limits& keys) {
-  const std::string too_long = "Principal longer than " + std::to_string(keys.principal_bytes()) + " bytes";
+  auto too_long = [&keys] { return "Principal longer than " + std::to_string(keys.principal_bytes()) + " bytes"; };
   for (const auto& [name, principals] : permissions.as_object()) {
     if (!principals.is_array()) continue;
     for (const auto& p : principals.as_array())
       if (p.is_string() && !keys.principal_fits(p.as_string()))
-        return invalid_parameter("body", "permissions." + name, too_long);
+        return invalid_parameter("body", "permissions." + name, too_long());
   }
   if (k != kind::group) return std::nullopt;
   const json::value* members = data.find("members");
@@ -153,7 +153,7 @@ std::optional<error> check_principal_lengths(kind k, const json::value& data, co
   for (std::size_t i = 0; i < members->as_array().size(); ++i) {
     const json::value& m = members->as_array()[i];
     if (m.is_string() && !keys.principal_fits(m.as_string()))
-      return invalid_parameter("body", "data.members." + std::to_string(i), too_long);
+      return invalid_parameter("body", "data.members." + std::to_string(i), too_long());
   }
   return std::nullopt;
 }
