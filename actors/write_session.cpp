@@ -46,10 +46,6 @@ storage::status write_session::run(const std::function<storage::status(storage::
   return s;
 }
 
-authorization write_session::authorize(const authorization_request& request) const {
-  return decide(request, read());
-}
-
 void write_session::roll_back() {
   if (aborted_) return;
   txn_.abort();

@@ -4,7 +4,6 @@
 // together, or nothing is. CAF-free: http/ drives it.
 #pragma once
 
-#include "actors/authorization.hpp"
 #include "actors/commands.hpp"
 #include "actors/history.hpp"
 #include "storage/store.hpp"
@@ -34,9 +33,6 @@ public:
 
   /// Runs server-wide work (flush, user data) inside the session.
   storage::status run(const std::function<storage::status(storage::batch&)>& apply);
-
-  /// Permission decisions against the session's own state.
-  authorization authorize(const authorization_request& request) const;
 
   /// Drops every write made so far; later writes start afresh (a 409).
   void roll_back();

@@ -4,7 +4,7 @@
 #include "bench_support.hpp"
 #include "actors/write_service.hpp"
 #include "http/app.hpp"
-#include "http/authorization.hpp"
+#include "core/access.hpp"
 #include "http/call.hpp"
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
@@ -322,13 +322,12 @@ struct trace {
 };
 
 /// Replays the listing path of GET on a plural endpoint as the handler runs
-/// it: authenticate and resolve_permissions (the same functions: the
-/// permission actor answers the caller's principals and the decisions on
-/// the list), list_access of resource_handlers.cpp (may read_all, else
-/// holds_on_some + holding, else may create), then read_page with the page
-/// size of the config. The handler opens its own snapshots, whose lookup
-/// counters it does not expose; this replay counts on one of its own. The
-/// lookups of the access decision (on its own snapshot) are not counted.
+/// it: authenticate and resolve_principals (the same functions), the
+/// access decision of list_access in resource_handlers.cpp (core::decider:
+/// may read_all, else holds_on_some + holding, else may create), then
+/// read_page with the page size of the config. The handler opens its own
+/// snapshots, whose lookup counters it does not expose; this replay counts
+/// on one of its own.
 trace trace_listing(application& a, const user& u, const query_case& qc) {
   const std::string target = std::string(records_path) + "?" + qc.query;
   auto c = std::make_shared<http::call>(
@@ -340,7 +339,7 @@ trace trace_listing(application& a, const user& u, const query_case& qc) {
   c->r.list = records_list;
   std::promise<void> resolved;
   http::authenticate(c, [c, &resolved] {
-    http::resolve_permissions(*c);
+    http::resolve_principals(*c);
     resolved.set_value();
   });
   resolved.get_future().wait();
@@ -350,14 +349,15 @@ trace trace_listing(application& a, const user& u, const query_case& qc) {
   if (!snap.valid()) fail("cannot begin a read transaction");
   const std::uint64_t start = snap.permission_lookups();
   storage::visibility visible;
-  if (http::may(*c, snap, records_list, "", permissions::action::read_all)) {
+  core::decider access = c->decider(snap);
+  if (access.may(records_list, "", permissions::action::read_all)) {
     t.access = "whole list";
   } else {
     const std::vector<std::string_view> names = permissions::listing_names(kind::record);
-    if (http::holds_on_some(*c, snap, records_list, names)) {
+    if (access.holds_on_some(records_list, names)) {
       t.access = "own grants";
-      visible = http::holding(c, snap, records_list, names);
-    } else if (http::may(*c, snap, records_list, "", permissions::action::create)) {
+      visible = core::holding(snap, std::shared_ptr<const core::caller>(c, &c->who), records_list, names);
+    } else if (access.may(records_list, "", permissions::action::create)) {
       t.access = "create only";
       visible = [](std::string_view) { return false; };
     } else {

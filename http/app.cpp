@@ -181,14 +181,14 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
     if (ends_with(name, "_principals") && name != "permissions_read_principals" &&
         name != "user-data_delete_principals") {
       auto principals = s.words(name);
-      if (!principals.empty()) c.principal_settings[name] = std::move(principals);
+      if (!principals.empty()) c.principal_settings.by_name[name] = std::move(principals);
     } else if (ends_with(name, "_cache_expires_seconds")) {
       if (auto seconds = s.optional_integer(name, 0, any)) c.cache_expires[name] = *seconds;
     } else if (auto which = endpoint_switch(name)) {
       if (!s.flag(name, true)) c.disabled_methods.insert(which->first + " " + which->second);
     }
   }
-  if (!s.value("bucket_create_principals")) c.principal_settings["bucket_create_principals"] = {std::string(authenticated)};
+  if (!s.value("bucket_create_principals")) c.principal_settings.by_name["bucket_create_principals"] = {std::string(authenticated)};
 
   // Authentication policies, in order.
   const auto policies = s.words("multiauth.policies");
@@ -343,18 +343,6 @@ std::string http_date(std::uint64_t ms) {
   char buf[64];
   std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   return buf;
-}
-
-bool identity::holds_any(const std::vector<std::string>& allowed) const {
-  for (const auto& p : principals)
-    if (contains(allowed, p)) return true;
-  return false;
-}
-
-const std::vector<std::string>& config::principals_of(const std::string& setting) const {
-  static const std::vector<std::string> none;
-  auto it = principal_settings.find(setting);
-  return it == principal_settings.end() ? none : it->second;
 }
 
 response error_response(const config& cfg, const error& e) {

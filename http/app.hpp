@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/write_service.hpp"
+#include "core/access.hpp"
 #include "http/message.hpp"
 #include "schema/settings.hpp"
 #include "storage/store.hpp"
@@ -49,9 +50,11 @@ struct config {
   std::vector<std::string> user_data_delete_principals;
   std::vector<std::string> permissions_read_principals{"system.Everyone"};
   /// `<type>_<perm>_principals` settings that are set (auth-permissions.md §4.2).
-  std::unordered_map<std::string, std::vector<std::string>> principal_settings;
+  core::principal_settings principal_settings;
   /// The principals a `*_principals` setting grants (empty when unset).
-  const std::vector<std::string>& principals_of(const std::string& setting) const;
+  const std::vector<std::string>& principals_of(const std::string& setting) const {
+    return principal_settings.of(setting);
+  }
   std::vector<std::string> cors_origins{"*"};
   std::optional<std::int64_t> cors_max_age = 3600;
   bool version_prefix_redirect = true;

@@ -17,17 +17,20 @@ void call::submit(const list_key& list, actors::write_command cmd,
   a.writes.submit(list, std::move(cmd), std::move(done));
 }
 
-actors::authorization call::authorize(const actors::authorization_request& request) const {
-  if (req.session) return req.session->authorize(request);
-  storage::snapshot snap = read();
-  if (snap.valid()) return actors::decide(request, snap);
-  // No snapshot: answer as for an anonymous caller with no rights.
-  actors::authorization none;
-  none.principals.emplace_back(everyone);
-  none.allowed.assign(request.checks.size(), false);
-  none.holds.assign(request.holdings.size(), false);
-  return none;
+void resolve_principals(call& c) {
+  storage::snapshot snap = c.read();
+  // Without a snapshot the caller holds no group: storage failures are
+  // answered by the handler's own read.
+  if (snap.valid()) {
+    c.who = core::resolve_caller(std::move(c.who.user_id), snap);
+  } else {
+    c.who = core::caller{std::move(c.who.user_id), {}};
+    if (c.who.authenticated()) c.who.principals = {c.who.user_id, std::string(everyone), std::string(authenticated)};
+    else c.who.principals = {std::string(everyone)};
+  }
 }
+
+error denied(const call& c) { return c.who.authenticated() ? forbidden() : unauthorized(); }
 
 void call::run_exclusive(std::function<storage::status(storage::batch&)> apply,
                          std::function<void(storage::status)> done) const {

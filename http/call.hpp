@@ -3,6 +3,7 @@
 // Internal to http/.
 #pragma once
 
+#include "core/access.hpp"
 #include "http/app.hpp"
 #include "schema/error.hpp"
 #include "schema/query.hpp"
@@ -18,15 +19,6 @@
 #include <vector>
 
 namespace kinto::http {
-
-struct identity {
-  std::string user_id; ///< empty when anonymous
-  std::vector<std::string> principals;
-  bool authenticated() const { return !user_id.empty(); }
-  /// The principal recorded as author of writes.
-  std::string author() const { return authenticated() ? user_id : std::string(everyone); }
-  bool holds_any(const std::vector<std::string>& allowed) const;
-};
 
 struct call;
 using call_ptr = std::shared_ptr<call>;
@@ -62,14 +54,8 @@ struct call {
   std::string raw_query;
   query_params query;
   route r;
-  identity who;
+  core::caller who;
   responder reply;
-  /// Decisions of the permission actor on this request's own target, by
-  /// permissions::action; unset when not asked.
-  std::array<std::optional<bool>, 5> decided{};
-  /// Whether the caller holds, directly on some object of the route's list,
-  /// a permission that lets it see it (listing) or write it (deleting).
-  bool holds_listing = false, holds_writing = false;
 
   const config& cfg() const { return a.cfg; }
   bool is(std::string_view method) const { return req.method == method; }
@@ -83,8 +69,8 @@ struct call {
   // the actors, or, inside a batch that writes, its session (synchronously).
   storage::snapshot read() const;
   void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) const;
-  /// Permission decisions, read from the request's snapshot (or session).
-  actors::authorization authorize(const actors::authorization_request& request) const;
+  /// Permission decisions over `v` for this request's caller.
+  core::decider decider(const storage::view& v) const { return core::decider(v, who, cfg().principal_settings); }
   void run_exclusive(std::function<storage::status(storage::batch&)> apply,
                      std::function<void(storage::status)> done) const;
   /// Runs slow work (bcrypt) on the blocking pool, or inline inside a session.
@@ -118,8 +104,10 @@ void handle_snapshot(const call_ptr& c);
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.
 void authenticate(const call_ptr& c, std::function<void()> next);
-/// Reads the caller's principals and the decisions the route may need.
-void resolve_permissions(call& c);
+/// Reads the caller's principals (its groups) from the request's view.
+void resolve_principals(call& c);
+/// 401 for anonymous callers, 403 for authenticated ones.
+error denied(const call& c);
 
 /// Page size of a plural request (querying.md §4.2).
 std::size_t page_size(const config& cfg, const query::request& q);

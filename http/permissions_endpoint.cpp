@@ -1,7 +1,7 @@
 // GET/HEAD /permissions (auth-permissions.md §8): every object on which the
 // caller's principals appear in some permission, with the names they imply,
 // plus what settings grant; filtered, sorted and paginated like any list.
-#include "http/authorization.hpp"
+#include "http/call.hpp"
 #include "http/call.hpp"
 
 #include "actors/write_logic.hpp"

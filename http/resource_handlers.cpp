@@ -5,7 +5,6 @@
 #include "http/call.hpp"
 
 #include "http/auth.hpp"
-#include "http/authorization.hpp"
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
 #include "schema/query.hpp"
@@ -30,10 +29,8 @@ void add_timestamp_headers(response& res, std::uint64_t ts) {
 }
 
 /// `{"data": ..., "permissions": ...}`: permissions only for explicit writers.
-std::string render_object(const identity& who, std::string_view data, std::string_view permissions_text) {
-  std::string err;
-  auto perms = json::parse(permissions_text.empty() ? "{}" : permissions_text, err);
-  const bool writer = perms && listed(who, *perms, "write");
+std::string render_object(const core::caller& who, std::string_view data, std::string_view permissions_text) {
+  const bool writer = core::acl::decode(permissions_text).grants("write", who.principals);
   std::string out;
   out.reserve(data.size() + permissions_text.size() + 32);
   out += "{\"data\":";
@@ -192,7 +189,7 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
     std::string data = sent ? shape_patch_response(behaviour, *sent, out.previous, out.data) : out.data;
     // An account's write is made in its own name, also when an administrator
     // or an anonymous sign-up makes it: it sees the account's permissions.
-    identity viewer = c->who;
+    core::caller viewer = c->who;
     if (is_account) viewer.principals.push_back("account:" + id);
     send_object(c, out.created ? 201 : 200, out.last_modified, render_object(viewer, data, out.permissions));
   };
@@ -290,7 +287,7 @@ void handle_object(const call_ptr& c) {
   if (c->is("GET") || c->is("HEAD")) {
     if (is_account) {
       if (auto e = account_access(*c, c->r.id, false)) return c->fail(*e);
-    } else if (!may(*c, snap, list, c->r.id, permissions::action::read)) {
+    } else if (!c->decider(snap).may(list, c->r.id, permissions::action::read)) {
       return c->fail(denied(*c));
     }
     if (owner_missing) return c->fail(*owner_missing);
@@ -364,15 +361,16 @@ void handle_object(const call_ptr& c) {
   // auth-permissions.md §5.1–§5.2.
   auto current = snap.get(list, c->r.id);
   const bool exists = current && !current->deleted;
+  core::decider access = c->decider(snap);
   if (c->is("PUT")) {
     const bool creating = !exists || cmd.pre.if_none_match_any;
     const auto needed = creating ? permissions::action::create : permissions::action::write;
-    if (!may(*c, snap, list, c->r.id, needed)) return c->fail(denied(*c));
+    if (!access.may(list, c->r.id, needed)) return c->fail(denied(*c));
   } else if (exists) {
-    if (!may(*c, snap, list, c->r.id, permissions::action::write)) return c->fail(denied(*c));
+    if (!access.may(list, c->r.id, permissions::action::write)) return c->fail(denied(*c));
   } else {
     // A missing object: 404 only to those who may list its parent.
-    if (!may(*c, snap, list, c->r.id, permissions::action::read_all)) return c->fail(denied(*c));
+    if (!access.may(list, c->r.id, permissions::action::read_all)) return c->fail(denied(*c));
   }
   if (owner_missing) return c->fail(*owner_missing);
   if (!valid_id(k, c->r.id)) return c->fail(invalid_id);
@@ -439,11 +437,14 @@ access_rule account_rule(const call_ptr& c, bool write) {
 std::optional<access_rule> list_access(const call_ptr& c, const storage::view& v, bool write) {
   const list_key& list = c->r.list;
   if (list.of == kind::account) return account_rule(c, write);
-  if (may(*c, v, list, "", write ? permissions::action::write_all : permissions::action::read_all)) return access_rule{};
+  core::decider access = c->decider(v);
+  if (access.may(list, "", write ? permissions::action::write_all : permissions::action::read_all)) return access_rule{};
   std::vector<std::string_view> names = write ? std::vector<std::string_view>{"write"} : permissions::listing_names(list.of);
-  if (holds_on_some(*c, v, list, names))
-    return access_rule{[c, list, names](const storage::view& snap) { return holding(c, snap, list, names); }};
-  if (may(*c, v, list, "", permissions::action::create))
+  if (access.holds_on_some(list, names))
+    return access_rule{[c, list, names](const storage::view& snap) {
+      return core::holding(snap, std::shared_ptr<const core::caller>(c, &c->who), list, names);
+    }};
+  if (access.may(list, "", permissions::action::create))
     return access_rule{[](const storage::view&) -> storage::visibility { return [](std::string_view) { return false; }; }};
   return std::nullopt;
 }
@@ -604,7 +605,7 @@ void list_create(const call_ptr& c) {
     // Posting an existing id reads it; otherwise it creates (§5.1).
     auto existing = snap.get(c->r.list, cmd.id);
     const bool exists = existing && !existing->deleted;
-    if (!may(*c, snap, c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
+    if (!c->decider(snap).may(c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
       return c->fail(denied(*c));
     if (auto e = missing_owner(snap, c->r.list)) return c->fail(*e);
     auto validator = schema_validator(*c, snap, c->r.list);

@@ -4,7 +4,7 @@
 // carries are added in call::send, the one exit.
 #include "http/app.hpp"
 #include "http/call.hpp"
-#include "http/authorization.hpp"
+#include "http/call.hpp"
 #include "http/routes.hpp"
 
 #include "schema/json.hpp"
@@ -324,7 +324,7 @@ void route_request(const call_ptr& c) {
     }
   }
   authenticate(c, [c] {
-    if (c->r.needs_principals) resolve_permissions(*c);
+    if (c->r.needs_principals) resolve_principals(*c);
     dispatch(c);
   });
 }

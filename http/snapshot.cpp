@@ -1,7 +1,7 @@
 // GET /buckets/{bid}/snapshot/collections/{cid}@{timestamp} (history plugin,
 // batch-and-plugins.md §3.5): the records of a collection as they were at a
 // timestamp, rebuilt from the current records and the bucket's history.
-#include "http/authorization.hpp"
+#include "http/call.hpp"
 #include "http/call.hpp"
 
 #include <charconv>
@@ -28,7 +28,7 @@ void handle_snapshot(const call_ptr& c) {
   permissions::requirement needed;
   for (const std::string& uri : {bucket_uri, collection_uri})
     for (const char* name : {"read", "write"}) needed.entries.push_back({uri, name});
-  if (!satisfies(*c, snap, needed)) return c->fail(denied(*c));
+  if (!c->decider(snap).satisfies(needed)) return c->fail(denied(*c));
 
   // Records as stored, and where they changed after `when`, the newest
   // version at or before it from the history.

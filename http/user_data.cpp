@@ -2,7 +2,7 @@
 // objects only that principal may write, then removes it from every other
 // permission and group membership. For operators listed in
 // `user-data_delete_principals`.
-#include "http/authorization.hpp"
+#include "http/call.hpp"
 #include "http/call.hpp"
 
 #include <algorithm>

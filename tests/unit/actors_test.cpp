@@ -1,7 +1,6 @@
 // Unit tests of actors/: the write rules (plan_write) and the write service
 // (list actors + group commit) over a temporary store.
 #include "actors/write_logic.hpp"
-#include "actors/authorization.hpp"
 #include "actors/write_service.hpp"
 #include "temp_dir.hpp"
 
@@ -500,47 +499,6 @@ TEST_CASE("a new write service continues after the list timestamp stored by the 
   auto next = run(second, records, command(write_op::put, "r2", "{}"));
   REQUIRE_FALSE(next.failure);
   CHECK(next.last_modified == ahead + 1);
-}
-
-namespace {
-
-/// A decision on a snapshot taken now.
-authorization ask(const storage::store& store, std::string user, std::vector<std::vector<permissions::entry>> checks) {
-  authorization_request request;
-  request.user_id = std::move(user);
-  request.checks = std::move(checks);
-  return decide(request, store.read());
-}
-
-} // namespace
-
-TEST_CASE("permission decisions see every acknowledged write") {
-  service_fixture f;
-  const list_key buckets{"", kind::bucket};
-  const std::vector<permissions::entry> read_b{{"/buckets/b", "read"}};
-  REQUIRE_FALSE(f.run(buckets, command(write_op::put, "b", "{}")).failure);
-  // Decide, then change the permissions and the membership.
-  CHECK_FALSE(ask(*f.store, "account:bob", {read_b}).allowed[0]);
-  auto grant = command(write_op::patch, "b");
-  grant.permissions = parse(R"({"read":["account:bob"]})");
-  REQUIRE_FALSE(f.run(buckets, grant).failure);
-  CHECK(ask(*f.store, "account:bob", {read_b}).allowed[0]);
-
-  const list_key groups{"/buckets/b", kind::group};
-  auto before = ask(*f.store, "account:carol", {{{"/buckets/b", "write"}}});
-  CHECK(std::find(before.principals.begin(), before.principals.end(), "/buckets/b/groups/g") == before.principals.end());
-  REQUIRE_FALSE(f.run(groups, command(write_op::put, "g", R"({"members":["account:carol"]})")).failure);
-  auto member = ask(*f.store, "account:carol", {});
-  CHECK(std::find(member.principals.begin(), member.principals.end(), "/buckets/b/groups/g") != member.principals.end());
-  REQUIRE_FALSE(f.run(groups, command(write_op::remove, "g")).failure);
-  auto removed = ask(*f.store, "account:carol", {});
-  CHECK(std::find(removed.principals.begin(), removed.principals.end(), "/buckets/b/groups/g") == removed.principals.end());
-}
-
-TEST_CASE("anonymous callers hold only system.Everyone") {
-  service_fixture f;
-  auto answer = ask(*f.store, "", {});
-  CHECK(answer.principals == std::vector<std::string>{"system.Everyone"});
 }
 
 // ---- batch sessions ------------------------------------------------------------

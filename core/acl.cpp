@@ -1,0 +1,38 @@
+#include "core/acl.hpp"
+
+#include "schema/json.hpp"
+
+#include <algorithm>
+
+namespace kinto::core {
+
+acl acl::decode(std::string_view json_object) {
+  acl out;
+  if (json_object.empty() || json_object == "{}") return out;
+  std::string err;
+  auto parsed = json::parse(json_object, err);
+  if (!parsed || !parsed->is_object()) return out;
+  for (const auto& [name, listed] : parsed->as_object()) {
+    if (!listed.is_array()) continue;
+    std::vector<std::string> principals;
+    principals.reserve(listed.as_array().size());
+    for (const auto& p : listed.as_array())
+      if (p.is_string()) principals.push_back(p.as_string());
+    out.entries_.emplace_back(name, std::move(principals));
+  }
+  return out;
+}
+
+std::span<const std::string> acl::principals(std::string_view name) const {
+  for (const auto& [entry, principals] : entries_)
+    if (entry == name) return principals;
+  return {};
+}
+
+bool acl::grants(std::string_view name, std::span<const std::string> principals) const {
+  for (const auto& listed : this->principals(name))
+    if (std::find(principals.begin(), principals.end(), listed) != principals.end()) return true;
+  return false;
+}
+
+} // namespace kinto::core

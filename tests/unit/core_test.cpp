@@ -1,0 +1,188 @@
+// Unit tests of core/: access control lists decoded once, the caller's
+// principals and the permission decisions, over a temporary store written
+// through the write service. No network.
+#include "actors/write_service.hpp"
+#include "core/access.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+
+using namespace kinto;
+
+namespace {
+
+json::value parse(std::string_view text) {
+  std::string err;
+  auto v = json::parse(text, err);
+  REQUIRE(v);
+  return *v;
+}
+
+actors::write_command put(std::string id, std::string_view data = "{}",
+                          std::optional<std::string_view> permissions = std::nullopt) {
+  actors::write_command cmd;
+  cmd.op = actors::write_op::put;
+  cmd.id = std::move(id);
+  cmd.author = "account:owner";
+  cmd.data = parse(data);
+  if (permissions) cmd.permissions = parse(*permissions);
+  return cmd;
+}
+
+struct store_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<storage::store> store;
+  std::unique_ptr<actors::write_service> writes;
+  store_fixture() {
+    std::string error;
+    store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
+    REQUIRE(store);
+    actors::write_service_options options;
+    options.worker_threads = 1;
+    writes = std::make_unique<actors::write_service>(*store, options);
+  }
+  void write(const list_key& list, actors::write_command cmd) {
+    std::promise<actors::write_outcome> done;
+    auto outcome = done.get_future();
+    writes->submit(list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); });
+    REQUIRE_FALSE(outcome.get().failure);
+  }
+};
+
+const list_key buckets{"", kind::bucket};
+const list_key collections{"/buckets/b", kind::collection};
+const list_key groups{"/buckets/b", kind::group};
+const list_key records{"/buckets/b/collections/c", kind::record};
+
+bool holds(const core::caller& who, std::string_view principal) {
+  return std::find(who.principals.begin(), who.principals.end(), principal) != who.principals.end();
+}
+
+} // namespace
+
+TEST_CASE("an ACL is decoded once into its names and principals") {
+  const auto acl = core::acl::decode(R"({"read":["system.Everyone"],"write":["account:a","account:b"]})");
+  REQUIRE(acl.entries().size() == 2);
+  CHECK(acl.principals("write").size() == 2);
+  const std::vector<std::string> bob{"account:b"};
+  CHECK(acl.grants("write", bob));
+  CHECK_FALSE(acl.grants("read", bob));
+  CHECK_FALSE(acl.grants("collection:create", bob));
+  CHECK(acl.principals("missing").empty());
+}
+
+TEST_CASE("absent or malformed ACL text is the empty ACL") {
+  CHECK(core::acl::decode("").empty());
+  CHECK(core::acl::decode("{}").empty());
+  CHECK(core::acl::decode("not json").empty());
+  CHECK(core::acl::decode("[1]").empty());
+  const auto odd = core::acl::decode(R"({"read":"system.Everyone","write":[1,"account:a"]})");
+  REQUIRE(odd.entries().size() == 1);
+  CHECK(odd.principals("write").size() == 1);
+}
+
+TEST_CASE("the caller's principals follow its groups, as acknowledged") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  CHECK_FALSE(holds(core::resolve_caller("account:carol", f.store->read()), "/buckets/b/groups/g"));
+  f.write(groups, put("g", R"({"members":["account:carol"]})"));
+  const auto member = core::resolve_caller("account:carol", f.store->read());
+  CHECK(member.principals.front() == "account:carol");
+  CHECK(holds(member, "system.Authenticated"));
+  CHECK(holds(member, "/buckets/b/groups/g"));
+  f.write(groups, put("g", R"({"members":[]})"));
+  CHECK_FALSE(holds(core::resolve_caller("account:carol", f.store->read()), "/buckets/b/groups/g"));
+}
+
+TEST_CASE("groups with system.Authenticated as member count for every authenticated caller") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  f.write(groups, put("all", R"({"members":["system.Authenticated"]})"));
+  CHECK(holds(core::resolve_caller("account:anyone", f.store->read()), "/buckets/b/groups/all"));
+  CHECK_FALSE(holds(core::resolve_caller("", f.store->read()), "/buckets/b/groups/all"));
+}
+
+TEST_CASE("anonymous callers hold only system.Everyone") {
+  store_fixture f;
+  CHECK(core::resolve_caller("", f.store->read()).principals == std::vector<std::string>{"system.Everyone"});
+}
+
+TEST_CASE("a permission on an ancestor grants the action on the object") {
+  store_fixture f;
+  f.write(buckets, put("b", "{}", R"({"read":["account:reader"]})"));
+  f.write(collections, put("c"));
+  f.write(records, put("r", "{}", R"({"write":["account:editor"]})"));
+  const core::principal_settings none;
+  auto snap = f.store->read();
+  const auto reader = core::resolve_caller("account:reader", snap);
+  const auto editor = core::resolve_caller("account:editor", snap);
+  const auto stranger = core::resolve_caller("account:stranger", snap);
+  core::decider as_reader(snap, reader, none), as_editor(snap, editor, none), as_stranger(snap, stranger, none);
+  CHECK(as_reader.may(records, "r", permissions::action::read));
+  CHECK(as_reader.may(records, "", permissions::action::read_all));
+  CHECK_FALSE(as_reader.may(records, "r", permissions::action::write));
+  CHECK(as_editor.may(records, "r", permissions::action::write));
+  CHECK(as_editor.may(records, "r", permissions::action::read)); // write implies read
+  CHECK_FALSE(as_editor.may(records, "", permissions::action::read_all));
+  CHECK_FALSE(as_stranger.may(records, "r", permissions::action::read));
+  // The writer of the bucket (its creator) may do everything below it.
+  const auto owner = core::resolve_caller("account:owner", snap);
+  core::decider as_owner(snap, owner, none);
+  CHECK(as_owner.may(records, "", permissions::action::write_all));
+  CHECK(as_owner.may(records, "", permissions::action::create));
+}
+
+TEST_CASE("a principals setting grants the action everywhere") {
+  store_fixture f;
+  auto snap = f.store->read();
+  core::principal_settings settings;
+  settings.by_name["bucket_create_principals"] = {"system.Authenticated"};
+  const auto alice = core::resolve_caller("account:alice", snap);
+  const auto anonymous = core::resolve_caller("", snap);
+  CHECK(core::decider(snap, alice, settings).may(buckets, "", permissions::action::create));
+  CHECK_FALSE(core::decider(snap, anonymous, settings).may(buckets, "", permissions::action::create));
+  CHECK_FALSE(core::decider(snap, alice, core::principal_settings{}).may(buckets, "", permissions::action::create));
+}
+
+TEST_CASE("holding finds the objects of a list a caller may see through their own ACL") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  f.write(collections, put("c"));
+  f.write(records, put("mine", "{}", R"({"read":["account:bob"]})"));
+  f.write(records, put("theirs"));
+  // A grant deeper down does not count for this list.
+  f.write(groups, put("g", R"({"members":[]})", R"({"write":["account:carol"]})"));
+  auto snap = f.store->read();
+  const core::principal_settings none;
+  const auto bob = std::make_shared<core::caller>(core::resolve_caller("account:bob", snap));
+  const auto carol = core::resolve_caller("account:carol", snap);
+  const std::vector<std::string_view> names = permissions::listing_names(kind::record);
+  CHECK(core::decider(snap, *bob, none).holds_on_some(records, names));
+  CHECK_FALSE(core::decider(snap, carol, none).holds_on_some(records, names));
+  CHECK_FALSE(core::decider(snap, carol, none).holds_on_some(collections, names));
+  const std::vector<std::string_view> write_only{"write"};
+  CHECK_FALSE(core::decider(snap, *bob, none).holds_on_some(records, write_only));
+  auto visible = core::holding(snap, bob, records, names);
+  CHECK(visible("mine"));
+  CHECK_FALSE(visible("theirs"));
+  CHECK_FALSE(visible("absent"));
+}
+
+TEST_CASE("a decider reads each ACL once, however many questions use it") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  f.write(collections, put("c"));
+  auto snap = f.store->read();
+  const auto who = core::resolve_caller("account:nobody", snap);
+  const core::principal_settings none;
+  core::decider access(snap, who, none);
+  const auto before = snap.permission_lookups();
+  for (int i = 0; i < 5; ++i) {
+    CHECK_FALSE(access.may(records, "r", permissions::action::read));
+    CHECK_FALSE(access.may(records, "r", permissions::action::write));
+  }
+  // The record, its collection and its bucket: three ACLs, read once each.
+  CHECK(snap.permission_lookups() - before == 3);
+}
