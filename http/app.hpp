@@ -4,7 +4,7 @@
 #pragma once
 
 #include "actors/write_service.hpp"
-#include "core/access.hpp"
+#include "core/rules.hpp"
 #include "http/message.hpp"
 #include "schema/settings.hpp"
 #include "storage/store.hpp"
@@ -21,40 +21,22 @@
 
 namespace kinto::http {
 
-/// Settings that change behaviour, read once (configuration.md).
-struct config {
+/// Settings that change behaviour, read once (configuration.md): Kinto's
+/// rules (core::rules) and what only the HTTP edge needs.
+struct config : core::rules {
   std::string project_name = "kinto";
   std::string project_version;
   std::string http_api_version = "1.23";
   std::string project_docs = "https://kinto.readthedocs.io/";
-  bool readonly = false;
-  bool explicit_permissions = true;
-  std::int64_t batch_max_requests = 25;
-  std::optional<std::int64_t> paginate_by;
-  std::int64_t storage_max_fetch_size = 10000;
-  std::int64_t pagination_token_validity = 600;
   std::string userid_hmac_secret;
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
-  bool accounts = false;
   bool flush_endpoint = false;       ///< kinto.plugins.flush, unless flush_endpoint_enabled = false
-  bool default_bucket = false;        ///< kinto.plugins.default_bucket
   bool history = false;               ///< kinto.plugins.history
   std::vector<std::string> history_exclude_resources, history_exclude_user_ids, history_trim_user_ids;
   std::int64_t history_trim_max_count = -1, history_trim_threshold = 100;
-  std::string default_bucket_secret;  ///< HMAC key of personal bucket ids
   std::optional<std::string> default_bucket_hmac_secret; ///< the setting, when set
-  bool schema_validation = false;    ///< experimental_collection_schema_validation
-  std::vector<std::string> account_create_principals, account_read_principals, account_write_principals;
   bool permissions_endpoint = false;
-  std::vector<std::string> user_data_delete_principals;
-  std::vector<std::string> permissions_read_principals{"system.Everyone"};
-  /// `<type>_<perm>_principals` settings that are set (auth-permissions.md §4.2).
-  core::principal_settings principal_settings;
-  /// The principals a `*_principals` setting grants (empty when unset).
-  const std::vector<std::string>& principals_of(const std::string& setting) const {
-    return principal_settings.of(setting);
-  }
   std::vector<std::string> cors_origins{"*"};
   std::optional<std::int64_t> cors_max_age = 3600;
   bool version_prefix_redirect = true;
@@ -68,14 +50,11 @@ struct config {
   std::string eos, eos_message, eos_url; ///< end of service (errors.md §5); eos empty = none
   std::string eos_date;                  ///< YYYY-MM-DD part of eos
   std::int64_t root_cache_expires = 86400; ///< root view caching in read-only mode
-  /// `*_cache_expires_seconds` settings that are set, by name (concurrency.md §5).
-  std::unordered_map<std::string, std::int64_t> cache_expires;
   /// Methods turned off by `<type>_<resource>_<method>_enabled = false`,
   /// as "plural_bucket POST".
   std::set<std::string, std::less<>> disabled_methods;
   std::string error_info_link = "https://github.com/Kinto/kinto/issues/";
   std::string version_json_path = "version.json";
-  int bcrypt_cost = 10;
   std::int64_t account_cache_ttl = 30;
   std::size_t bcrypt_max_queue = 256; ///< password checks waiting for the blocking pool; beyond: 503
   std::size_t max_json_depth = 512;   ///< nesting allowed in request bodies (1..json::default_max_depth)

@@ -4,6 +4,7 @@
 #include "http/body.hpp"
 #include "http/call.hpp"
 
+#include "core/objects.hpp"
 #include "http/auth.hpp"
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
@@ -41,41 +42,9 @@ std::string render_object(const core::caller& who, std::string_view data, std::s
   return out;
 }
 
-/// Client caching of successful reads (concurrency.md §5): only anonymous
-/// reads may be cached, for as long as settings (and, for records, the
-/// collection's `cache_expires`) allow.
+/// The caching headers of a successful read (core::cache_seconds).
 void add_cache_headers(const call& c, const storage::view& snap, response& res) {
-  const config& cfg = c.cfg();
-  const list_key& list = c.r.list;
-  auto seconds = [&](std::string name) -> std::optional<std::int64_t> {
-    if (cfg.cache_expires.empty()) return std::nullopt;
-    // Setting names are lower-case, as the ini file's keys are read.
-    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    const auto it = cfg.cache_expires.find(name);
-    return it == cfg.cache_expires.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
-  };
-  std::optional<std::int64_t> expires;
-  if (!c.who.authenticated()) {
-    if (list.of == kind::record) {
-      auto owner = owner_of(list.parent);                // the collection
-      auto bucket = owner ? owner_of(owner->list.parent) : std::nullopt;
-      const std::string bid = bucket ? bucket->id : "", cid = owner ? owner->id : "";
-      for (const std::string& name : {bid + "." + cid + ".record_cache_expires_seconds", bid + ".record_cache_expires_seconds",
-                                      std::string("record_cache_expires_seconds"), bid + "_" + cid + "_record_cache_expires_seconds",
-                                      bid + "_record_cache_expires_seconds"})
-        if ((expires = seconds(name))) break;
-      if (owner) {
-        auto collection = snap.get(owner->list, owner->id);
-        std::string err;
-        auto data = collection && !collection->deleted ? json::parse(collection->data, err) : std::nullopt;
-        const json::value* value = data ? data->find("cache_expires") : nullptr;
-        if (value && value->as_int64()) expires = expires ? std::max(*expires, *value->as_int64()) : *value->as_int64();
-      }
-    } else if (list.of != kind::account) {
-      expires = seconds(std::string(kind_name(list.of)) + "_cache_expires_seconds");
-      if (expires && *expires == 0) expires.reset();
-    }
-  }
+  const std::optional<std::int64_t> expires = core::cache_seconds(c.cfg(), c.who, snap, c.r.list);
   const std::uint64_t now_seconds = static_cast<std::uint64_t>(std::time(nullptr));
   if (!expires || *expires < 0) {
     res.set("Cache-Control", "no-cache, no-store");
@@ -98,65 +67,9 @@ void send_object(const call_ptr& c, int status, std::uint64_t ts, std::string bo
   c->send(std::move(res));
 }
 
-/// 404 (errno 111) when the object owning the list is missing.
-std::optional<error> missing_owner(const storage::view& snap, const list_key& list) {
-  auto owner = owner_of(list.parent);
-  if (!owner) return std::nullopt;
-  auto obj = snap.get(owner->list, owner->id);
-  if (obj && !obj->deleted) return std::nullopt;
-  return parent_not_found(owner->id, kind_name(owner->list.of));
-}
-
-bool is_account_admin(const call& c, bool write) {
-  return c.who.holds_any(c.cfg().account_write_principals) || (!write && c.who.holds_any(c.cfg().account_read_principals));
-}
-
-/// Accounts may only be seen and changed by themselves and administrators.
-std::optional<error> account_access(const call& c, std::string_view id, bool write) {
-  if (is_account_admin(c, write)) return std::nullopt;
-  if (c.who.user_id == "account:" + std::string(id)) return std::nullopt;
-  return c.who.authenticated() ? forbidden() : unauthorized();
-}
-
-/// Response-Behavior of a PATCH (resources.md §4.3): `light` returns the
-/// keys sent whose stored value changed; `diff` those of them the server
-/// stored differently from what was sent.
-std::string shape_patch_response(std::string_view behaviour, const json::value& sent, std::string_view previous_text,
-                                 std::string_view stored_text) {
-  if (behaviour.empty() || behaviour == "full") return std::string(stored_text);
-  std::string err;
-  auto stored = json::parse(stored_text, err);
-  auto previous = json::parse(previous_text.empty() ? "{}" : previous_text, err);
-  json::value out = json::value::object();
-  if (stored && previous && sent.is_object()) {
-    for (const auto& [key, value] : sent.as_object()) {
-      const json::value* now = stored->find(key);
-      const json::value* before = previous->find(key);
-      const bool changed = (now == nullptr) != (before == nullptr) || (now && before && *now != *before);
-      if (!changed || !now) continue;
-      if (behaviour == "light" || *now != value) out.set(key, *now);
-    }
-  }
-  return json::serialize(out);
-}
-
 /// Hashes an account's passwords off the io threads, then continues.
 void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::function<void()> next) {
-  // Every clear password the write would store: in `data`, or set by a
-  // JSON-Patch operation (on /data/password, or on /data as a whole).
-  std::vector<json::value*> clear;
-  if (cmd.data)
-    if (json::value* p = cmd.data->find("password"); p && p->is_string()) clear.push_back(p);
-  if (cmd.patch && cmd.patch->is_array()) {
-    for (auto& op : cmd.patch->as_array()) {
-      const json::value* path = op.find("path");
-      json::value* value = op.find("value");
-      if (!path || !path->is_string() || !value) continue;
-      if (path->as_string() == "/data/password" && value->is_string()) clear.push_back(value);
-      if (path->as_string() == "/data" && value->is_object())
-        if (json::value* p = value->find("password"); p && p->is_string()) clear.push_back(p);
-    }
-  }
+  std::vector<json::value*> clear = core::clear_passwords(cmd);
   if (clear.empty()) return next();
   // Inside a batch session the hashing runs inline; elsewhere it queues on
   // the bounded blocking pool.
@@ -186,7 +99,7 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
     }
     if (changes_account) c->a.accounts_cache->forget_account(id);
     if (removes) return send_object(c, 200, out.last_modified, "{\"data\":" + out.data + "}");
-    std::string data = sent ? shape_patch_response(behaviour, *sent, out.previous, out.data) : out.data;
+    std::string data = sent ? core::shape_patch_response(behaviour, *sent, out.previous, out.data) : out.data;
     // An account's write is made in its own name, also when an administrator
     // or an anonymous sign-up makes it: it sees the account's permissions.
     core::caller viewer = c->who;
@@ -280,13 +193,13 @@ void handle_object(const call_ptr& c) {
   storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   const bool is_account = k == kind::account;
-  const std::optional<error> owner_missing = missing_owner(snap, list);
+  const std::optional<error> owner_missing = core::missing_owner(snap, list);
   const error invalid_id = invalid_parameter("path", std::nullopt, "Invalid object id");
   if (is_account && !valid_id(k, c->r.id)) return c->fail(invalid_id);
 
   if (c->is("GET") || c->is("HEAD")) {
     if (is_account) {
-      if (auto e = account_access(*c, c->r.id, false)) return c->fail(*e);
+      if (auto e = core::account_access(c->cfg(), c->who, c->r.id, false)) return c->fail(*e);
     } else if (!c->decider(snap).may(list, c->r.id, permissions::action::read)) {
       return c->fail(denied(*c));
     }
@@ -335,22 +248,12 @@ void handle_object(const call_ptr& c) {
       return obj && !obj->deleted;
     }();
     if (exists || !c->is("PUT")) {
-      if (auto e = account_access(*c, c->r.id, true)) return c->fail(*e);
-    } else {
-      const bool may_create = is_account_admin(*c, true) || c->who.holds_any(c->cfg().account_create_principals);
-      if (!may_create) return c->fail(c->who.authenticated() ? forbidden() : unauthorized());
-      if (c->who.authenticated() && !is_account_admin(*c, true) && c->who.user_id != "account:" + c->r.id)
-        return c->fail(invalid_parameter("body", "data.id", "Username and account ID do not match."));
+      if (auto e = core::account_access(c->cfg(), c->who, c->r.id, true)) return c->fail(*e);
+    } else if (auto e = core::account_creation(c->cfg(), c->who, c->r.id)) {
+      return c->fail(*e);
     }
-    if (c->is("PUT")) {
-      const json::value* password = cmd.data ? cmd.data->find("password") : nullptr;
-      if (!password || !password->is_string())
-        return c->fail(invalid_parameter("body", "data.password", "Required"));
-    } else if (cmd.data) {
-      const json::value* password = cmd.data->find("password");
-      if (password && !password->is_string())
-        return c->fail(invalid_parameter("body", "data.password", json::serialize(*password) + " is not a string"));
-    }
+    if (c->is("PUT") || cmd.data)
+      if (auto e = core::account_password(c->is("PUT"), cmd.data)) return c->fail(*e);
     cmd.author = "account:" + c->r.id;
     auto shared_cmd = std::make_shared<actors::write_command>(std::move(cmd));
     return with_hashed_password(c, *shared_cmd, [c, shared_cmd, sent, behaviour] {
@@ -361,17 +264,7 @@ void handle_object(const call_ptr& c) {
   // auth-permissions.md §5.1–§5.2.
   auto current = snap.get(list, c->r.id);
   const bool exists = current && !current->deleted;
-  core::decider access = c->decider(snap);
-  if (c->is("PUT")) {
-    const bool creating = !exists || cmd.pre.if_none_match_any;
-    const auto needed = creating ? permissions::action::create : permissions::action::write;
-    if (!access.may(list, c->r.id, needed)) return c->fail(denied(*c));
-  } else if (exists) {
-    if (!access.may(list, c->r.id, permissions::action::write)) return c->fail(denied(*c));
-  } else {
-    // A missing object: 404 only to those who may list its parent.
-    if (!access.may(list, c->r.id, permissions::action::read_all)) return c->fail(denied(*c));
-  }
+  if (!c->decider(snap).may(list, c->r.id, core::needed_for_write(cmd.op, exists, cmd.pre))) return c->fail(denied(*c));
   if (owner_missing) return c->fail(*owner_missing);
   if (!valid_id(k, c->r.id)) return c->fail(invalid_id);
   if (cmd.op != actors::write_op::remove) {
@@ -425,7 +318,7 @@ using access_rule = std::function<storage::visibility(const storage::view&)>;
 
 /// Accounts: non-administrators only see their own.
 access_rule account_rule(const call_ptr& c, bool write) {
-  if (is_account_admin(*c, write)) return {};
+  if (core::is_account_admin(c->cfg(), c->who, write)) return {};
   return [c](const storage::view&) -> storage::visibility {
     return [c](std::string_view id) { return c->who.user_id == "account:" + std::string(id); };
   };
@@ -607,7 +500,7 @@ void list_create(const call_ptr& c) {
     const bool exists = existing && !existing->deleted;
     if (!c->decider(snap).may(c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
       return c->fail(denied(*c));
-    if (auto e = missing_owner(snap, c->r.list)) return c->fail(*e);
+    if (auto e = core::missing_owner(snap, c->r.list)) return c->fail(*e);
     auto validator = schema_validator(*c, snap, c->r.list);
     if (auto* e = std::get_if<error>(&validator)) return c->fail(*e);
     cmd.validate = std::move(std::get<write_validator>(validator));
@@ -616,15 +509,10 @@ void list_create(const call_ptr& c) {
 
   auto existing = snap.get(c->r.list, cmd.id);
   if (existing && !existing->deleted) {
-    if (auto e = account_access(*c, cmd.id, false)) return c->fail(*e);
+    if (auto e = core::account_access(c->cfg(), c->who, cmd.id, false)) return c->fail(*e);
   } else {
-    const bool admin = is_account_admin(*c, true);
-    if (!admin && !c->who.holds_any(c->cfg().account_create_principals))
-      return c->fail(c->who.authenticated() ? forbidden() : unauthorized());
-    if (c->who.authenticated() && !admin && c->who.user_id != "account:" + cmd.id)
-      return c->fail(invalid_parameter("body", "data.id", "Username and account ID do not match."));
-    const json::value* password = cmd.data->find("password");
-    if (!password || !password->is_string()) return c->fail(invalid_parameter("body", "data.password", "Required"));
+    if (auto e = core::account_creation(c->cfg(), c->who, cmd.id)) return c->fail(*e);
+    if (auto e = core::account_password(true, cmd.data)) return c->fail(*e);
   }
   cmd.author = "account:" + cmd.id;
   auto shared_cmd = std::make_shared<actors::write_command>(std::move(cmd));
@@ -810,7 +698,7 @@ void list_delete(const call_ptr& c, const access_rule& rule) {
 void handle_plural(const call_ptr& c) {
   storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
-  const auto owner_missing = missing_owner(snap, c->r.list);
+  const auto owner_missing = core::missing_owner(snap, c->r.list);
   if (c->is("POST")) {
     // Records in a missing collection: 404 before authorization (resources.md §8).
     if (c->r.list.of == kind::record && owner_missing) return c->fail(*owner_missing);

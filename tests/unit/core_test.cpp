@@ -3,6 +3,7 @@
 // through the write service. No network.
 #include "actors/write_service.hpp"
 #include "core/access.hpp"
+#include "core/objects.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -185,4 +186,89 @@ TEST_CASE("a decider reads each ACL once, however many questions use it") {
   }
   // The record, its collection and its bucket: three ACLs, read once each.
   CHECK(snap.permission_lookups() - before == 3);
+}
+
+TEST_CASE("a write needs create, write or read on the list, as upstream decides") {
+  using actors::write_op;
+  using permissions::action;
+  const actors::preconditions none;
+  actors::preconditions if_none_match;
+  if_none_match.if_none_match_any = true;
+  CHECK(core::needed_for_write(write_op::put, false, none) == action::create);
+  CHECK(core::needed_for_write(write_op::put, true, none) == action::write);
+  CHECK(core::needed_for_write(write_op::put, true, if_none_match) == action::create);
+  CHECK(core::needed_for_write(write_op::patch, true, none) == action::write);
+  CHECK(core::needed_for_write(write_op::remove, true, none) == action::write);
+  // Learning that an object is missing is reading the list.
+  CHECK(core::needed_for_write(write_op::patch, false, none) == action::read_all);
+  CHECK(core::needed_for_write(write_op::remove, false, none) == action::read_all);
+}
+
+TEST_CASE("accounts are seen and changed by themselves and administrators") {
+  core::rules r;
+  r.account_write_principals = {"account:admin"};
+  r.account_read_principals = {"account:auditor"};
+  r.account_create_principals = {"system.Everyone"};
+  const core::caller admin{"account:admin", {"account:admin", "system.Everyone", "system.Authenticated"}};
+  const core::caller auditor{"account:auditor", {"account:auditor", "system.Everyone", "system.Authenticated"}};
+  const core::caller alice{"account:alice", {"account:alice", "system.Everyone", "system.Authenticated"}};
+  const core::caller anonymous{"", {"system.Everyone"}};
+  CHECK_FALSE(core::account_access(r, alice, "alice", true));
+  CHECK(core::account_access(r, alice, "bob", false)->status == 403);
+  CHECK(core::account_access(r, anonymous, "bob", false)->status == 401);
+  CHECK_FALSE(core::account_access(r, admin, "bob", true));
+  CHECK_FALSE(core::account_access(r, auditor, "bob", false));
+  CHECK(core::account_access(r, auditor, "bob", true)->status == 403);
+  // Sign-up: anyone creates an account, but an authenticated caller only its own.
+  CHECK_FALSE(core::account_creation(r, anonymous, "new"));
+  CHECK_FALSE(core::account_creation(r, admin, "new"));
+  CHECK(core::account_creation(r, alice, "new")->status == 400);
+  r.account_create_principals.clear();
+  CHECK(core::account_creation(r, anonymous, "new")->status == 401);
+}
+
+TEST_CASE("an account's password is required on PUT and must be a string") {
+  CHECK(core::account_password(true, std::nullopt)->status == 400);
+  CHECK(core::account_password(true, parse(R"({"password":1})"))->status == 400);
+  CHECK_FALSE(core::account_password(true, parse(R"({"password":"s"})")));
+  CHECK_FALSE(core::account_password(false, parse(R"({"other":1})")));
+  CHECK(core::account_password(false, parse(R"({"password":[]})"))->status == 400);
+}
+
+TEST_CASE("clear passwords are found in data and in JSON-Patch operations") {
+  actors::write_command cmd;
+  cmd.data = parse(R"({"password":"a"})");
+  cmd.patch = parse(R"([{"op":"add","path":"/data/password","value":"b"},
+                        {"op":"replace","path":"/data","value":{"password":"c"}},
+                        {"op":"add","path":"/data/other","value":"d"}])");
+  const auto clear = core::clear_passwords(cmd);
+  REQUIRE(clear.size() == 3);
+  *clear[1] = json::value("hashed");
+  CHECK(json::serialize(cmd.patch->as_array()[0]) == R"({"op":"add","path":"/data/password","value":"hashed"})");
+}
+
+TEST_CASE("anonymous reads are cached as settings and the collection allow") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  f.write(collections, put("c", R"({"cache_expires":30})"));
+  auto snap = f.store->read();
+  core::rules r;
+  const core::caller anonymous{"", {"system.Everyone"}};
+  const core::caller alice{"account:alice", {"account:alice", "system.Everyone", "system.Authenticated"}};
+  CHECK(core::cache_seconds(r, anonymous, snap, records) == 30);
+  CHECK_FALSE(core::cache_seconds(r, alice, snap, records));
+  r.cache_expires["b.c.record_cache_expires_seconds"] = 60;
+  CHECK(core::cache_seconds(r, anonymous, snap, records) == 60);
+  CHECK_FALSE(core::cache_seconds(r, anonymous, snap, buckets));
+  r.cache_expires["bucket_cache_expires_seconds"] = 10;
+  CHECK(core::cache_seconds(r, anonymous, snap, buckets) == 10);
+}
+
+TEST_CASE("PATCH responses are shaped by Response-Behavior") {
+  const auto sent = parse(R"({"a":1,"b":2,"c":3})");
+  const std::string previous = R"({"a":1,"b":1})";
+  const std::string stored = R"({"a":1,"b":2,"c":4,"id":"x"})";
+  CHECK(core::shape_patch_response("full", sent, previous, stored) == stored);
+  CHECK(core::shape_patch_response("light", sent, previous, stored) == R"({"b":2,"c":4})");
+  CHECK(core::shape_patch_response("diff", sent, previous, stored) == R"({"c":4})");
 }
