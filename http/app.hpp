@@ -5,6 +5,7 @@
 
 #include "actors/write_service.hpp"
 #include "core/rules.hpp"
+#include "core/validation.hpp"
 #include "http/message.hpp"
 #include "schema/settings.hpp"
 #include "storage/store.hpp"
@@ -81,8 +82,6 @@ void use_userid_secret(config& c, std::string secret);
 std::string build_version_json();
 
 class auth_cache;
-class schema_cache;
-std::shared_ptr<schema_cache> make_schema_cache();
 
 /// Nonces of plural-DELETE pagination tokens: each may be used once, within
 /// `pagination_token_validity_seconds`.
@@ -107,7 +106,7 @@ struct app {
   actors::write_service& writes;
   std::unique_ptr<auth_cache> accounts_cache;
   token_registry deletion_tokens;
-  std::shared_ptr<schema_cache> schemas; ///< compiled JSON schemas
+  std::shared_ptr<core::schema_cache> schemas; ///< compiled JSON schemas
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);
   /// True when `bcrypt_max_queue` jobs already wait for the blocking pool:

@@ -114,11 +114,6 @@ std::size_t page_size(const config& cfg, const query::request& q);
 /// The request's URL with `_limit` and `_token` replaced (the Next-Page header).
 std::string next_page_url(const call& c, std::size_t limit, const query::token& next);
 
-/// Validates (and may complete) the final data of a write; see actors::write_command::validate.
-using write_validator = std::function<std::optional<error>(json::value& data)>;
-/// The JSON-Schema validator for writes to `list` (empty when schema
-/// validation is off or no schema applies); 404 when the bucket is missing.
-std::variant<write_validator, error> schema_validator(const call& c, const storage::view& snap, const list_key& list);
 
 /// The default bucket plugin: the caller's personal bucket id, whether a
 /// path addresses it, and serving such a request (creating what it needs,

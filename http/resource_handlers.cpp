@@ -268,9 +268,9 @@ void handle_object(const call_ptr& c) {
   if (owner_missing) return c->fail(*owner_missing);
   if (!valid_id(k, c->r.id)) return c->fail(invalid_id);
   if (cmd.op != actors::write_op::remove) {
-    auto validator = schema_validator(*c, snap, list);
+    auto validator = core::schema_validator(c->cfg(), *c->a.schemas, snap, list);
     if (auto* e = std::get_if<error>(&validator)) return c->fail(*e);
-    cmd.validate = std::move(std::get<write_validator>(validator));
+    cmd.validate = std::move(std::get<core::write_validator>(validator));
   }
   submit_write(c, list, std::move(cmd), std::move(sent), std::move(behaviour));
 }
@@ -501,9 +501,9 @@ void list_create(const call_ptr& c) {
     if (!c->decider(snap).may(c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
       return c->fail(denied(*c));
     if (auto e = core::missing_owner(snap, c->r.list)) return c->fail(*e);
-    auto validator = schema_validator(*c, snap, c->r.list);
+    auto validator = core::schema_validator(c->cfg(), *c->a.schemas, snap, c->r.list);
     if (auto* e = std::get_if<error>(&validator)) return c->fail(*e);
-    cmd.validate = std::move(std::get<write_validator>(validator));
+    cmd.validate = std::move(std::get<core::write_validator>(validator));
     return submit_write(c, c->r.list, std::move(cmd), std::nullopt, {});
   }
 

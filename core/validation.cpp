@@ -3,37 +3,24 @@
 // §4): the collection's `schema` and the bucket's `record:schema`,
 // `collection:schema` and `group:schema`. Compiled schemas are cached by
 // object URI and version.
-#include "http/call.hpp"
+#include "core/validation.hpp"
 
-#include "schema/json_schema.hpp"
+namespace kinto::core {
 
-#include <mutex>
-#include <unordered_map>
-
-namespace kinto::http {
-
-class schema_cache {
-public:
-  /// The compiled form of `schema` known as `key` (URI, field, version).
-  std::shared_ptr<const json_schema::compiled> get(const std::string& key, const json::value& schema) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (auto it = compiled_.find(key); it != compiled_.end()) return it->second;
-    }
-    std::string error;
-    auto made = json_schema::compiled::compile(schema, error);
-    if (!made) return nullptr;
-    auto shared = std::make_shared<const json_schema::compiled>(std::move(*made));
+std::shared_ptr<const json_schema::compiled> schema_cache::get(const std::string& key, const json::value& schema) {
+  {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (compiled_.size() >= 1000) compiled_.clear(); // bounded
-    compiled_[key] = shared;
-    return shared;
+    if (auto it = compiled_.find(key); it != compiled_.end()) return it->second;
   }
-
-private:
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const json_schema::compiled>> compiled_;
-};
+  std::string error;
+  auto made = json_schema::compiled::compile(schema, error);
+  if (!made) return nullptr;
+  auto shared = std::make_shared<const json_schema::compiled>(std::move(*made));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (compiled_.size() >= 1000) compiled_.clear(); // bounded
+  compiled_[key] = shared;
+  return shared;
+}
 
 namespace {
 
@@ -72,9 +59,9 @@ std::optional<json::value> data_of(const storage::view& snap, const list_key& li
 
 } // namespace
 
-std::variant<write_validator, error> schema_validator(const call& c, const storage::view& snap, const list_key& list) {
-  const config& cfg = c.cfg();
-  if (!cfg.schema_validation || !(list.of == kind::record || list.of == kind::collection || list.of == kind::group))
+std::variant<write_validator, error> schema_validator(const rules& r, schema_cache& schemas, const storage::view& snap,
+                                                     const list_key& list) {
+  if (!r.schema_validation || !(list.of == kind::record || list.of == kind::collection || list.of == kind::group))
     return write_validator{};
   const bool record = list.of == kind::record;
   auto owner = owner_of(list.parent);
@@ -92,7 +79,7 @@ std::variant<write_validator, error> schema_validator(const call& c, const stora
     const json::value* properties = schema->find("properties");
     schema_use u;
     u.describes_id = properties && properties->is_object() && properties->find("id");
-    u.compiled = c.a.schemas->get(key, without_managed(*schema, record));
+    u.compiled = schemas.get(key, without_managed(*schema, record));
     u.version = version;
     if (u.compiled) uses.push_back(std::move(u));
   };
@@ -124,6 +111,4 @@ std::variant<write_validator, error> schema_validator(const call& c, const stora
   }};
 }
 
-std::shared_ptr<schema_cache> make_schema_cache() { return std::make_shared<schema_cache>(); }
-
-} // namespace kinto::http
+} // namespace kinto::core
