@@ -1,4 +1,4 @@
-// Beast listener and sessions. A session lives as long as an asynchronous
+// Beast listener and connections. A connection lives as long as an asynchronous
 // operation or a pending handler reply holds shared_from_this(). Each request
 // gets a fresh parser with body and header limits and a read deadline; a
 // keep-alive connection waits for the next one at most the idle timeout.
@@ -26,7 +26,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-class session;
+class connection;
 
 /// The Date header value, formatted at most once per second per thread.
 std::string_view current_date() {
@@ -114,7 +114,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   void accept();
   void stop();
   void request_done();
-  void track(const std::shared_ptr<session>& s);
+  void track(const std::shared_ptr<connection>& s);
 
   server_options options;
   handler app;
@@ -135,16 +135,16 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> in_flight{0}; // requests admitted whose response is not yet written
-  std::mutex sessions_mutex;
-  std::list<std::weak_ptr<session>> sessions;
+  std::mutex tracked_mutex;
+  std::list<std::weak_ptr<connection>> tracked;
 };
 
-class session : public std::enable_shared_from_this<session> {
+class connection : public std::enable_shared_from_this<connection> {
 public:
-  session(tcp::socket socket, std::shared_ptr<server::impl> srv) : srv_(std::move(srv)), stream_(std::move(socket)) {
+  connection(tcp::socket socket, std::shared_ptr<server::impl> srv) : srv_(std::move(srv)), stream_(std::move(socket)) {
     srv_->connections.fetch_add(1);
   }
-  ~session() { release_connection(); }
+  ~connection() { release_connection(); }
 
   void start(bool reject) {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this(), reject] {
@@ -312,7 +312,7 @@ private:
     stream_.socket().close(ec);
   }
 
-  // Declared first, destroyed last: the last session can outlive the server
+  // Declared first, destroyed last: the last connection can outlive the server
   // (an answer still held by an actor) and then owns the io_context, which
   // the stream's timer and socket need while they are destroyed.
   std::shared_ptr<server::impl> srv_;
@@ -342,18 +342,18 @@ void server::impl::accept() {
       return;
     }
     const bool reject = self->connections.load() >= self->options.max_connections;
-    auto s = std::make_shared<session>(std::move(socket), self);
+    auto s = std::make_shared<connection>(std::move(socket), self);
     self->track(s);
     s->start(reject);
     if (!self->stopping) self->accept();
   }));
 }
 
-void server::impl::track(const std::shared_ptr<session>& s) {
-  std::lock_guard<std::mutex> lock(sessions_mutex);
-  // Drop the entries of sessions that ended, so the list stays small.
-  for (auto it = sessions.begin(); it != sessions.end();) it = it->expired() ? sessions.erase(it) : std::next(it);
-  sessions.push_back(s);
+void server::impl::track(const std::shared_ptr<connection>& s) {
+  std::lock_guard<std::mutex> lock(tracked_mutex);
+  // Drop the entries of connections that ended, so the list stays small.
+  for (auto it = tracked.begin(); it != tracked.end();) it = it->expired() ? tracked.erase(it) : std::next(it);
+  tracked.push_back(s);
 }
 
 void server::impl::stop() {
@@ -363,8 +363,8 @@ void server::impl::stop() {
     self->acceptor.close(ec);
     self->signals.cancel(ec);
     {
-      std::lock_guard<std::mutex> lock(self->sessions_mutex);
-      for (auto& weak : self->sessions)
+      std::lock_guard<std::mutex> lock(self->tracked_mutex);
+      for (auto& weak : self->tracked)
         if (auto s = weak.lock()) s->close_if_idle();
     }
     if (self->in_flight.load() == 0) self->release_guard();

@@ -1,4 +1,4 @@
-// The HTTP/1.1 server: a listener and keep-alive sessions on N io threads,
+// The HTTP/1.1 server: a listener and keep-alive connections on N io threads,
 // with size limits, read and idle timeouts, a cap on connections and one on
 // requests in flight. Hands each request to a handler and writes its
 // response. The only file that includes Beast.
