@@ -331,7 +331,7 @@ struct trace {
 trace trace_listing(application& a, const user& u, const query_case& qc) {
   const std::string target = std::string(records_path) + "?" + qc.query;
   auto c = std::make_shared<http::call>(
-      http::call{*a.app, make_request("GET", target, u.auth), {}, {}, {}, {}, {}, [](http::response) {}});
+      http::call{*a.app, *a.app->direct, make_request("GET", target, u.auth), {}, {}, {}, {}, {}, [](http::response) {}});
   c->path = "/buckets/b/collections/c/records";
   c->raw_query = qc.query;
   c->query = split_query(qc.query);

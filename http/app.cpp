@@ -308,7 +308,13 @@ struct app::pool {
 app::app(config c, storage::store& s, actors::write_service& w)
     : cfg(std::move(c)), store(s), writes(w), accounts_cache(std::make_unique<auth_cache>()),
       deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)), schemas(std::make_shared<core::schema_cache>()),
-      blocking(std::make_unique<pool>(2)) {}
+      blocking(std::make_unique<pool>(2)) {
+  direct = std::make_unique<core::direct_port>(store, writes, [this](std::function<void()> work) {
+    if (blocking_queue_full()) return false;
+    run_blocking(std::move(work));
+    return true;
+  });
+}
 
 app::~app() = default;
 

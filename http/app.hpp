@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/write_service.hpp"
+#include "core/port.hpp"
 #include "core/rules.hpp"
 #include "core/validation.hpp"
 #include "http/message.hpp"
@@ -104,6 +105,9 @@ struct app {
   config cfg;
   storage::store& store;
   actors::write_service& writes;
+  /// The port of requests on their own: the store, the write path, and
+  /// the blocking pool for slow work.
+  std::unique_ptr<core::direct_port> direct;
   std::unique_ptr<auth_cache> accounts_cache;
   token_registry deletion_tokens;
   std::shared_ptr<core::schema_cache> schemas; ///< compiled JSON schemas
@@ -123,9 +127,9 @@ handler make_handler(app& a);
 /// Answers a request refused because too many are in flight: 503, errno 201,
 /// with Retry-After and the headers every response carries.
 handler make_overload_handler(app& a);
-/// Handles one request (what make_handler's handler does); /batch uses it
-/// for its sub-requests.
-void handle(app& a, request req, responder reply);
+/// Handles one request reading and writing through `port` (make_handler's
+/// handler passes the app's direct port; /batch its transaction).
+void handle(app& a, core::port& port, request req, responder reply);
 /// The response for errors found by the server before routing (413, 431, 400, 503).
 response server_error_response(const app& a, int status);
 

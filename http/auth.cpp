@@ -105,9 +105,8 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
   }
   // A flood of logins must not queue bcrypt work without limit: past the
   // bound the request is refused, to be retried, rather than answered late.
-  if (c->a.blocking_queue_full()) return c->fail(backend_unavailable());
-  c->run_blocking([c, index, user, password, hash = *hash, digest = std::move(digest),
-                   next = std::move(next)]() mutable {
+  const bool queued = c->port.offload([c, index, user, password, hash = *hash, digest = std::move(digest),
+                                       next = std::move(next)]() mutable {
     if (crypto::bcrypt_verify(password, hash)) {
       c->a.accounts_cache->remember(
           user, std::move(digest), std::chrono::steady_clock::now() + std::chrono::seconds(c->cfg().account_cache_ttl));
@@ -116,6 +115,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
     }
     try_policies(c, index + 1, user, password, std::move(next));
   });
+  if (!queued) c->fail(backend_unavailable());
 }
 
 } // namespace

@@ -7,7 +7,6 @@
 #include "http/call.hpp"
 #include "http/routes.hpp"
 
-#include "actors/write_session.hpp"
 #include "schema/json.hpp"
 
 #include <condition_variable>
@@ -66,7 +65,7 @@ struct batch_state {
   /// Caller identities by Authorization header value ("" when none).
   std::map<std::string, std::string> identities;
   /// The transaction of a batch that writes, while it runs.
-  actors::write_session* session = nullptr;
+  core::transaction* transaction = nullptr;
   /// A 5xx: the answer to the whole batch, of which nothing is kept.
   std::optional<response> failure;
 };
@@ -130,18 +129,18 @@ request sub_request(const call& c, const batch_state& state, const json::value& 
   }
   if (auto it = state.identities.find(authorization_of(sub.headers)); it != state.identities.end())
     sub.authenticated_as = it->second;
-  // Inside a session everything runs on the session's thread, inline.
-  sub.session = state.session;
-  if (!state.session) sub.post = c.req.post;
+  // Inside a transaction everything runs on its thread, inline.
+  if (!state.transaction) sub.post = c.req.post;
   return sub;
 }
 
 /// Serves one request; a redirect (trailing slash...) is followed once.
-void serve(const call_ptr& c, request sub, bool may_follow, std::function<void(response, std::string)> done) {
+void serve(const call_ptr& c, core::port& port, request sub, bool may_follow,
+           std::function<void(response, std::string)> done) {
   std::string served_path = sub.target.substr(0, sub.target.find('?'));
   request again = sub; // kept for a redirect
-  handle(c->a, std::move(sub),
-         [c, may_follow, again = std::move(again), served_path = std::move(served_path),
+  handle(c->a, port, std::move(sub),
+         [c, &port, may_follow, again = std::move(again), served_path = std::move(served_path),
           done = std::move(done)](response res) mutable {
            if (may_follow && res.status == 307) {
              if (auto location = res.get("Location")) {
@@ -152,10 +151,11 @@ void serve(const call_ptr& c, request sub, bool may_follow, std::function<void(r
                  target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
                }
                again.target = std::string(target);
-               auto follow = [c, again = std::move(again), done = std::move(done)]() mutable {
-                 serve(c, std::move(again), false, std::move(done));
+               auto follow = [c, &port, again = std::move(again), done = std::move(done)]() mutable {
+                 serve(c, port, std::move(again), false, std::move(done));
                };
-               if (again.session) return follow();
+               // Inside a transaction (no executor to post to) it goes on inline.
+               if (!again.post) return follow();
                return c->resume(std::move(follow));
              }
            }
@@ -177,10 +177,10 @@ void record(batch_state& state, const std::string& method, response res, const s
   else entry.set("body", json::value(res.body));
   state.responses.push_back(json::serialize(entry));
   if (res.status >= 500) {
-    if (state.session) state.session->abort();
+    if (state.transaction) state.transaction->abort();
     state.failure = std::move(res);
-  } else if (res.status == 409 && state.session) {
-    state.session->roll_back();
+  } else if (res.status == 409 && state.transaction) {
+    state.transaction->roll_back();
   }
 }
 
@@ -210,11 +210,12 @@ void run_from(const call_ptr& c, const std::shared_ptr<batch_state>& state) {
     const json::value& r = state->requests[state->next++];
     const std::string method = r.find("method") ? r.find("method")->as_string() : "GET";
     auto p = std::make_shared<progress>();
-    serve(c, sub_request(*c, *state, r), true, [c, state, p, method](response res, std::string served_path) {
+    core::port& port = state->transaction ? *state->transaction : c->port;
+    serve(c, port, sub_request(*c, *state, r), true, [c, state, p, method](response res, std::string served_path) {
       record(*state, method, std::move(res), served_path);
       std::unique_lock<std::mutex> lock(p->mutex);
       p->answered = true;
-      if (state->session) return p->answered_cv.notify_one();
+      if (state->transaction) return p->answered_cv.notify_one();
       if (p->loop_left) {
         lock.unlock();
         c->resume([c, state] { run_from(c, state); });
@@ -222,14 +223,14 @@ void run_from(const call_ptr& c, const std::shared_ptr<batch_state>& state) {
     });
     std::unique_lock<std::mutex> lock(p->mutex);
     if (!p->answered) {
-      if (!state->session) {
+      if (!state->transaction) {
         p->loop_left = true;
         return;
       }
       p->answered_cv.wait(lock, [&] { return p->answered; });
     }
   }
-  if (!state->session) finish(c, *state);
+  if (!state->transaction) finish(c, *state);
 }
 
 /// Establishes, once per distinct Authorization header, who the requests'
@@ -244,7 +245,7 @@ void resolve_identities(const call_ptr& c, std::shared_ptr<batch_state> state, s
   probe.target = "/v1/";
   probe.host = c->req.host;
   if (!header.empty()) probe.headers.emplace_back("authorization", header);
-  auto who = std::make_shared<call>(call{c->a, std::move(probe), {}, {}, {}, {}, {}, [](response) {}});
+  auto who = std::make_shared<call>(call{c->a, c->port, std::move(probe), {}, {}, {}, {}, {}, [](response) {}});
   authenticate(who, [c, state, who, header, pending = std::move(pending), next = std::move(next)]() mutable {
     state->identities[header] = who->who.user_id;
     c->resume([c, state, pending = std::move(pending), next = std::move(next)]() mutable {
@@ -300,11 +301,11 @@ void handle_batch(const call_ptr& c) {
   resolve_identities(c, state, std::move(others), [c, state, in_session] {
     if (!in_session) return run_from(c, state);
     // A batch that writes is one transaction (batch-and-plugins.md §1.4).
-    c->a.writes.run_session(
-      [c, state](actors::write_session& session) {
-        state->session = &session;
+    c->port.transact(
+      [c, state](core::transaction& transaction) {
+        state->transaction = &transaction;
         run_from(c, state);
-        state->session = nullptr;
+        state->transaction = nullptr;
       },
       [c, state](storage::status s) {
         c->resume([c, state, s] {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/access.hpp"
+#include "core/port.hpp"
 #include "http/app.hpp"
 #include "schema/error.hpp"
 #include "schema/query.hpp"
@@ -49,6 +50,9 @@ using query_params = std::vector<std::pair<std::string, std::string>>;
 
 struct call {
   app& a;
+  /// Where the request reads and writes: on its own, the store and the
+  /// write path; inside a batch that writes, the batch's transaction.
+  core::port& port;
   request req;
   std::string path; ///< decoded, without the /v1 prefix
   std::string raw_query;
@@ -65,16 +69,16 @@ struct call {
   /// Continues the request on its connection's executor (after an actor
   /// answered), or inline when there is none.
   void resume(std::function<void()> work) const;
-  // Where the request reads, writes and asks for decisions: the store and
-  // the actors, or, inside a batch that writes, its session (synchronously).
-  storage::snapshot read() const;
-  void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) const;
+  storage::snapshot read() const { return port.read(); }
+  void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) const {
+    port.write(list, std::move(cmd), std::move(done));
+  }
   /// Permission decisions over `v` for this request's caller.
   core::decider decider(const storage::view& v) const { return core::decider(v, who, cfg().principal_settings); }
   void run_exclusive(std::function<storage::status(storage::batch&)> apply,
-                     std::function<void(storage::status)> done) const;
-  /// Runs slow work (bcrypt) on the blocking pool, or inline inside a session.
-  void run_blocking(std::function<void()> work) const;
+                     std::function<void(storage::status)> done) const {
+    port.apply(std::move(apply), std::move(done));
+  }
   /// A JSON response with the given status.
   void send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {});
   /// Absolute URL of `path_and_query` (which starts with /v1...).

@@ -10,10 +10,6 @@
 #include <utility>
 #include <vector>
 
-namespace kinto::actors {
-class write_session;
-}
-
 namespace kinto::http {
 
 struct request {
@@ -26,9 +22,6 @@ struct request {
   /// back through it, so that no actor does an HTTP handler's work. Empty:
   /// run inline (in-process use).
   std::function<void(std::function<void()>)> post;
-  /// Set on the requests of a batch that writes: the transaction they run
-  /// in, synchronously (see actors/write_session.hpp).
-  actors::write_session* session = nullptr;
   /// Set when the caller's identity was established already (the requests
   /// of a batch): authentication takes it instead of checking credentials.
   std::optional<std::string> authenticated_as;

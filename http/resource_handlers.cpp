@@ -11,7 +11,6 @@
 #include "schema/query.hpp"
 #include "storage/listing.hpp"
 #include "actors/write_logic.hpp"
-#include "actors/write_session.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -71,10 +70,9 @@ void send_object(const call_ptr& c, int status, std::uint64_t ts, std::string bo
 void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::function<void()> next) {
   std::vector<json::value*> clear = core::clear_passwords(cmd);
   if (clear.empty()) return next();
-  // Inside a batch session the hashing runs inline; elsewhere it queues on
-  // the bounded blocking pool.
-  if (!c->req.session && c->a.blocking_queue_full()) return c->fail(backend_unavailable());
-  c->run_blocking([c, clear, next = std::move(next)] {
+  // Off the I/O threads, on the bounded blocking pool (inline in a batch's
+  // transaction); refused when too many wait.
+  const bool queued = c->port.offload([c, clear, next = std::move(next)] {
     for (json::value* slot : clear) {
       auto hash = crypto::bcrypt_hash(slot->as_string(), c->cfg().bcrypt_cost);
       if (!hash) return c->fail(invalid_parameter("body", "data.password", "Password cannot be hashed"));
@@ -82,6 +80,7 @@ void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::fu
     }
     next();
   });
+  if (!queued) c->fail(backend_unavailable());
 }
 
 void submit_write(const call_ptr& c, const list_key& list, actors::write_command cmd, std::optional<json::value> sent,
@@ -618,41 +617,37 @@ void purge_history(const call_ptr& c, const access_rule& rule) {
     std::vector<std::optional<std::string>> tombstones;
     std::uint64_t newest = 0;
   };
-  auto run = [c, rule](actors::write_session& session, purge& out) {
-    const storage::view current = session.read();
-    out.chosen = choose_deletions(*c, rule, current);
-    auto* page = std::get_if<deletion_page>(&out.chosen);
+  auto out = std::make_shared<purge>();
+  auto run = [c, rule, out](core::transaction& transaction) {
+    const storage::snapshot current = transaction.read();
+    if (!current.valid()) return transaction.abort();
+    out->chosen = choose_deletions(*c, rule, current);
+    auto* page = std::get_if<deletion_page>(&out->chosen);
     if (!page) return;
-    out.newest = page->list_ts;
+    out->newest = page->list_ts;
     for (const auto& id : page->ids) {
-      actors::write_outcome removed = session.write(c->r.list, removal(*c, id));
-      if (removed.failure) {
-        out.tombstones.emplace_back();
-        continue;
-      }
-      out.tombstones.emplace_back(std::move(removed.data));
-      out.newest = std::max(out.newest, removed.last_modified);
+      // Writes in a transaction are answered before write() returns.
+      transaction.write(c->r.list, removal(*c, id), [out](actors::write_outcome removed) {
+        if (removed.failure) {
+          out->tombstones.emplace_back();
+          return;
+        }
+        out->tombstones.emplace_back(std::move(removed.data));
+        out->newest = std::max(out->newest, removed.last_modified);
+      });
     }
   };
   auto answer = [c](purge& out) {
     if (auto* refused = std::get_if<response>(&out.chosen)) return c->send(std::move(*refused));
     c->send(deletion_response(std::get<deletion_page>(out.chosen), out.tombstones, out.newest));
   };
-  if (c->req.session) {
-    // Inside a batch that writes: its session is the writer already.
-    purge out;
-    run(*c->req.session, out);
-    return answer(out);
-  }
-  auto out = std::make_shared<purge>();
-  c->a.writes.run_session([run, out](actors::write_session& session) { run(session, *out); },
-                          [c, out, answer](storage::status s) {
-                            c->resume([c, out, answer, s] {
-                              if (s != storage::status::ok)
-                                return c->fail(s == storage::status::full ? insufficient_storage() : backend_unavailable());
-                              answer(*out);
-                            });
-                          });
+  c->port.transact(run, [c, out, answer](storage::status s) {
+    c->resume([c, out, answer, s] {
+      if (s != storage::status::ok)
+        return c->fail(s == storage::status::full ? insufficient_storage() : backend_unavailable());
+      answer(*out);
+    });
+  });
 }
 
 /// Plural DELETE (querying.md §8): the matching live objects of one page,

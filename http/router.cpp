@@ -282,7 +282,7 @@ void route_request(const call_ptr& c) {
   if (is_default_bucket_path(cfg, c->path) && !c->is("OPTIONS"))
     return serve_default_bucket(c, [](const call_ptr& again) {
       // Run the rewritten request from the start, as a fresh request.
-      handle(again->a, std::move(again->req), std::move(again->reply));
+      handle(again->a, again->port, std::move(again->req), std::move(again->reply));
     });
 
   auto matched = match(cfg, c->path);
@@ -377,22 +377,24 @@ std::optional<std::string> call::query_value(std::string_view name) const {
 
 namespace {
 
-call_ptr new_call(app& a, request req, responder reply) {
-  return std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
+call_ptr new_call(app& a, core::port& port, request req, responder reply) {
+  return std::make_shared<call>(call{a, port, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
 }
 
 } // namespace
 
-void handle(app& a, request req, responder reply) { route_request(new_call(a, std::move(req), std::move(reply))); }
+void handle(app& a, core::port& port, request req, responder reply) {
+  route_request(new_call(a, port, std::move(req), std::move(reply)));
+}
 
 handler make_handler(app& a) {
-  return [&a](request req, responder reply) { handle(a, std::move(req), std::move(reply)); };
+  return [&a](request req, responder reply) { handle(a, *a.direct, std::move(req), std::move(reply)); };
 }
 
 handler make_overload_handler(app& a) {
   return [&a](request req, responder reply) {
     // Through a call, for the headers every response carries (CORS...).
-    new_call(a, std::move(req), std::move(reply))->fail(backend_unavailable());
+    new_call(a, *a.direct, std::move(req), std::move(reply))->fail(backend_unavailable());
   };
 }
 
