@@ -4,7 +4,7 @@
 
 #include "schema/json.hpp"
 #include "schema/permissions.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <string>
 #include <vector>

@@ -6,7 +6,7 @@
 #include "actors/write_service.hpp"
 #include "http/message.hpp"
 #include "schema/settings.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -118,10 +118,10 @@ private:
 };
 
 struct app {
-  app(config c, storage::store& s, actors::write_service& w);
+  app(config c, storage::engine& s, actors::write_service& w);
   ~app();
   config cfg;
-  storage::store& store;
+  storage::engine& store; ///< the storage engine
   actors::write_service& writes;
   std::unique_ptr<auth_cache> accounts_cache;
   token_registry deletion_tokens;

@@ -730,7 +730,7 @@ void purge_history(const call_ptr& c, const access_rule& rule) {
     std::uint64_t newest = 0;
   };
   auto run = [c, rule](actors::write_session& session, purge& out) {
-    const storage::view current = session.read();
+    const storage::view& current = session.read();
     out.chosen = choose_deletions(*c, rule, current);
     auto* page = std::get_if<deletion_page>(&out.chosen);
     if (!page) return;

@@ -3,6 +3,7 @@
 #include "actors/write_logic.hpp"
 #include "actors/authorization.hpp"
 #include "actors/write_service.hpp"
+#include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -357,11 +358,11 @@ namespace {
 
 struct service_fixture {
   test::temp_dir dir;
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
   std::unique_ptr<write_service> service;
   explicit service_fixture(std::chrono::milliseconds idle = std::chrono::milliseconds(30000)) {
     std::string error;
-    store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+    store = storage::open_lmdb({dir.path(), std::size_t(1) << 28, 64}, error);
     REQUIRE(store);
     write_service_options options;
     options.worker_threads = 2;
@@ -480,7 +481,7 @@ TEST_CASE("the first read of an empty list gets a timestamp that stays") {
 TEST_CASE("a new write service continues after the list timestamp stored by the previous one") {
   test::temp_dir dir;
   std::string error;
-  auto store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+  auto store = storage::open_lmdb({dir.path(), std::size_t(1) << 28, 64}, error);
   REQUIRE(store);
   auto run = [&](write_service& service, const list_key& list, write_command cmd) {
     std::promise<write_outcome> done;
@@ -505,7 +506,7 @@ TEST_CASE("a new write service continues after the list timestamp stored by the 
 namespace {
 
 /// A decision on a snapshot taken now.
-authorization ask(const storage::store& store, std::string user, std::vector<std::vector<permissions::entry>> checks) {
+authorization ask(const storage::engine& store, std::string user, std::vector<std::vector<permissions::entry>> checks) {
   authorization_request request;
   request.user_id = std::move(user);
   request.checks = std::move(checks);

@@ -1,7 +1,8 @@
-// Unit tests of storage/: the key layout and typed operations over LMDB.
+// Unit tests of storage/: the engine interface as LMDB implements it, its key
+// layout and typed operations.
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
-#include "storage/store.hpp"
+#include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,21 +13,35 @@ using storage::status;
 
 namespace {
 
+/// Commits `txn` and returns what its `done` was called with, which LMDB
+/// does before commit() returns.
+status commit(storage::write_transaction& txn) {
+  std::optional<status> committed;
+  txn.commit([&](status s) { committed = s; });
+  REQUIRE(committed);
+  return *committed;
+}
+
+std::unique_ptr<storage::write_transaction> begin(storage::engine& engine) {
+  std::unique_ptr<storage::write_transaction> txn;
+  REQUIRE(engine.begin_write(txn) == status::ok);
+  REQUIRE(txn);
+  return txn;
+}
+
 struct fixture {
   test::temp_dir dir;
-  std::unique_ptr<storage::store> store;
-  fixture() {
+  std::unique_ptr<storage::engine> engine;
+  explicit fixture(std::size_t map_size = std::size_t(1) << 26) {
     std::string error;
-    store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
-    REQUIRE(store);
+    engine = storage::open_lmdb({dir.path(), map_size, 64}, error);
+    REQUIRE(engine);
   }
   /// Runs `work` in a committed write transaction.
   template <class F> void write(F work) {
-    storage::lmdb::txn txn;
-    REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
-    storage::batch b(txn.get(), store->dbs());
-    work(b);
-    REQUIRE(txn.commit() == MDB_SUCCESS);
+    auto txn = begin(*engine);
+    work(*txn);
+    REQUIRE(commit(*txn) == status::ok);
   }
 };
 
@@ -47,7 +62,7 @@ std::vector<std::string> ids_newest_first(const storage::view& v, const list_key
 TEST_CASE("put then get returns the same object") {
   fixture f;
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "r1", object{10, false, R"({"a":1})"}, std::nullopt) == status::ok); });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   auto got = snap.get(records, "r1");
   REQUIRE(got);
   CHECK(got->last_modified == 10);
@@ -64,9 +79,9 @@ TEST_CASE("the change index lists objects newest first and moves on update") {
     REQUIRE(b.put(records, "b", object{2, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "c", object{3, false, "{}"}, std::nullopt) == status::ok);
   });
-  CHECK(ids_newest_first(f.store->read(), records) == std::vector<std::string>{"c", "b", "a"});
+  CHECK(ids_newest_first(f.engine->read(), records) == std::vector<std::string>{"c", "b", "a"});
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, "{}"}, 1) == status::ok); });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a", "c", "b"});
   SECTION("bounds are strict") {
     CHECK(ids_newest_first(snap, records, 2, 0) == std::vector<std::string>{"a", "c"});
@@ -84,7 +99,7 @@ TEST_CASE("a timestamp already used in the list is a conflict that writes nothin
     REQUIRE(b.put(records, "a", object{5, false, R"({"v":1})"}, std::nullopt) == status::ok);
     CHECK(b.put(records, "b", object{5, false, R"({"v":2})"}, std::nullopt) == status::conflict);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK_FALSE(snap.get(records, "b"));
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
 }
@@ -94,14 +109,14 @@ TEST_CASE("a write planned on a version that is not the stored one is a conflict
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{1, false, R"({"v":1})"}, std::nullopt) == status::ok); });
   // Planned on version 2, which never became durable (e.g. refused: map full).
   f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::conflict); });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(snap.get(records, "a")->last_modified == 1);
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
   // Planned on the stored version: the change entry moves, one entry only.
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, R"({"v":4})"}, 1) == status::ok); });
-  CHECK(ids_newest_first(f.store->read(), records) == std::vector<std::string>{"a"});
-  CHECK(ids_newest_first(f.store->read(), records, 3) == std::vector<std::string>{"a"});
-  CHECK(ids_newest_first(f.store->read(), records, 0, 4).empty());
+  CHECK(ids_newest_first(f.engine->read(), records) == std::vector<std::string>{"a"});
+  CHECK(ids_newest_first(f.engine->read(), records, 3) == std::vector<std::string>{"a"});
+  CHECK(ids_newest_first(f.engine->read(), records, 0, 4).empty());
 }
 
 TEST_CASE("tombstones are kept and flagged") {
@@ -110,7 +125,7 @@ TEST_CASE("tombstones are kept and flagged") {
     REQUIRE(b.put(records, "a", object{1, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "a", object{2, true, ""}, 1) == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   auto got = snap.get(records, "a");
   REQUIRE(got);
   CHECK(got->deleted);
@@ -125,17 +140,17 @@ TEST_CASE("tombstones are kept and flagged") {
 
 TEST_CASE("list timestamps and permissions are stored per list and per object") {
   fixture f;
-  CHECK_FALSE(f.store->read().list_timestamp(records));
+  CHECK_FALSE(f.engine->read().list_timestamp(records));
   f.write([](storage::batch& b) {
     REQUIRE(b.set_list_timestamp(records, 42) == status::ok);
     REQUIRE(b.set_permissions("/buckets/b", R"({"write":["u"]})") == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(snap.list_timestamp(records) == 42u);
   CHECK_FALSE(snap.list_timestamp(list_key{"/buckets/b", kind::collection}));
   CHECK(snap.permissions("/buckets/b") == std::string(R"({"write":["u"]})"));
   f.write([](storage::batch& b) { REQUIRE(b.set_permissions("/buckets/b", "{}") == status::ok); });
-  CHECK_FALSE(f.store->read().permissions("/buckets/b"));
+  CHECK_FALSE(f.engine->read().permissions("/buckets/b"));
 }
 
 TEST_CASE("memberships give the groups of a principal") {
@@ -145,9 +160,9 @@ TEST_CASE("memberships give the groups of a principal") {
     REQUIRE(b.add_member("alice", "/buckets/b/groups/g2") == status::ok);
     REQUIRE(b.add_member("alicia", "/buckets/b/groups/g3") == status::ok);
   });
-  CHECK(f.store->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2"});
+  CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2"});
   f.write([](storage::batch& b) { REQUIRE(b.remove_member("alice", "/buckets/b/groups/g1") == status::ok); });
-  CHECK(f.store->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
+  CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
 }
 
 TEST_CASE("erasing the children of a bucket removes everything below it and nothing else") {
@@ -167,7 +182,7 @@ TEST_CASE("erasing the children of a bucket removes everything below it and noth
     REQUIRE(b.put(other, "c", object{5, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.erase_children("/buckets/b") == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(snap.get(buckets, "b"));
   CHECK_FALSE(snap.get(groups, "g"));
   CHECK_FALSE(snap.get(collections, "c"));
@@ -183,32 +198,25 @@ TEST_CASE("committed data survives closing and reopening the store") {
   test::temp_dir dir;
   std::string error;
   {
-    auto store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
-    REQUIRE(store);
-    storage::lmdb::txn txn;
-    REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
-    storage::batch b(txn.get(), store->dbs());
-    REQUIRE(b.put(records, "r", object{7, false, R"({"x":true})"}, std::nullopt) == status::ok);
-    REQUIRE(txn.commit() == MDB_SUCCESS);
+    auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
+    REQUIRE(engine);
+    auto txn = begin(*engine);
+    REQUIRE(txn->put(records, "r", object{7, false, R"({"x":true})"}, std::nullopt) == status::ok);
+    REQUIRE(commit(*txn) == status::ok);
   }
-  auto store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
-  REQUIRE(store);
-  auto got = store->read().get(records, "r");
+  auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
+  REQUIRE(engine);
+  auto got = engine->read().get(records, "r");
   REQUIRE(got);
   CHECK(got->data == R"({"x":true})");
 }
 
 TEST_CASE("a full map is reported as such, not as a crash") {
-  test::temp_dir dir;
-  std::string error;
-  auto store = storage::store::open({dir.path(), std::size_t(1) << 20, 64}, error);
-  REQUIRE(store);
-  storage::lmdb::txn txn;
-  REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
-  storage::batch b(txn.get(), store->dbs());
+  fixture f(std::size_t(1) << 20);
+  auto txn = begin(*f.engine);
   const std::string big(200000, 'x');
   status s = status::ok;
-  for (int i = 0; i < 100 && s == status::ok; ++i) s = b.put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, big}, std::nullopt);
+  for (int i = 0; i < 100 && s == status::ok; ++i) s = txn->put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, big}, std::nullopt);
   CHECK(s == status::full);
 }
 
@@ -225,7 +233,7 @@ TEST_CASE("the reverse index of permissions follows every change") {
   fixture f;
   auto uris_of = [&](std::string_view principal, std::string_view prefix) {
     std::vector<std::string> found;
-    f.store->read().walk_grants(principal, prefix, [&](std::string_view uri, std::string_view name) {
+    f.engine->read().walk_grants(principal, prefix, [&](std::string_view uri, std::string_view name) {
       found.push_back(std::string(uri) + "#" + std::string(name));
       return true;
     });
@@ -245,7 +253,9 @@ TEST_CASE("the reverse index of permissions follows every change") {
 
 TEST_CASE("key limits follow the engine's key size and the key layout") {
   fixture f;
-  CHECK(f.store->keys().key_bytes() == static_cast<std::size_t>(mdb_env_get_maxkeysize(f.store->env())));
+  auto figures = storage::figures_of(*f.engine);
+  REQUIRE(figures);
+  CHECK(f.engine->keys().key_bytes() == figures->max_key_bytes);
   const storage::key_limits keys{511};
   CHECK(keys.principal_bytes() == 252);
   CHECK(keys.uri_bytes(kind::bucket) == 208);
@@ -267,7 +277,7 @@ TEST_CASE("key limits follow the engine's key size and the key layout") {
 
 TEST_CASE("every key built from the longest URIs and principals fits, one byte more does not") {
   fixture f;
-  const storage::key_limits& keys = f.store->keys();
+  const storage::key_limits& keys = f.engine->keys();
   const std::string principal(keys.principal_bytes(), 'p');
   const std::string longer = principal + "p";
   auto longest = [&](const list_key& list) {
@@ -311,7 +321,7 @@ TEST_CASE("every key built from the longest URIs and principals fits, one byte m
     REQUIRE(b.put(history, entry_id, object{12, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.set_permissions(entry_uri, R"({"read":[")" + principal + R"("]})") == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   for (const auto& t : targets) {
     INFO(kind_name(t.list.of));
     CHECK(snap.get(t.list, t.id));
@@ -320,14 +330,15 @@ TEST_CASE("every key built from the longest URIs and principals fits, one byte m
   CHECK(snap.groups_of(principal) == std::vector<std::string>{group_uri});
 
   // One byte more in a principal: the longest grant of each kind no longer fits.
-  storage::lmdb::txn txn;
-  REQUIRE(f.store->begin_write(txn) == MDB_SUCCESS);
-  storage::batch b(txn.get(), f.store->dbs());
+  // Each in a transaction of its own: a failed write spoils its transaction.
+  auto refused = [&](const std::string& uri, const std::string& json_object) {
+    auto txn = begin(*f.engine);
+    return txn->set_permissions(uri, json_object) == status::failed;
+  };
   for (const auto& t : {targets[1], targets[3], targets[4]}) {
     INFO(kind_name(t.list.of));
-    CHECK(b.set_permissions(t.list.object_uri(t.id), R"({"write":[")" + longer + R"("]})") == status::failed);
+    CHECK(refused(t.list.object_uri(t.id), R"({"write":[")" + longer + R"("]})"));
   }
-  CHECK(b.set_permissions(targets[2].list.object_uri(targets[2].id), R"({"record:create":[")" + longer + R"("]})") ==
-        status::failed);
-  CHECK(b.set_permissions(entry_uri, R"({"read":[")" + longer + R"("]})") == status::failed);
+  CHECK(refused(targets[2].list.object_uri(targets[2].id), R"({"record:create":[")" + longer + R"("]})"));
+  CHECK(refused(entry_uri, R"({"read":[")" + longer + R"("]})"));
 }
