@@ -1,5 +1,5 @@
-// What every engine shares: status texts, list ids, and the snapshot that
-// forwards to an engine's view.
+// What every engine shares: status texts, list ids, key limits, and the
+// snapshot that forwards to an engine's view.
 #include "storage/engine.hpp"
 
 #include <utility>
@@ -26,6 +26,16 @@ std::string list_id(const list_key& list) {
   id += '/';
   id += plural;
   return id;
+}
+
+key_limits::key_limits(std::size_t principal_bytes, const std::function<std::size_t(kind)>& uri_bytes)
+    : principal_bytes_(principal_bytes) {
+  for (std::size_t k = 0; k < kinds; ++k) uri_bytes_[k] = uri_bytes(static_cast<kind>(k));
+}
+
+bool key_limits::uri_fits(const list_key& list, std::string_view id) const {
+  const std::size_t uri = list.parent.size() + 2 + kind_plural(list.of).size() + id.size();
+  return uri <= uri_bytes(list.of);
 }
 
 // ---- snapshot -------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include "schema/resource.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -208,31 +209,30 @@ private:
   const view* target_ = nullptr;
 };
 
-/// How long the strings keys are built from may be, so that every key of
-/// the layout (storage/README.md) fits in the engine's keys: the longest is
-/// a principal and an object URI together in the reverse index of
-/// permissions (`grants`), for a bucket the grant on one of its history
-/// entries. A write of a longer URI or principal would fail in LMDB
-/// (MDB_BAD_VALSIZE); writers refuse it before it gets here.
+/// How long the object URIs and principals an engine builds its keys from
+/// may be, so that every key fits (for LMDB see lmdb_key_limits()). Writers
+/// refuse longer ones before they reach storage; reads of them find nothing.
 class key_limits {
 public:
-  /// Limits for an engine whose keys hold at most `key_bytes` bytes.
-  explicit key_limits(std::size_t key_bytes);
-  /// The engine's longest key (LMDB: mdb_env_get_maxkeysize, 511 unless
-  /// LMDB was built otherwise).
-  std::size_t key_bytes() const { return key_bytes_; }
+  /// Nothing fits.
+  key_limits() = default;
+  /// `principal_bytes` for principals, `uri_bytes(k)` for the URI of an
+  /// object of kind k.
+  key_limits(std::size_t principal_bytes, const std::function<std::size_t(kind)>& uri_bytes);
   /// Longest principal (user id, group URI, system principal) in a
   /// permission or among a group's members: as long as the longest group
   /// URI, so that any group can be named.
   std::size_t principal_bytes() const { return principal_bytes_; }
   /// Longest URI of an object of kind `k` ("/buckets/b/collections/c").
-  std::size_t uri_bytes(kind k) const;
+  std::size_t uri_bytes(kind k) const { return uri_bytes_[static_cast<std::size_t>(k)]; }
   bool uri_fits(const list_key& list, std::string_view id) const;
   bool principal_fits(std::string_view principal) const { return principal.size() <= principal_bytes_; }
+  friend bool operator==(const key_limits&, const key_limits&) = default;
 
 private:
-  std::size_t key_bytes_;
-  std::size_t principal_bytes_;
+  static constexpr std::size_t kinds = static_cast<std::size_t>(kind::history) + 1;
+  std::size_t principal_bytes_ = 0;
+  std::array<std::size_t, kinds> uri_bytes_{};
 };
 
 /// Bytes of the id of a history entry (a UUID4): part of its URI, hence of

@@ -135,18 +135,12 @@ std::size_t minus(std::size_t a, std::size_t b) { return a > b ? a - b : 0; }
 
 } // namespace
 
-key_limits::key_limits(std::size_t key_bytes)
-    : key_bytes_(key_bytes), principal_bytes_(minus(key_bytes, key_overhead(kind::group)) / 2) {}
-
-std::size_t key_limits::uri_bytes(kind k) const {
-  return std::min(minus(minus(key_bytes_, principal_bytes_), key_overhead(k)), minus(key_bytes_, child_list_overhead));
+key_limits lmdb_key_limits(std::size_t key_bytes) {
+  const std::size_t principal = minus(key_bytes, key_overhead(kind::group)) / 2;
+  return key_limits(principal, [&](kind k) {
+    return std::min(minus(minus(key_bytes, principal), key_overhead(k)), minus(key_bytes, child_list_overhead));
+  });
 }
-
-bool key_limits::uri_fits(const list_key& list, std::string_view id) const {
-  const std::size_t uri = list.parent.size() + 2 + kind_plural(list.of).size() + id.size();
-  return uri <= uri_bytes(list.of);
-}
-
 
 // ---- operations over one transaction -------------------------------------------
 
@@ -630,7 +624,7 @@ public:
 
   lmdb::env env_;
   databases dbs_;
-  key_limits limits_{0};
+  key_limits limits_;
 };
 
 std::optional<lmdb_figures> lmdb_engine::figures() const {
@@ -665,7 +659,7 @@ std::unique_ptr<engine> open_lmdb(const lmdb_options& options, std::string& erro
     error = "cannot open LMDB environment in " + options.directory + ": " + mdb_strerror(rc);
     return nullptr;
   }
-  e->limits_ = key_limits(static_cast<std::size_t>(mdb_env_get_maxkeysize(e->env_.get())));
+  e->limits_ = lmdb_key_limits(static_cast<std::size_t>(mdb_env_get_maxkeysize(e->env_.get())));
   lmdb::txn txn;
   if (int rc = txn.begin(e->env_.get(), false); rc != MDB_SUCCESS) {
     error = std::string("cannot begin transaction: ") + mdb_strerror(rc);

@@ -25,6 +25,14 @@ struct lmdb_options {
 /// its databases; nullptr with `error` set on failure.
 [[nodiscard]] std::unique_ptr<engine> open_lmdb(const lmdb_options& options, std::string& error);
 
+/// The limits on URIs and principals that make every key of the layout fit
+/// in LMDB keys of at most `key_bytes` bytes (mdb_env_get_maxkeysize: 511
+/// unless LMDB was built otherwise). The longest key is a principal and an
+/// object URI together in the reverse index of permissions (`grants`), for
+/// a bucket the grant on one of its history entries; a longer one would
+/// fail in LMDB (MDB_BAD_VALSIZE).
+key_limits lmdb_key_limits(std::size_t key_bytes);
+
 /// What LMDB tells of an environment open_lmdb() opened (tests, benchmarks).
 struct lmdb_figures {
   std::size_t max_key_bytes = 0;  ///< mdb_env_get_maxkeysize

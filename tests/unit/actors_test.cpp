@@ -53,7 +53,7 @@ error failed(std::variant<write_plan, error> r) {
 }
 
 /// What fits in LMDB's default keys of 511 bytes.
-const storage::key_limits lmdb_keys{511};
+const storage::key_limits lmdb_keys = storage::lmdb_key_limits(511);
 
 /// plan_write for a store with LMDB's default keys.
 std::variant<write_plan, error> plan_write(const list_key& list, const write_command& cmd, const current_state& current,

@@ -255,8 +255,8 @@ TEST_CASE("key limits follow the engine's key size and the key layout") {
   fixture f;
   auto figures = storage::figures_of(*f.engine);
   REQUIRE(figures);
-  CHECK(f.engine->keys().key_bytes() == figures->max_key_bytes);
-  const storage::key_limits keys{511};
+  CHECK(f.engine->keys() == storage::lmdb_key_limits(figures->max_key_bytes));
+  const storage::key_limits keys = storage::lmdb_key_limits(511);
   CHECK(keys.principal_bytes() == 252);
   CHECK(keys.uri_bytes(kind::bucket) == 208);
   CHECK(keys.uri_bytes(kind::collection) == 244);
