@@ -51,7 +51,8 @@ struct change {
 std::string list_id(const list_key& list);
 
 /// Read operations, over a read snapshot or inside a write transaction.
-/// "Not found" is an empty optional or an empty walk.
+/// "Not found" is an empty optional or an empty walk. Data the engine finds
+/// damaged stops the process: nothing read from it could be trusted.
 class view {
 public:
   virtual ~view() = default;
@@ -107,8 +108,10 @@ private:
 ///
 /// A write answers `conflict` or `missing` having written nothing. `full`
 /// or `failed` may leave it half done: the transaction remembers the first
-/// such failure; from then on every write answers it without writing, and
-/// the transaction cannot commit.
+/// such failure, and also a read that failed otherwise than by finding
+/// nothing (it answered "not found", which nothing may be decided on). From
+/// then on every write answers that failure without writing, and the
+/// transaction cannot commit.
 class batch : public view {
 public:
   /// Stores the object (or tombstone) `id` and moves its entry in the change

@@ -40,16 +40,6 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 constexpr char flag_deleted = 1;
 
-/// Deletes every key of `dbi` starting with `prefix`.
-int erase_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix) {
-  lmdb::cursor cur;
-  if (int rc = cur.open(txn, dbi); rc != MDB_SUCCESS) return rc;
-  while (cur.seek(prefix) && starts_with(cur.key(), prefix)) {
-    if (int rc = cur.erase(); rc != MDB_SUCCESS) return rc;
-  }
-  return MDB_SUCCESS;
-}
-
 std::string member_key(std::string_view principal, std::string_view group_uri) {
   std::string key;
   key.reserve(principal.size() + 1 + group_uri.size());
@@ -148,6 +138,19 @@ namespace {
 
 struct databases {
   MDB_dbi objects = 0, changes = 0, timestamps = 0, permissions = 0, grants = 0, members = 0, meta = 0;
+
+  /// "database objects", for messages.
+  std::string name_of(MDB_dbi dbi) const {
+    const char* name = dbi == objects       ? "objects"
+                       : dbi == changes     ? "changes"
+                       : dbi == timestamps  ? "timestamps"
+                       : dbi == permissions ? "permissions"
+                       : dbi == grants      ? "grants"
+                       : dbi == members     ? "members"
+                       : dbi == meta        ? "meta"
+                                            : "?";
+    return std::string("database ") + name;
+  }
 };
 
 /// Keys of the reverse index: principal 0x00 uri 0x00 permission name.
@@ -173,8 +176,10 @@ std::vector<std::string> grant_keys(std::string_view uri, std::string_view json_
 }
 
 /// The operations of view and batch over one LMDB transaction, which its
-/// owner keeps open while they run. Remembers the first failure of a write:
-/// later writes answer it without writing (through `guarded`).
+/// owner keeps open while they run. Remembers the first failure: a write
+/// that failed, or a read that failed otherwise than by finding nothing
+/// (those read as "not found"); later writes answer it without writing
+/// (through `guarded`). Corruption stops the process.
 class txn_ops {
 public:
   txn_ops(MDB_txn* txn, const databases& dbs) : txn_(txn), dbs_(&dbs) {}
@@ -202,13 +207,13 @@ public:
   status set_meta(std::string_view key, std::string_view value);
   status erase_everything();
 
-  /// Runs the write `work` unless a failure came first, and remembers its
-  /// failure if it fails.
+  /// Runs the write `work` unless a failure came first; answers the first
+  /// failure if it met one, in its reads too.
   template <class Work> status guarded(Work&& work) {
     if (failure_ != status::ok) return failure_;
     const status s = work();
-    if (s == status::full || s == status::failed) failure_ = s;
-    return s;
+    if ((s == status::full || s == status::failed) && failure_ == status::ok) failure_ = s;
+    return failure_ != status::ok ? failure_ : s;
   }
   status failure() const { return failure_; }
   /// The transaction has ended: nothing may run any more.
@@ -218,18 +223,72 @@ public:
   }
 
 private:
-  /// The value under `key`, or nullopt.
-  std::optional<std::string_view> lookup(MDB_dbi dbi, std::string_view key) const {
-    if (!txn_) return std::nullopt;
-    return lmdb::get(txn_, dbi, key);
+  bool failed() const { return failure_ != status::ok; }
+  /// The value under `key` in `dbi`; nullopt when there is none, or when the
+  /// read failed (remembered).
+  std::optional<std::string_view> lookup(MDB_dbi dbi, std::string_view key) const;
+  /// Opens a cursor on `dbi`; false when none could be opened (remembered).
+  bool open_cursor(lmdb::cursor& cur, MDB_dbi dbi) const;
+  /// Whether the cursor move that answered `rc` landed on an entry: false at
+  /// the end of the data, and when the move failed (remembered).
+  bool positioned(int rc, MDB_dbi dbi) const;
+  void read_failed(MDB_dbi dbi, int rc) const;
+  /// `rc`, the answer of a write to `dbi`, once checked for corruption.
+  int wrote(MDB_dbi dbi, int rc) const;
+  int store(MDB_dbi dbi, std::string_view key, std::string_view value) {
+    return wrote(dbi, lmdb::put(txn_, dbi, key, value));
   }
-  /// A cursor on `dbi`; false when none could be opened.
-  bool open_cursor(lmdb::cursor& cur, MDB_dbi dbi) const { return txn_ && cur.open(txn_, dbi) == MDB_SUCCESS; }
+  int remove(MDB_dbi dbi, std::string_view key) { return wrote(dbi, lmdb::del(txn_, dbi, key)); }
+  /// Deletes every key of `dbi` starting with `prefix`.
+  status erase_prefix(MDB_dbi dbi, std::string_view prefix);
 
   MDB_txn* txn_;
   const databases* dbs_;
-  status failure_ = status::ok;
+  mutable status failure_ = status::ok;
 };
+
+std::optional<std::string_view> txn_ops::lookup(MDB_dbi dbi, std::string_view key) const {
+  if (!txn_) return std::nullopt;
+  std::string_view value;
+  const int rc = lmdb::get(txn_, dbi, key, value);
+  if (rc == MDB_SUCCESS) return value;
+  if (rc != MDB_NOTFOUND) read_failed(dbi, rc);
+  return std::nullopt;
+}
+
+bool txn_ops::open_cursor(lmdb::cursor& cur, MDB_dbi dbi) const {
+  if (!txn_) return false;
+  const int rc = cur.open(txn_, dbi);
+  if (rc != MDB_SUCCESS) read_failed(dbi, rc);
+  return rc == MDB_SUCCESS;
+}
+
+bool txn_ops::positioned(int rc, MDB_dbi dbi) const {
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) read_failed(dbi, rc);
+  return rc == MDB_SUCCESS;
+}
+
+void txn_ops::read_failed(MDB_dbi dbi, int rc) const {
+  // In a write transaction a failed write spoils it (MDB_BAD_TXN from then
+  // on): what is stored can no longer be told, so nothing may be decided on
+  // what such a read did not find.
+  if (lmdb::is_fatal(rc)) lmdb::die(dbs_->name_of(dbi), rc);
+  if (failure_ == status::ok) failure_ = status::failed;
+}
+
+int txn_ops::wrote(MDB_dbi dbi, int rc) const {
+  if (lmdb::is_fatal(rc)) lmdb::die(dbs_->name_of(dbi), rc);
+  return rc;
+}
+
+status txn_ops::erase_prefix(MDB_dbi dbi, std::string_view prefix) {
+  lmdb::cursor cur;
+  if (!open_cursor(cur, dbi)) return status::failed;
+  while (positioned(cur.seek(prefix), dbi) && starts_with(cur.key(), prefix)) {
+    if (int rc = wrote(dbi, cur.erase()); rc != MDB_SUCCESS) return status_of(rc);
+  }
+  return failed() ? failure_ : status::ok;
+}
 
 std::optional<object> txn_ops::get(const list_key& list, std::string_view id) const {
   std::string key = list_prefix(list);
@@ -253,20 +312,24 @@ std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
 
 std::vector<std::string> txn_ops::groups_of(std::string_view principal) const {
   std::vector<std::string> groups;
+  const MDB_dbi dbi = dbs_->members;
   lmdb::cursor cur;
-  if (!open_cursor(cur, dbs_->members)) return groups;
+  if (!open_cursor(cur, dbi)) return groups;
   std::string prefix(principal);
   prefix += '\0';
-  for (bool ok = cur.seek(prefix); ok && starts_with(cur.key(), prefix); ok = cur.next())
+  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+       ok = positioned(cur.next(), dbi))
     groups.emplace_back(cur.key().substr(prefix.size()));
   return groups;
 }
 
 void txn_ops::walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const {
+  const MDB_dbi dbi = dbs_->objects;
   lmdb::cursor cur;
-  if (!open_cursor(cur, dbs_->objects)) return;
+  if (!open_cursor(cur, dbi)) return;
   const std::string prefix = list_prefix(list);
-  for (bool ok = cur.seek(prefix); ok && starts_with(cur.key(), prefix); ok = cur.next()) {
+  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+       ok = positioned(cur.next(), dbi)) {
     std::string_view bytes = cur.value();
     if (bytes.size() < 9) continue;
     change c{read_be64(bytes), cur.key().substr(prefix.size()), (bytes[8] & flag_deleted) != 0, bytes.substr(9)};
@@ -277,8 +340,9 @@ void txn_ops::walk_all(const list_key& list, const std::function<bool(const chan
 void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
                    const std::function<bool(const change&)>& visit,
                    const std::function<bool(std::string_view id)>& wanted) const {
+  const MDB_dbi dbi = dbs_->changes;
   lmdb::cursor cur;
-  if (!open_cursor(cur, dbs_->changes)) return;
+  if (!open_cursor(cur, dbi)) return;
   const std::string prefix = list_prefix(list);
   std::string upper = prefix;
   if (before == 0) {
@@ -289,8 +353,8 @@ void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t befo
   std::string lower = prefix;
   append_be64(lower, after + 1);
   std::string object_key = prefix;
-  bool ok = newest_first ? cur.seek_before(upper) : cur.seek(lower);
-  for (; ok && starts_with(cur.key(), prefix); ok = newest_first ? cur.prev() : cur.next()) {
+  bool ok = positioned(newest_first ? cur.seek_before(upper) : cur.seek(lower), dbi);
+  for (; ok && starts_with(cur.key(), prefix); ok = positioned(newest_first ? cur.prev() : cur.next(), dbi)) {
     std::uint64_t ts = read_be64(cur.key().substr(prefix.size()));
     if (newest_first ? ts <= after : (before != 0 && ts >= before)) break;
     std::string_view id = cur.value();
@@ -306,13 +370,15 @@ void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t befo
 
 void txn_ops::walk_grants(std::string_view principal, std::string_view uri_prefix,
                           const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  const MDB_dbi dbi = dbs_->grants;
   lmdb::cursor cur;
-  if (!open_cursor(cur, dbs_->grants)) return;
+  if (!open_cursor(cur, dbi)) return;
   std::string prefix(principal);
   prefix += '\0';
   const std::size_t uri_start = prefix.size();
   prefix += uri_prefix;
-  for (bool ok = cur.seek(prefix); ok && starts_with(cur.key(), prefix); ok = cur.next()) {
+  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+       ok = positioned(cur.next(), dbi)) {
     std::string_view rest = cur.key().substr(uri_start);
     const auto sep = rest.find('\0');
     if (sep == std::string_view::npos) continue;
@@ -338,26 +404,28 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
   std::optional<std::uint64_t> stored;
   if (auto bytes = lookup(dbs_->objects, key))
     if (auto old = decode_object(*bytes)) stored = old->last_modified;
+  if (failed()) return failure_;
   if (previous && previous != stored) return status::conflict;
   std::string change_key = prefix;
   append_be64(change_key, obj.last_modified);
   if (!stored || *stored != obj.last_modified) {
     // Timestamps are unique within a list: the change index is keyed by them.
     if (lookup(dbs_->changes, change_key)) return status::conflict;
+    if (failed()) return failure_;
     if (stored) {
       std::string old_key = prefix;
       append_be64(old_key, *stored);
-      if (int rc = lmdb::del(txn_, dbs_->changes, old_key); rc != MDB_SUCCESS) return status_of(rc);
+      if (int rc = remove(dbs_->changes, old_key); rc != MDB_SUCCESS) return status_of(rc);
     }
   }
-  if (int rc = lmdb::put(txn_, dbs_->changes, change_key, id); rc != MDB_SUCCESS) return status_of(rc);
-  return status_of(lmdb::put(txn_, dbs_->objects, key, encode_object(obj)));
+  if (int rc = store(dbs_->changes, change_key, id); rc != MDB_SUCCESS) return status_of(rc);
+  return status_of(store(dbs_->objects, key, encode_object(obj)));
 }
 
 status txn_ops::set_list_timestamp(const list_key& list, std::uint64_t ts) {
   std::string value;
   append_be64(value, ts);
-  return status_of(lmdb::put(txn_, dbs_->timestamps, list_prefix(list), value));
+  return status_of(store(dbs_->timestamps, list_prefix(list), value));
 }
 
 status txn_ops::set_permissions(std::string_view uri, std::string_view json_object) {
@@ -365,20 +433,21 @@ status txn_ops::set_permissions(std::string_view uri, std::string_view json_obje
   if (auto old = lookup(dbs_->permissions, uri)) {
     if (!empty && *old == json_object) return status::ok;
     for (const auto& key : grant_keys(uri, *old))
-      if (int rc = lmdb::del(txn_, dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
+      if (int rc = remove(dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
   }
-  if (empty) return status_of(lmdb::del(txn_, dbs_->permissions, uri));
+  if (failed()) return failure_;
+  if (empty) return status_of(remove(dbs_->permissions, uri));
   for (const auto& key : grant_keys(uri, json_object))
-    if (int rc = lmdb::put(txn_, dbs_->grants, key, {}); rc != MDB_SUCCESS) return status_of(rc);
-  return status_of(lmdb::put(txn_, dbs_->permissions, uri, json_object));
+    if (int rc = store(dbs_->grants, key, {}); rc != MDB_SUCCESS) return status_of(rc);
+  return status_of(store(dbs_->permissions, uri, json_object));
 }
 
 status txn_ops::add_member(std::string_view principal, std::string_view group_uri) {
-  return status_of(lmdb::put(txn_, dbs_->members, member_key(principal, group_uri), {}));
+  return status_of(store(dbs_->members, member_key(principal, group_uri), {}));
 }
 
 status txn_ops::remove_member(std::string_view principal, std::string_view group_uri) {
-  return status_of(lmdb::del(txn_, dbs_->members, member_key(principal, group_uri)));
+  return status_of(remove(dbs_->members, member_key(principal, group_uri)));
 }
 
 status txn_ops::erase_children(std::string_view uri) {
@@ -387,10 +456,12 @@ status txn_ops::erase_children(std::string_view uri) {
   const list_key groups{std::string(uri), kind::group};
   std::vector<std::pair<std::string, std::string>> memberships;
   {
+    const MDB_dbi dbi = dbs_->objects;
     lmdb::cursor cur;
-    if (int rc = cur.open(txn_, dbs_->objects); rc != MDB_SUCCESS) return status_of(rc);
+    if (!open_cursor(cur, dbi)) return status::failed;
     const std::string prefix = list_prefix(groups);
-    for (bool ok = cur.seek(prefix); ok && starts_with(cur.key(), prefix); ok = cur.next()) {
+    for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+         ok = positioned(cur.next(), dbi)) {
       auto obj = decode_object(cur.value());
       if (!obj || obj->deleted) continue;
       std::string err;
@@ -402,6 +473,7 @@ status txn_ops::erase_children(std::string_view uri) {
         if (m.is_string()) memberships.emplace_back(m.as_string(), group_uri);
     }
   }
+  if (failed()) return failure_;
   for (const auto& [principal, group_uri] : memberships)
     if (status s = remove_member(principal, group_uri); s != status::ok) return s;
 
@@ -410,20 +482,23 @@ status txn_ops::erase_children(std::string_view uri) {
   std::string deeper(uri);
   deeper += '/';
   for (MDB_dbi dbi : {dbs_->objects, dbs_->changes, dbs_->timestamps}) {
-    if (int rc = erase_prefix(txn_, dbi, direct); rc != MDB_SUCCESS) return status_of(rc);
-    if (int rc = erase_prefix(txn_, dbi, deeper); rc != MDB_SUCCESS) return status_of(rc);
+    if (status s = erase_prefix(dbi, direct); s != status::ok) return s;
+    if (status s = erase_prefix(dbi, deeper); s != status::ok) return s;
   }
   // Permissions below, with their reverse-index entries.
   std::vector<std::string> grants;
   {
+    const MDB_dbi dbi = dbs_->permissions;
     lmdb::cursor cur;
-    if (int rc = cur.open(txn_, dbs_->permissions); rc != MDB_SUCCESS) return status_of(rc);
-    for (bool ok = cur.seek(deeper); ok && starts_with(cur.key(), deeper); ok = cur.next())
+    if (!open_cursor(cur, dbi)) return status::failed;
+    for (bool ok = positioned(cur.seek(deeper), dbi); ok && starts_with(cur.key(), deeper);
+         ok = positioned(cur.next(), dbi))
       for (auto& key : grant_keys(cur.key(), cur.value())) grants.push_back(std::move(key));
   }
+  if (failed()) return failure_;
   for (const auto& key : grants)
-    if (int rc = lmdb::del(txn_, dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
-  return status_of(erase_prefix(txn_, dbs_->permissions, deeper));
+    if (int rc = remove(dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
+  return erase_prefix(dbs_->permissions, deeper);
 }
 
 status txn_ops::erase_object(const list_key& list, std::string_view id) {
@@ -431,14 +506,14 @@ status txn_ops::erase_object(const list_key& list, std::string_view id) {
   std::string key = prefix;
   key += id;
   auto bytes = lookup(dbs_->objects, key);
-  if (!bytes) return status::ok;
+  if (!bytes) return failed() ? failure_ : status::ok; // nothing to erase
   auto obj = decode_object(*bytes);
   if (obj) {
     std::string change_key = prefix;
     append_be64(change_key, obj->last_modified);
-    if (int rc = lmdb::del(txn_, dbs_->changes, change_key); rc != MDB_SUCCESS) return status_of(rc);
+    if (int rc = remove(dbs_->changes, change_key); rc != MDB_SUCCESS) return status_of(rc);
   }
-  if (int rc = lmdb::del(txn_, dbs_->objects, key); rc != MDB_SUCCESS) return status_of(rc);
+  if (int rc = remove(dbs_->objects, key); rc != MDB_SUCCESS) return status_of(rc);
   return set_permissions(list.object_uri(id), "{}");
 }
 
@@ -448,8 +523,10 @@ status txn_ops::forget_principal(std::string_view principal) {
     if (uris.empty() || uris.back() != uri) uris.emplace_back(uri);
     return true;
   });
+  if (failed()) return failure_;
   for (const auto& uri : uris) {
     auto text = permissions(uri);
+    if (failed()) return failure_;
     if (!text) continue;
     std::string err;
     auto perms = json::parse(*text, err);
@@ -466,17 +543,24 @@ status txn_ops::forget_principal(std::string_view principal) {
   }
   std::string prefix(principal);
   prefix += '\0';
-  return status_of(erase_prefix(txn_, dbs_->members, prefix));
+  return erase_prefix(dbs_->members, prefix);
 }
 
 status txn_ops::set_meta(std::string_view key, std::string_view value) {
-  return status_of(lmdb::put(txn_, dbs_->meta, key, value));
+  return status_of(store(dbs_->meta, key, value));
 }
 
 status txn_ops::erase_everything() {
   for (MDB_dbi dbi : {dbs_->objects, dbs_->changes, dbs_->timestamps, dbs_->permissions, dbs_->grants, dbs_->members})
-    if (int rc = mdb_drop(txn_, dbi, 0); rc != MDB_SUCCESS) return status_of(rc);
+    if (int rc = wrote(dbi, mdb_drop(txn_, dbi, 0)); rc != MDB_SUCCESS) return status_of(rc);
   return status::ok;
+}
+
+/// `rc`, the answer of a transaction's begin or commit, once checked for a
+/// fatal error of the environment.
+int checked(int rc) {
+  if (lmdb::is_fatal(rc)) lmdb::die("environment", rc);
+  return rc;
 }
 
 // ---- the interface's classes ------------------------------------------------------
@@ -565,7 +649,7 @@ public:
 
   status release() override {
     status s = ops_.failure();
-    if (s == status::ok) s = status_of(txn_.commit());
+    if (s == status::ok) s = status_of(checked(txn_.commit()));
     txn_.abort();
     ops_.finish();
     return s;
@@ -583,13 +667,13 @@ public:
   std::unique_ptr<savepoint> open_savepoint() override {
     if (ops_.failure() != status::ok) return nullptr;
     lmdb::txn nested;
-    if (nested.begin(env_, false, txn_.get()) != MDB_SUCCESS) return nullptr;
+    if (checked(nested.begin(env_, false, txn_.get())) != MDB_SUCCESS) return nullptr;
     return std::make_unique<lmdb_savepoint>(std::move(nested), dbs_);
   }
 
   void commit(std::function<void(status)> done) override {
     status s = ops_.failure();
-    if (s == status::ok) s = status_of(txn_.commit()); // durable: the env syncs on commit
+    if (s == status::ok) s = status_of(checked(txn_.commit())); // durable: the env syncs on commit
     txn_.abort();
     ops_.finish();
     done(s);
@@ -607,13 +691,13 @@ class lmdb_engine final : public engine {
 public:
   snapshot read() const override {
     lmdb::txn txn;
-    if (txn.begin(env_.get(), true) != MDB_SUCCESS) return snapshot();
+    if (checked(txn.begin(env_.get(), true)) != MDB_SUCCESS) return snapshot();
     return snapshot(std::make_unique<read_view>(std::move(txn), dbs_));
   }
 
   status begin_write(std::unique_ptr<write_transaction>& txn) override {
     lmdb::txn t;
-    if (int rc = t.begin(env_.get(), false); rc != MDB_SUCCESS) return status_of(rc);
+    if (int rc = checked(t.begin(env_.get(), false)); rc != MDB_SUCCESS) return status_of(rc);
     txn = std::make_unique<lmdb_write_transaction>(env_.get(), std::move(t), dbs_);
     return status::ok;
   }

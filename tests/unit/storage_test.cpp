@@ -2,10 +2,19 @@
 // layout and typed operations.
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
+#include "storage/lmdb.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <iterator>
 
 using namespace kinto;
 using storage::object;
@@ -341,4 +350,245 @@ TEST_CASE("every key built from the longest URIs and principals fits, one byte m
   }
   CHECK(refused(targets[2].list.object_uri(targets[2].id), R"({"record:create":[")" + longer + R"("]})"));
   CHECK(refused(entry_uri, R"({"read":[")" + longer + R"("]})"));
+}
+
+// ---- not found, errors and corruption -----------------------------------------
+
+TEST_CASE("lmdb::get tells a key that is not there from an error") {
+  test::temp_dir dir;
+  storage::lmdb::env env;
+  REQUIRE(env.open(dir.path(), std::size_t(1) << 20, 4, 8) == MDB_SUCCESS);
+  storage::lmdb::txn txn;
+  REQUIRE(txn.begin(env.get(), false) == MDB_SUCCESS);
+  MDB_dbi dbi = 0;
+  REQUIRE(mdb_dbi_open(txn.get(), "t", MDB_CREATE, &dbi) == MDB_SUCCESS);
+  REQUIRE(storage::lmdb::put(txn.get(), dbi, "k", "v") == MDB_SUCCESS);
+  std::string_view value;
+  CHECK(storage::lmdb::get(txn.get(), dbi, "k", value) == MDB_SUCCESS);
+  CHECK(value == "v");
+  CHECK(storage::lmdb::get(txn.get(), dbi, "other", value) == MDB_NOTFOUND);
+  SECTION("a key LMDB could not store is not there") {
+    CHECK(storage::lmdb::get(txn.get(), dbi, std::string(600, 'k'), value) == MDB_NOTFOUND);
+    CHECK(storage::lmdb::get(txn.get(), dbi, "", value) == MDB_NOTFOUND);
+  }
+  SECTION("cursor moves tell the end of the data from an error") {
+    storage::lmdb::cursor cur;
+    REQUIRE(cur.open(txn.get(), dbi) == MDB_SUCCESS);
+    REQUIRE(cur.seek("a") == MDB_SUCCESS);
+    CHECK(cur.key() == "k");
+    CHECK(cur.next() == MDB_NOTFOUND);
+    CHECK(cur.seek("z") == MDB_NOTFOUND);
+    CHECK(cur.seek_before("a") == MDB_NOTFOUND);
+    REQUIRE(cur.seek_before("z") == MDB_SUCCESS);
+    CHECK(cur.key() == "k");
+    // A failed write spoils the transaction: every read is refused.
+    const std::string big(100000, 'x');
+    int rc = MDB_SUCCESS;
+    for (int i = 0; i < 100 && rc == MDB_SUCCESS; ++i)
+      rc = storage::lmdb::put(txn.get(), dbi, "big" + std::to_string(i), big);
+    REQUIRE(rc == MDB_MAP_FULL);
+    CHECK(storage::lmdb::get(txn.get(), dbi, "k", value) == MDB_BAD_TXN);
+    CHECK(cur.seek("a") == MDB_BAD_TXN);
+  }
+}
+
+TEST_CASE("reads of ids too long for a key find nothing, which is no failure") {
+  fixture f;
+  const std::string id(600, 'r');
+  CHECK_FALSE(f.engine->read().get(records, id));
+  CHECK_FALSE(f.engine->read().permissions(records.object_uri(id)));
+  auto txn = begin(*f.engine);
+  CHECK_FALSE(txn->get(records, id));
+  CHECK_FALSE(txn->list_timestamp(list_key{records.object_uri(id), kind::record}));
+  CHECK(ids_newest_first(*txn, list_key{records.object_uri(id), kind::record}).empty());
+  CHECK(txn->failure() == status::ok);
+  REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
+  CHECK(commit(*txn) == status::ok);
+  CHECK(f.engine->read().get(records, "r"));
+}
+
+TEST_CASE("after a write fails, the transaction's later writes and its commit fail too") {
+  fixture f(std::size_t(1) << 20);
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "a", object{2, false, "{}"}, std::nullopt) == status::ok);
+  const std::string big(200000, 'x');
+  status s = status::ok;
+  for (int i = 0; i < 100 && s == status::ok; ++i)
+    s = txn->put(records, "big" + std::to_string(i), object{std::uint64_t(10 + i), false, big}, std::nullopt);
+  REQUIRE(s == status::full);
+  CHECK(txn->failure() == status::full);
+  // LMDB refuses the reads of the spoiled transaction: "a" reads as absent,
+  // and nothing may be decided on that.
+  CHECK_FALSE(txn->get(records, "a"));
+  CHECK(txn->erase_object(records, "a") != status::ok);
+  CHECK(txn->set_meta("k", "v") != status::ok);
+  CHECK(txn->open_savepoint() == nullptr);
+  CHECK(commit(*txn) != status::ok);
+  auto snap = f.engine->read();
+  CHECK(snap.get(records, "kept"));
+  CHECK_FALSE(snap.get(records, "a"));
+  CHECK_FALSE(snap.meta("k"));
+}
+
+TEST_CASE("a read that fails, rather than finding nothing, fails the transaction") {
+  fixture f;
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "a", object{2, false, "{}"}, std::nullopt) == status::ok);
+  // While a savepoint is open LMDB refuses the enclosing transaction's reads.
+  auto sp = txn->open_savepoint();
+  REQUIRE(sp);
+  CHECK_FALSE(txn->get(records, "kept"));
+  sp.reset();
+  CHECK(txn->failure() == status::failed);
+  CHECK(txn->put(records, "b", object{3, false, "{}"}, std::nullopt) == status::failed);
+  CHECK(commit(*txn) == status::failed);
+  CHECK_FALSE(f.engine->read().get(records, "a"));
+}
+
+namespace {
+
+/// Makes every page of the LMDB file `path` that holds `bytes` neither a
+/// branch nor a leaf page, past the two meta pages.
+void break_pages_holding(const std::string& path, std::string_view bytes) {
+  std::string file;
+  {
+    std::ifstream in(path, std::ios::binary);
+    file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::size_t broken = 0;
+  for (std::size_t at = 2 * page; at + page <= file.size(); at += page) {
+    if (std::string_view(file).substr(at, page).find(bytes) == std::string_view::npos) continue;
+    file[at + 10] = file[at + 11] = 0; // mp_flags, after the page number and mp_pad
+    ++broken;
+  }
+  REQUIRE(broken > 0);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(file.data(), static_cast<std::streamsize>(file.size()));
+}
+
+} // namespace
+
+TEST_CASE("corrupt data stops the process with one line naming the database") {
+  test::temp_dir dir;
+  {
+    std::string error;
+    auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 22, 8}, error);
+    REQUIRE(engine);
+    auto txn = begin(*engine);
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(txn->put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, "{}"}, std::nullopt) ==
+              status::ok);
+    REQUIRE(commit(*txn) == status::ok);
+  }
+  // The key prefix of the list (storage/README.md): its objects' pages.
+  const std::string prefix = records.parent + '\0' + 'r' + '\0';
+  break_pages_holding(dir.path() + "/data.mdb", prefix);
+  int err[2];
+  REQUIRE(::pipe(err) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(err[1], 2);
+    ::close(err[0]);
+    std::string error;
+    auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 22, 8}, error);
+    if (!engine) ::_exit(2);
+    (void)engine->read().get(records, "r1");
+    ::_exit(0);
+  }
+  ::close(err[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
+  ::close(err[0]);
+  int wstatus = 0;
+  REQUIRE(::waitpid(child, &wstatus, 0) == child);
+  INFO(said);
+  INFO("exit status " << (WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1));
+  REQUIRE(WIFSIGNALED(wstatus));
+  CHECK(WTERMSIG(wstatus) == SIGABRT);
+  CHECK(said.find("database objects") != std::string::npos);
+  CHECK(said.find("MDB_CORRUPTED") != std::string::npos);
+  CHECK(std::count(said.begin(), said.end(), '\n') == 1);
+}
+
+// ---- savepoints and commits -----------------------------------------------------
+
+TEST_CASE("a savepoint's writes become the transaction's when released, and vanish when dropped") {
+  fixture f;
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "before", object{1, false, "{}"}, std::nullopt) == status::ok);
+  auto sp = txn->open_savepoint();
+  REQUIRE(sp);
+  CHECK(sp->get(records, "before"));
+  REQUIRE(sp->put(records, "inside", object{2, false, "{}"}, std::nullopt) == status::ok);
+  CHECK(sp->get(records, "inside"));
+  SECTION("released") {
+    CHECK(sp->release() == status::ok);
+    sp.reset();
+    CHECK(txn->get(records, "inside"));
+    CHECK_FALSE(f.engine->read().get(records, "inside"));
+    REQUIRE(commit(*txn) == status::ok);
+    auto snap = f.engine->read();
+    CHECK(snap.get(records, "before"));
+    CHECK(snap.get(records, "inside"));
+  }
+  SECTION("dropped") {
+    sp.reset();
+    CHECK_FALSE(txn->get(records, "inside"));
+    REQUIRE(txn->put(records, "after", object{3, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(commit(*txn) == status::ok);
+    auto snap = f.engine->read();
+    CHECK(snap.get(records, "before"));
+    CHECK(snap.get(records, "after"));
+    CHECK_FALSE(snap.get(records, "inside"));
+  }
+  SECTION("a failure inside is answered on release; the transaction goes on without the savepoint") {
+    CHECK(sp->set_permissions("/buckets/b", R"({"read":[")" + std::string(600, 'p') + R"("]})") == status::failed);
+    CHECK(sp->failure() == status::failed);
+    CHECK(sp->put(records, "later", object{3, false, "{}"}, std::nullopt) == status::failed);
+    CHECK(sp->release() == status::failed);
+    sp.reset();
+    CHECK(txn->failure() == status::ok);
+    CHECK_FALSE(txn->get(records, "inside"));
+    REQUIRE(commit(*txn) == status::ok);
+    CHECK(f.engine->read().get(records, "before"));
+    CHECK_FALSE(f.engine->read().get(records, "inside"));
+  }
+}
+
+TEST_CASE("a commit calls done once, when what it wrote is durable and visible") {
+  fixture f;
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
+  int calls = 0;
+  status committed = status::failed;
+  bool visible = false;
+  txn->commit([&](status s) {
+    ++calls;
+    committed = s;
+    visible = f.engine->read().get(records, "r").has_value();
+  });
+  // LMDB calls it before commit() returns; a remote engine may call it later.
+  CHECK(calls == 1);
+  CHECK(committed == status::ok);
+  CHECK(visible);
+  txn.reset();
+  // The next transaction may begin once `done` has run.
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
+  CHECK(f.engine->read().get(records, "s"));
+}
+
+TEST_CASE("a write transaction destroyed without commit keeps nothing") {
+  fixture f;
+  {
+    auto txn = begin(*f.engine);
+    REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
+  }
+  CHECK_FALSE(f.engine->read().get(records, "r"));
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
+  CHECK(f.engine->read().get(records, "s"));
 }
