@@ -1,10 +1,14 @@
-// Group commit: jobs queue up in the mailbox while a commit is in progress;
-// a flush message sent to self lands behind all of them (FIFO), so one
-// transaction and one fsync serve the whole batch.
+// Group commit: jobs queue up while a group is being applied or committed; a
+// flush message sent to self lands behind every job already in the mailbox
+// (FIFO), so one transaction and one durable commit serve them all. The
+// engine reports a commit back through `done`, maybe from another thread:
+// `done` only sends the committer a message, and the group's answers go out
+// from here when it arrives. The next group begins only then.
 #include "actors/committer.hpp"
 
-#include <cerrno>
+#include <deque>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 namespace kinto::actors {
@@ -16,75 +20,144 @@ struct queued_job {
   caf::typed_response_promise<storage::status> promise;
 };
 
+/// Jobs applied in one transaction, with what each will be answered once
+/// the transaction is durable.
+struct group {
+  std::uint64_t number = 0;
+  std::vector<queued_job> jobs;
+  std::vector<storage::status> results;
+  bool alone = false; ///< one job retried alone after its group failed
+};
+
 struct committer_state {
   committer_state() = default; // not an aggregate: see list_state
-  std::vector<queued_job> queue;
+  std::vector<queued_job> queue;  ///< jobs for the next group
+  std::deque<queued_job> retries; ///< jobs of a failed group, to run one by one before the queue
+  std::optional<group> committing; ///< the group whose commit has not reported back
+  std::uint64_t groups_begun = 0;
   bool flush_scheduled = false;
+  std::optional<caf::error> stopping; ///< the exit reason, once asked to stop
   static inline const char* name = "committer";
 };
 
-storage::status status_of_commit(int rc) { return storage::status_of(rc == ENOSPC ? MDB_MAP_FULL : rc); }
+using committer_actor = caf::stateful_actor<committer_state>;
 
-/// Runs the jobs in one transaction. Returns the status of the transaction
-/// as a whole: anything but ok means nothing of it was kept (map full, I/O).
-storage::status apply_together(storage::store& store, std::vector<queued_job>& jobs,
-                               std::vector<storage::status>& results) {
-  storage::lmdb::txn txn;
-  if (int rc = store.begin_write(txn); rc != MDB_SUCCESS) return storage::status_of(rc);
-  storage::batch batch(txn.get(), store.dbs());
-  results.clear();
-  for (auto& q : jobs) {
-    storage::status s = q.job.apply(batch);
-    // Jobs check before they write, so a conflict left nothing behind; a
+/// Applies the jobs of `g` in a new transaction, filling `g.results`.
+/// Returns ok with `txn` ready to commit, or the failure that keeps nothing
+/// of it: the transaction could not begin, or a job spoiled it (map full,
+/// I/O); for a job alone, also its refusal (nothing to commit).
+storage::status apply(storage::engine& engine, group& g, std::unique_ptr<storage::write_transaction>& txn) {
+  if (storage::status s = engine.begin_write(txn); s != storage::status::ok) return s;
+  for (auto& q : g.jobs) {
+    storage::status s = q.job.apply(*txn);
+    if (txn->failure() != storage::status::ok) return txn->failure();
+    // Jobs check before they write, so a refusal left nothing behind; a
     // full map or an I/O error may have, and spoils the transaction.
     if (s == storage::status::full || s == storage::status::failed) return s;
-    results.push_back(s);
+    if (g.alone && s != storage::status::ok) return s;
+    g.results.push_back(s);
   }
-  return status_of_commit(txn.commit());
+  return storage::status::ok;
 }
 
-/// Fallback after a failed batch: each job alone, so one oversized or
+void schedule_flush(committer_actor* self) {
+  auto& st = self->state;
+  if (st.flush_scheduled || st.committing || (st.queue.empty() && st.retries.empty())) return;
+  st.flush_scheduled = true;
+  self->send(self, flush_atom::value);
+}
+
+void quit_if_done(committer_actor* self) {
+  auto& st = self->state;
+  if (st.stopping && !st.committing && !st.flush_scheduled && st.queue.empty() && st.retries.empty())
+    self->quit(*st.stopping);
+}
+
+/// Answers the jobs of `g`, whose transaction ended with `s`. After a failed
+/// group each job that may runs again alone, so that one oversized or
 /// failing write does not take the others down.
-storage::status apply_alone(storage::store& store, queued_job& q) {
-  storage::lmdb::txn txn;
-  if (int rc = store.begin_write(txn); rc != MDB_SUCCESS) return storage::status_of(rc);
-  storage::batch batch(txn.get(), store.dbs());
-  storage::status s = q.job.apply(batch);
-  if (s != storage::status::ok) return s;
-  return status_of_commit(txn.commit());
+void answer(committer_actor* self, group& g, storage::status s) {
+  if (s == storage::status::ok) {
+    for (std::size_t i = 0; i < g.jobs.size(); ++i) g.jobs[i].promise.deliver(g.results[i]);
+    return;
+  }
+  if (g.alone) {
+    g.jobs.front().promise.deliver(s);
+    return;
+  }
+  std::cerr << "kintod: group of " << g.jobs.size() << " writes failed (" << storage::status_text(s)
+            << "); retrying one by one\n";
+  for (auto& q : g.jobs) {
+    if (q.job.retry_alone)
+      self->state.retries.push_back(std::move(q));
+    else
+      q.promise.deliver(s);
+  }
 }
 
-caf::behavior committer(caf::stateful_actor<committer_state>* self, storage::store* store) {
+/// Begins the next group, unless a commit is still to report back: the jobs
+/// left to retry alone one at a time, then every queued job together.
+void begin_next(committer_actor* self, storage::engine& engine) {
+  auto& st = self->state;
+  while (!st.committing && (!st.retries.empty() || !st.queue.empty())) {
+    group g;
+    g.number = ++st.groups_begun;
+    if (!st.retries.empty()) {
+      g.jobs.push_back(std::move(st.retries.front()));
+      st.retries.pop_front();
+      g.alone = true;
+    } else {
+      g.jobs.swap(st.queue);
+    }
+    std::unique_ptr<storage::write_transaction> txn;
+    if (storage::status s = apply(engine, g, txn); s != storage::status::ok) {
+      answer(self, g, s);
+      continue;
+    }
+    const std::uint64_t number = g.number;
+    st.committing = std::move(g);
+    txn->commit([me = caf::actor_cast<caf::actor>(self), number](storage::status s) {
+      caf::anon_send(me, committed_atom::value, number, s);
+    });
+  }
+}
+
+caf::behavior committer(committer_actor* self, storage::engine* engine) {
+  // Asked to stop, the committer first commits and answers what it holds.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    self->state.stopping = msg.reason;
+    quit_if_done(self);
+  });
   return {
     [=](commit_atom, commit_job& job) -> caf::result<storage::status> {
       auto promise = self->make_response_promise<storage::status>();
       self->state.queue.push_back(queued_job{std::move(job), promise});
-      if (!self->state.flush_scheduled) {
-        self->state.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
+      schedule_flush(self);
       return promise;
     },
     [=](flush_atom) {
       self->state.flush_scheduled = false;
-      std::vector<queued_job> jobs;
-      jobs.swap(self->state.queue);
-      std::vector<storage::status> results;
-      const storage::status together = apply_together(*store, jobs, results);
-      if (together == storage::status::ok) {
-        for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].promise.deliver(results[i]);
-        return;
-      }
-      std::cerr << "kintod: group of " << jobs.size() << " writes failed; retrying one by one\n";
-      for (auto& q : jobs) q.promise.deliver(q.job.retry_alone ? apply_alone(*store, q) : together);
+      begin_next(self, *engine);
+      quit_if_done(self);
+    },
+    [=](committed_atom, std::uint64_t number, storage::status s) {
+      auto& st = self->state;
+      if (!st.committing || st.committing->number != number) return;
+      group g = std::move(*st.committing);
+      st.committing.reset();
+      answer(self, g, s);
+      // Jobs that arrived meanwhile form the next group, with those still in
+      // the mailbox: the flush lands behind them.
+      schedule_flush(self);
+      quit_if_done(self);
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_committer(caf::actor_system& system, storage::store& store) {
-  return system.spawn<caf::detached>(committer, &store);
+caf::actor spawn_committer(caf::actor_system& system, storage::engine& engine) {
+  return system.spawn<caf::detached>(committer, &engine);
 }
 
 } // namespace kinto::actors

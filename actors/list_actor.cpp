@@ -32,7 +32,7 @@ struct list_state {
 
 caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<const list_context> ctx,
                          list_key list, std::shared_ptr<std::atomic<std::size_t>> queued) {
-  const std::string list_id = storage::list_prefix(list);
+  const std::string list_id = storage::list_id(list);
   auto answer = [queued](write_job& job, write_outcome outcome) {
     job.done(std::move(outcome));
     queued->fetch_sub(1, std::memory_order_acq_rel);
@@ -41,7 +41,7 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
     [=](write_atom, write_job& job) {
       auto& st = self->state;
       ++st.handled;
-      storage::snapshot snap = ctx->store->read();
+      storage::snapshot snap = ctx->engine->read();
       if (!snap.valid()) {
         answer(job, failed_with(backend_unavailable()));
         return;
@@ -60,7 +60,7 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
       } else if (job.cmd.op != write_op::touch) {
         current = read_current(snap, list, id);
       }
-      auto prepared = prepare_write(list, job.cmd, current, st.list_ts, ctx->store->keys());
+      auto prepared = prepare_write(list, job.cmd, current, st.list_ts, ctx->engine->keys());
       if (auto* refused = std::get_if<write_outcome>(&prepared)) {
         answer(job, std::move(*refused));
         return;

@@ -12,7 +12,7 @@ namespace kinto::actors {
 
 /// What every list actor shares.
 struct list_context {
-  storage::store* store;
+  storage::engine* engine;
   caf::actor committer;
   history_options history;
   std::chrono::milliseconds idle_retirement;

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "actors/commands.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <caf/all.hpp>
 
@@ -15,6 +15,7 @@ namespace kinto::actors {
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 
 /// One object write with the callback that acknowledges it.
@@ -23,10 +24,11 @@ struct write_job {
   std::function<void(write_outcome)> done;
 };
 
-/// Storage work run by the committer inside the batch transaction. It must
-/// check before it writes: a failure aborts only its own nested transaction.
+/// Storage work run by the committer inside the group's write transaction.
+/// It must check before it writes, so that a refusal (conflict, missing
+/// parent) leaves nothing behind; `full` or `failed` spoils the group.
 struct commit_job {
-  std::function<storage::status(storage::batch&)> apply;
+  std::function<storage::status(storage::write_transaction&)> apply;
   /// Whether, after a failed group transaction, the job may run again alone.
   /// A batch session may not: it has already answered its requests.
   bool retry_alone = true;

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "actors/commands.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <variant>
 #include <vector>

@@ -38,11 +38,11 @@ struct write_service::impl {
     std::unordered_map<std::string, slot> lists;
   };
 
-  impl(storage::store& s, write_service_options o)
-      : store(s), options(o), system(configured(config, o.worker_threads)) {
-    committer = spawn_committer(system, store);
+  impl(storage::engine& e, write_service_options o)
+      : engine(e), options(o), system(configured(config, o.worker_threads)) {
+    committer = spawn_committer(system, engine);
     auto ctx = std::make_shared<list_context>();
-    ctx->store = &store;
+    ctx->engine = &engine;
     ctx->committer = committer;
     ctx->idle_retirement = options.idle_retirement;
     ctx->history = options.history;
@@ -68,7 +68,7 @@ struct write_service::impl {
   void start_session(std::function<void(write_session&)> body, std::function<void(storage::status)> done);
   void session_finished();
 
-  storage::store& store;
+  storage::engine& engine;
   write_service_options options;
   caf::actor_system_config config;
   caf::actor_system system;
@@ -103,7 +103,7 @@ void write_service::impl::dispatch(const list_key& list, write_command cmd, std:
     done(std::move(outcome));
     write_finished();
   };
-  const std::string list_id = storage::list_prefix(list);
+  const std::string list_id = storage::list_id(list);
   shard& sh = shard_of(list_id);
   {
     std::lock_guard<std::mutex> lock(sh.mutex);
@@ -146,8 +146,8 @@ void write_service::impl::start_session(std::function<void(write_session&)> body
   auto outcome = std::make_shared<storage::status>(storage::status::failed);
   commit_job job;
   job.retry_alone = false;
-  job.apply = [this, body = std::move(body), outcome](storage::batch& parent) {
-    write_session session(store, parent.txn(), options.history);
+  job.apply = [this, body = std::move(body), outcome](storage::write_transaction& group) {
+    write_session session(engine, group, options.history);
     body(session);
     *outcome = session.finish();
     return storage::status::ok; // whatever the session did, the parent is intact
@@ -183,8 +183,8 @@ void write_service::impl::session_finished() {
   for (auto& w : released) dispatch(w.list, std::move(w.cmd), std::move(w.done));
 }
 
-write_service::write_service(storage::store& store, write_service_options options)
-    : impl_(std::make_unique<impl>(store, options)) {}
+write_service::write_service(storage::engine& engine, write_service_options options)
+    : impl_(std::make_unique<impl>(engine, options)) {}
 
 write_service::~write_service() { shutdown(); }
 

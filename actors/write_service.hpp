@@ -6,7 +6,7 @@
 #include "actors/commands.hpp"
 #include "actors/history.hpp"
 #include "actors/write_session.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <chrono>
 #include <functional>
@@ -23,11 +23,11 @@ struct write_service_options {
 
 /// Owns the actor system: one list actor per (parent, kind), spawned on
 /// demand and retired when idle; the committer that applies queued writes
-/// in one LMDB transaction per batch (group commit); and the gate that
+/// in one write transaction per batch (group commit); and the gate that
 /// lets batch sessions run alone.
 class write_service {
 public:
-  write_service(storage::store& store, write_service_options options);
+  write_service(storage::engine& engine, write_service_options options);
   ~write_service();
   write_service(const write_service&) = delete;
   write_service& operator=(const write_service&) = delete;

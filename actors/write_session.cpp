@@ -1,37 +1,46 @@
+// A batch session's writes live in a savepoint of the committer's group
+// transaction: rolling back drops the savepoint and opens another, finishing
+// releases it into the group.
 #include "actors/write_session.hpp"
 
 #include "actors/write_steps.hpp"
 
-
 namespace kinto::actors {
 
-write_session::write_session(storage::store& store, MDB_txn* parent, const history_options& history)
-    : store_(store), parent_(parent), history_(history) {
-  if (begin() != storage::status::ok) spoiled_ = true;
+write_session::write_session(storage::engine& engine, storage::write_transaction& group,
+                             const history_options& history)
+    : engine_(engine), group_(group), history_(history) {
+  begin();
 }
 
-write_session::~write_session() = default; // an unfinished transaction is aborted
+write_session::~write_session() = default; // an unreleased savepoint is dropped
 
-storage::status write_session::begin() {
-  int rc = txn_.begin(store_.env(), false, parent_);
-  return rc == MDB_SUCCESS ? storage::status::ok : storage::status_of(rc);
+void write_session::begin() {
+  writes_ = group_.open_savepoint();
+  spoiled_ = writes_ == nullptr;
 }
 
-storage::view write_session::read() const { return storage::view(txn_.get(), store_.dbs()); }
+const storage::view& write_session::read() const {
+  // Without a savepoint (dropped, or none could begin) the session has no
+  // writes of its own: what it sees is the group's state.
+  if (!writes_) return group_;
+  return *writes_;
+}
 
 write_outcome write_session::write(const list_key& list, const write_command& cmd) {
   if (spoiled_ || aborted_) return failed_with(backend_unavailable());
-  storage::batch b(txn_.get(), store_.dbs());
+  storage::batch& b = *writes_;
   current_state current;
   if (cmd.op != write_op::touch) current = read_current(b, list, cmd.id);
-  auto prepared = prepare_write(list, cmd, current, b.list_timestamp(list).value_or(0), store_.keys());
+  auto prepared = prepare_write(list, cmd, current, b.list_timestamp(list).value_or(0), engine_.keys());
   if (auto* refused = std::get_if<write_outcome>(&prepared)) return std::move(*refused);
   prepared_write& w = std::get<prepared_write>(prepared);
   if (!w.needs_write()) return std::move(w.outcome);
-  const storage::status s = storage_work(list, cmd.id, w, cmd.author, history_)(b);
+  storage::status s = storage_work(list, cmd.id, w, cmd.author, history_)(b);
   if (s != storage::status::ok) {
     // Refusals (conflict, missing parent) check before writing; anything
-    // else may have written half and spoils the transaction.
+    // else may have written half and spoils the savepoint.
+    if (b.failure() != storage::status::ok) s = b.failure();
     if (s == storage::status::full || s == storage::status::failed) spoiled_ = true;
     return failed_with(failure_of(s, list));
   }
@@ -40,30 +49,31 @@ write_outcome write_session::write(const list_key& list, const write_command& cm
 
 storage::status write_session::run(const std::function<storage::status(storage::batch&)>& apply) {
   if (spoiled_ || aborted_) return storage::status::failed;
-  storage::batch b(txn_.get(), store_.dbs());
-  const storage::status s = apply(b);
+  const storage::status s = apply(*writes_);
   if (s != storage::status::ok) spoiled_ = true;
   return s;
 }
 
 void write_session::roll_back() {
   if (aborted_) return;
-  txn_.abort();
-  spoiled_ = begin() != storage::status::ok;
+  writes_.reset();
+  begin();
 }
 
 void write_session::abort() {
-  txn_.abort();
+  writes_.reset();
   aborted_ = true;
 }
 
 storage::status write_session::finish() {
   if (aborted_) return storage::status::ok; // nothing to keep, by request
   if (spoiled_) {
-    txn_.abort();
+    writes_.reset();
     return storage::status::failed;
   }
-  return storage::status_of(txn_.commit());
+  const storage::status s = writes_->release();
+  writes_.reset();
+  return s;
 }
 
 } // namespace kinto::actors

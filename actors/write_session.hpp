@@ -6,7 +6,7 @@
 
 #include "actors/commands.hpp"
 #include "actors/history.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <functional>
 #include <memory>
@@ -17,15 +17,17 @@ namespace kinto::actors {
 
 class write_session {
 public:
-  /// A session whose writes go into a transaction nested in `parent`.
-  write_session(storage::store& store, MDB_txn* parent, const history_options& history);
+  /// A session whose writes go into a savepoint of `group`, the committer's
+  /// write transaction, which outlives the session and is not used while
+  /// it runs.
+  write_session(storage::engine& engine, storage::write_transaction& group, const history_options& history);
   ~write_session();
   write_session(const write_session&) = delete;
   write_session& operator=(const write_session&) = delete;
 
-  /// A view of the store as this session left it (its own writes included).
-  /// Valid until the next roll_back() or abort().
-  storage::view read() const;
+  /// A view of the data as this session left it (its own writes included).
+  /// Valid until the next roll_back(), abort() or finish().
+  const storage::view& read() const;
 
   /// Plans and applies one write, as a list actor would; the outcome holds
   /// once the session is committed.
@@ -40,18 +42,18 @@ public:
   void abort();
   bool aborted() const { return aborted_; }
 
-  /// Puts what the session wrote into the parent transaction. `ok` unless
+  /// Puts what the session wrote into the group's transaction. `ok` unless
   /// storage failed, in which case nothing of the session is kept.
   storage::status finish();
 
 private:
-  storage::status begin();
+  void begin();
 
-  storage::store& store_;
-  MDB_txn* parent_;
+  storage::engine& engine_;
+  storage::write_transaction& group_;
   history_options history_;
-  storage::lmdb::txn txn_;
-  bool spoiled_ = false; ///< a storage failure left the transaction unusable
+  std::unique_ptr<storage::savepoint> writes_; ///< null once dropped, or when none could begin
+  bool spoiled_ = false; ///< a storage failure left the savepoint unusable
   bool aborted_ = false;
 };
 

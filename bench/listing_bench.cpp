@@ -4,7 +4,7 @@
 #include "bench_support.hpp"
 #include "schema/query.hpp"
 #include "storage/listing.hpp"
-#include "storage/store.hpp"
+#include "storage/lmdb_engine.hpp"
 
 #include <malloc.h>
 #include <stdlib.h>
@@ -226,7 +226,7 @@ struct dataset {
   std::size_t records = 0;
   std::uint64_t first_ts = 0; ///< record i has last_modified first_ts + i
   double load_seconds = 0;    ///< 0 when reused
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
 };
 
 std::string meta_text(const std::optional<std::string>& v) {
@@ -238,9 +238,10 @@ void load(dataset& d) {
   const auto start = clock_type::now();
   d.first_ts = now_ms() - 10 * d.records - 86'400'000;
   for (std::size_t done = 0; done < d.records;) {
-    storage::lmdb::txn txn;
-    if (int rc = d.store->begin_write(txn); rc != MDB_SUCCESS) fail(std::string("begin: ") + mdb_strerror(rc));
-    storage::batch b(txn.get(), d.store->dbs());
+    std::unique_ptr<storage::write_transaction> txn;
+    if (storage::status s = d.store->begin_write(txn); s != storage::status::ok)
+      fail(std::string("begin: ") + std::string(storage::status_text(s)));
+    storage::batch& b = *txn;
     const std::size_t end = std::min(d.records, done + per_transaction);
     for (; done < end; ++done) {
       const std::string id = bench::uuid4(rng);
@@ -256,7 +257,9 @@ void load(dataset& d) {
           b.set_meta("bench.first_ts", std::to_string(d.first_ts)) != storage::status::ok)
         fail("cannot store the list timestamp in " + d.dir);
     }
-    if (int rc = txn.commit(); rc != MDB_SUCCESS) fail(std::string("commit: ") + mdb_strerror(rc));
+    storage::status committed = storage::status::failed;
+    txn->commit([&committed](storage::status s) { committed = s; });
+    if (committed != storage::status::ok) fail(std::string("commit: ") + std::string(storage::status_text(committed)));
   }
   d.load_seconds = std::chrono::duration<double>(clock_type::now() - start).count();
 }
@@ -267,10 +270,10 @@ dataset open_dataset(const std::string& dir, std::size_t records) {
   d.dir = dir;
   d.records = records;
   std::string error;
-  storage::store_options so;
+  storage::lmdb_options so;
   so.directory = dir;
   so.map_size = map_size;
-  d.store = storage::store::open(so, error);
+  d.store = storage::open_lmdb(so, error);
   if (!d.store) fail(error);
   {
     auto snap = d.store->read();
@@ -303,14 +306,11 @@ disk_usage usage_of(const dataset& d) {
     u.file_bytes = static_cast<std::uint64_t>(st.st_size);
     u.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
   }
-  MDB_envinfo info{};
-  MDB_stat env_stat{};
-  if (mdb_env_info(d.store->env(), &info) == 0 && mdb_env_stat(d.store->env(), &env_stat) == 0)
-    u.used_bytes = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * env_stat.ms_psize;
-  auto snap = d.store->read();
-  MDB_stat s{};
-  if (mdb_stat(snap.txn(), d.store->dbs().changes, &s) == 0) u.changes_depth = s.ms_depth;
-  if (mdb_stat(snap.txn(), d.store->dbs().objects, &s) == 0) u.objects_depth = s.ms_depth;
+  if (auto figures = storage::figures_of(*d.store)) {
+    u.used_bytes = figures->used_bytes;
+    u.changes_depth = figures->changes_depth;
+    u.objects_depth = figures->objects_depth;
+  }
   return u;
 }
 

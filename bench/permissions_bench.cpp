@@ -12,7 +12,7 @@
 #include "schema/query.hpp"
 #include "schema/settings.hpp"
 #include "storage/listing.hpp"
-#include "storage/store.hpp"
+#include "storage/lmdb_engine.hpp"
 
 #include <stdlib.h>
 
@@ -109,14 +109,14 @@ struct temporary_dir {
 /// The store, the write service, the app and its handler, as kintod builds
 /// them (settings of the unit tests' app_fixture), stopped in reverse order.
 struct application {
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
   std::unique_ptr<actors::write_service> writes;
   std::unique_ptr<http::app> app;
   http::handler handle;
 
   explicit application(const std::string& dir) {
     std::string error;
-    store = storage::store::open({dir, map_size, 64}, error);
+    store = storage::open_lmdb({dir, map_size, 64}, error);
     if (!store) fail("cannot open the store in " + dir + ": " + error);
     writes = std::make_unique<actors::write_service>(*store, actors::write_service_options{});
     settings s;

@@ -8,7 +8,7 @@
 #include "core/acl.hpp"
 #include "schema/permissions.hpp"
 #include "storage/listing.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <memory>
 #include <string>

@@ -9,7 +9,7 @@
 #include "core/access.hpp"
 #include "core/rules.hpp"
 #include "schema/error.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <optional>
 #include <string>

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "actors/commands.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <functional>
 
@@ -56,7 +56,7 @@ public:
 class direct_port final : public port {
 public:
   /// `offload` runs work on a bounded pool, returning false when it is full.
-  direct_port(storage::store& store, actors::write_service& writes, std::function<bool(std::function<void()>)> offload)
+  direct_port(storage::engine& store, actors::write_service& writes, std::function<bool(std::function<void()>)> offload)
       : store_(store), writes_(writes), offload_(std::move(offload)) {}
   storage::snapshot read() const override;
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) override;
@@ -65,7 +65,7 @@ public:
   bool offload(std::function<void()> work) override { return offload_(std::move(work)); }
 
 private:
-  storage::store& store_;
+  storage::engine& store_;
   actors::write_service& writes_;
   std::function<bool(std::function<void()>)> offload_;
 };

@@ -8,7 +8,7 @@
 #include "schema/error.hpp"
 #include "schema/json.hpp"
 #include "schema/json_schema.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <functional>
 #include <memory>

@@ -305,7 +305,7 @@ struct app::pool {
   std::vector<std::thread> threads;
 };
 
-app::app(config c, storage::store& s, actors::write_service& w)
+app::app(config c, storage::engine& s, actors::write_service& w)
     : cfg(std::move(c)), store(s), writes(w), accounts_cache(std::make_unique<auth_cache>()),
       deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)), schemas(std::make_shared<core::schema_cache>()),
       blocking(std::make_unique<pool>(2)) {

@@ -9,7 +9,7 @@
 #include "core/validation.hpp"
 #include "http/message.hpp"
 #include "schema/settings.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -100,10 +100,10 @@ private:
 };
 
 struct app {
-  app(config c, storage::store& s, actors::write_service& w);
+  app(config c, storage::engine& s, actors::write_service& w);
   ~app();
   config cfg;
-  storage::store& store;
+  storage::engine& store; ///< the storage engine
   actors::write_service& writes;
   /// The port of requests on their own: the store, the write path, and
   /// the blocking pool for slow work.

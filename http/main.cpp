@@ -8,7 +8,7 @@
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
 #include "schema/settings.hpp"
-#include "storage/store.hpp"
+#include "storage/lmdb_engine.hpp"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
   server_options.max_requests_in_flight =
     static_cast<std::size_t>(reader.integer("max_requests_in_flight", 4096, 1, any));
 
-  kinto::storage::store_options store_options;
+  kinto::storage::lmdb_options store_options;
   std::optional<throwaway_directory> memory;
   if (ephemeral) {
     memory.emplace();
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
   set_thread_stack_size();
 
   std::string error;
-  auto store = kinto::storage::store::open(store_options, error);
+  auto store = kinto::storage::open_lmdb(store_options, error);
   if (!store) return fail(error);
   // Without a configured userid_hmac_secret, the data directory keeps one of
   // its own, so that user ids (and what their permissions name) survive

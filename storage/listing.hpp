@@ -5,7 +5,7 @@
 #pragma once
 
 #include "schema/query.hpp"
-#include "storage/store.hpp"
+#include "storage/engine.hpp"
 
 #include <functional>
 #include <string>

@@ -1,6 +1,9 @@
 // RAII wrappers over LMDB: every handle is released exactly once.
 #include "storage/lmdb.hpp"
 
+#include <cstdlib>
+#include <iostream>
+
 namespace kinto::storage::lmdb {
 
 env& env::operator=(env&& o) noexcept {
@@ -63,30 +66,34 @@ cursor::~cursor() {
 
 int cursor::open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cur_); }
 
-bool cursor::move(MDB_cursor_op op) { return mdb_cursor_get(cur_, &key_, &val_, op) == MDB_SUCCESS; }
+int cursor::move(MDB_cursor_op op) { return mdb_cursor_get(cur_, &key_, &val_, op); }
 
-bool cursor::seek(std::string_view key) {
+int cursor::seek(std::string_view key) {
   key_ = to_val(key);
   return move(MDB_SET_RANGE);
 }
 
-bool cursor::seek_before(std::string_view key) {
-  if (seek(key)) return prev();
-  return last();
+int cursor::seek_before(std::string_view key) {
+  const int rc = seek(key);
+  if (rc == MDB_SUCCESS) return prev();
+  if (rc == MDB_NOTFOUND) return last();
+  return rc;
 }
 
-bool cursor::first() { return move(MDB_FIRST); }
-bool cursor::last() { return move(MDB_LAST); }
-bool cursor::next() { return move(MDB_NEXT); }
-bool cursor::prev() { return move(MDB_PREV); }
+int cursor::first() { return move(MDB_FIRST); }
+int cursor::last() { return move(MDB_LAST); }
+int cursor::next() { return move(MDB_NEXT); }
+int cursor::prev() { return move(MDB_PREV); }
 
 int cursor::erase() { return mdb_cursor_del(cur_, 0); }
 
-std::optional<std::string_view> get(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view& value) {
   MDB_val k = to_val(key);
   MDB_val v;
-  if (mdb_get(txn, dbi, &k, &v) != MDB_SUCCESS) return std::nullopt;
-  return to_view(v);
+  const int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_BAD_VALSIZE) return MDB_NOTFOUND;
+  if (rc == MDB_SUCCESS) value = to_view(v);
+  return rc;
 }
 
 int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value) {
@@ -99,6 +106,22 @@ int del(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
   MDB_val k = to_val(key);
   int rc = mdb_del(txn, dbi, &k, nullptr);
   return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+bool is_fatal(int rc) {
+  switch (rc) {
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_PANIC: return true;
+    default: return false;
+  }
+}
+
+void die(std::string_view where, int rc) {
+  std::cerr << "kintod: fatal LMDB error in " << where << ": " << mdb_strerror(rc) << std::endl;
+  std::abort();
 }
 
 } // namespace kinto::storage::lmdb

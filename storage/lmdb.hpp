@@ -1,11 +1,11 @@
 // Thin move-only RAII over the LMDB C API: environment, transactions and
-// cursors. Knows nothing of Kinto. Return codes are LMDB's (MDB_SUCCESS = 0).
+// cursors. Knows nothing of Kinto. Return codes are LMDB's (MDB_SUCCESS = 0);
+// "not found" is MDB_NOTFOUND, apart from every error.
 #pragma once
 
 #include <lmdb.h>
 
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -67,32 +67,46 @@ public:
   ~cursor();
 
   [[nodiscard]] int open(MDB_txn* txn, MDB_dbi dbi);
-  /// Positions on the first key >= `key`; false at the end.
-  bool seek(std::string_view key);
-  /// Positions on the last key < `key`; false when there is none.
-  bool seek_before(std::string_view key);
-  bool first();
-  bool last();
-  bool next();
-  bool prev();
+  // Moves answer MDB_SUCCESS when positioned on an entry, MDB_NOTFOUND when
+  // there is none (the end of the data), or another LMDB error.
+  /// Positions on the first key >= `key`.
+  [[nodiscard]] int seek(std::string_view key);
+  /// Positions on the last key < `key`.
+  [[nodiscard]] int seek_before(std::string_view key);
+  [[nodiscard]] int first();
+  [[nodiscard]] int last();
+  [[nodiscard]] int next();
+  [[nodiscard]] int prev();
   /// Deletes the current entry; seek again before reading.
   [[nodiscard]] int erase();
-  /// Key and value of the current entry; valid until the txn ends or writes.
+  /// Key and value of the current entry, once a move answered MDB_SUCCESS;
+  /// valid until the txn ends or writes.
   std::string_view key() const { return to_view(key_); }
   std::string_view value() const { return to_view(val_); }
 
 private:
-  bool move(MDB_cursor_op op);
+  int move(MDB_cursor_op op);
   MDB_cursor* cur_ = nullptr;
   MDB_val key_{0, nullptr};
   MDB_val val_{0, nullptr};
 };
 
-/// The value stored under `key`, or nullopt when absent (or on error). The
-/// view lives until the transaction ends or writes to this database.
-std::optional<std::string_view> get(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
+/// Reads the value stored under `key` into `value`: MDB_SUCCESS, MDB_NOTFOUND
+/// (also for a key LMDB could not store, MDB_BAD_VALSIZE: empty or longer
+/// than it allows), or another LMDB error. The value lives until the
+/// transaction ends or writes to this database.
+[[nodiscard]] int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view& value);
 [[nodiscard]] int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value);
 /// Deletes `key`; MDB_NOTFOUND counts as success.
 [[nodiscard]] int del(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
+
+/// Whether `rc` says the data is damaged, or not what this LMDB can read
+/// (MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_INVALID, MDB_VERSION_MISMATCH), or
+/// that the environment met a fatal error (MDB_PANIC): nothing read from it
+/// can be trusted any more.
+bool is_fatal(int rc);
+/// Writes one line to stderr naming `where` ("database objects") and the
+/// LMDB error, then aborts the process.
+[[noreturn]] void die(std::string_view where, int rc);
 
 } // namespace kinto::storage::lmdb

@@ -21,6 +21,7 @@
 #include "http/app.hpp"
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
+#include "storage/lmdb_engine.hpp"
 
 #include <chrono>
 #include <cctype>
@@ -48,7 +49,7 @@ using kinto::fuzz::require;
 /// ends the process with exit(), and the actor runtime must not be torn
 /// down under threads that may still run.
 struct fixture {
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
   std::unique_ptr<actors::write_service> writes;
   std::unique_ptr<http::app> application;
 };
@@ -232,7 +233,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   instance = new fixture;
   std::string error;
   // 256 MiB: plenty for the fuzzer's writes without growing its memory for long.
-  instance->store = storage::store::open({dir, std::size_t(1) << 28, 126}, error);
+  instance->store = storage::open_lmdb({dir, std::size_t(1) << 28, 126}, error);
   require(instance->store != nullptr, "the store opens");
   std::filesystem::remove_all(dir);
 

@@ -2,6 +2,7 @@
 // (list actors + group commit) over a temporary store.
 #include "actors/write_logic.hpp"
 #include "actors/write_service.hpp"
+#include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -51,7 +52,7 @@ error failed(std::variant<write_plan, error> r) {
 }
 
 /// What fits in LMDB's default keys of 511 bytes.
-const storage::key_limits lmdb_keys{511};
+const storage::key_limits lmdb_keys = storage::lmdb_key_limits(511);
 
 /// plan_write for a store with LMDB's default keys.
 std::variant<write_plan, error> plan_write(const list_key& list, const write_command& cmd, const current_state& current,
@@ -356,11 +357,11 @@ namespace {
 
 struct service_fixture {
   test::temp_dir dir;
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
   std::unique_ptr<write_service> service;
   explicit service_fixture(std::chrono::milliseconds idle = std::chrono::milliseconds(30000)) {
     std::string error;
-    store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+    store = storage::open_lmdb({dir.path(), std::size_t(1) << 28, 64}, error);
     REQUIRE(store);
     write_service_options options;
     options.worker_threads = 2;
@@ -479,7 +480,7 @@ TEST_CASE("the first read of an empty list gets a timestamp that stays") {
 TEST_CASE("a new write service continues after the list timestamp stored by the previous one") {
   test::temp_dir dir;
   std::string error;
-  auto store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+  auto store = storage::open_lmdb({dir.path(), std::size_t(1) << 28, 64}, error);
   REQUIRE(store);
   auto run = [&](write_service& service, const list_key& list, write_command cmd) {
     std::promise<write_outcome> done;
@@ -597,4 +598,178 @@ TEST_CASE("a list actor picks up the timestamp a session gave its list") {
   auto after = f.run(records, command(write_op::put, "z", "{}"));
   REQUIRE_FALSE(after.failure);
   CHECK(after.last_modified > future);
+}
+
+// ---- commits that report back later ---------------------------------------------
+
+namespace {
+
+/// LMDB behind an engine whose commits report back later, from threads of
+/// their own, as a remote engine's may. It notes whether a transaction ever
+/// began while a commit had not reported back, and which ids each commit
+/// made durable once it has.
+class deferred_engine final : public storage::engine {
+public:
+  explicit deferred_engine(std::unique_ptr<storage::engine> inner) : inner_(std::move(inner)) {}
+  ~deferred_engine() override {
+    for (auto& t : reporters_) t.join();
+  }
+  storage::snapshot read() const override { return inner_->read(); }
+  const storage::key_limits& keys() const override { return inner_->keys(); }
+  storage::status begin_write(std::unique_ptr<storage::write_transaction>& txn) override;
+
+  bool durable(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return durable_.count(id) != 0;
+  }
+
+  std::atomic<bool> overlapped{false};
+  std::atomic<int> pending{0}; ///< commits that have not reported back
+
+private:
+  friend class deferred_transaction;
+  std::unique_ptr<storage::engine> inner_;
+  std::mutex mutex_;
+  std::set<std::string> durable_;
+  std::vector<std::thread> reporters_;
+};
+
+class deferred_transaction final : public storage::write_transaction {
+public:
+  deferred_transaction(deferred_engine& engine, std::unique_ptr<storage::write_transaction> inner)
+      : engine_(engine), inner_(std::move(inner)) {}
+
+  std::optional<storage::object> get(const list_key& list, std::string_view id) const override {
+    return inner_->get(list, id);
+  }
+  std::optional<std::uint64_t> list_timestamp(const list_key& list) const override {
+    return inner_->list_timestamp(list);
+  }
+  std::vector<std::string> groups_of(std::string_view principal) const override { return inner_->groups_of(principal); }
+  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+            const std::function<bool(const storage::change&)>& visit,
+            const std::function<bool(std::string_view id)>& wanted) const override {
+    inner_->walk(list, after, before, newest_first, visit, wanted);
+  }
+  void walk_all(const list_key& list, const std::function<bool(const storage::change&)>& visit) const override {
+    inner_->walk_all(list, visit);
+  }
+  void walk_grants(std::string_view principal, std::string_view uri_prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    inner_->walk_grants(principal, uri_prefix, visit);
+  }
+  std::optional<std::string> meta(std::string_view key) const override { return inner_->meta(key); }
+
+  storage::status put(const list_key& list, std::string_view id, const storage::object& obj,
+                      std::optional<std::uint64_t> previous) override {
+    ids_.emplace_back(id);
+    return inner_->put(list, id, obj, previous);
+  }
+  storage::status set_list_timestamp(const list_key& list, std::uint64_t ts) override {
+    return inner_->set_list_timestamp(list, ts);
+  }
+  storage::status set_permissions(std::string_view uri, std::string_view json_object) override {
+    return inner_->set_permissions(uri, json_object);
+  }
+  storage::status add_member(std::string_view principal, std::string_view group_uri) override {
+    return inner_->add_member(principal, group_uri);
+  }
+  storage::status remove_member(std::string_view principal, std::string_view group_uri) override {
+    return inner_->remove_member(principal, group_uri);
+  }
+  storage::status erase_children(std::string_view uri) override { return inner_->erase_children(uri); }
+  storage::status erase_object(const list_key& list, std::string_view id) override {
+    return inner_->erase_object(list, id);
+  }
+  storage::status forget_principal(std::string_view principal) override {
+    return inner_->forget_principal(principal);
+  }
+  storage::status set_meta(std::string_view key, std::string_view value) override {
+    return inner_->set_meta(key, value);
+  }
+  storage::status erase_everything() override { return inner_->erase_everything(); }
+  storage::status failure() const override { return inner_->failure(); }
+  std::unique_ptr<storage::savepoint> open_savepoint() override { return inner_->open_savepoint(); }
+
+  void commit(std::function<void(storage::status)> done) override {
+    storage::status committed = storage::status::failed;
+    inner_->commit([&committed](storage::status s) { committed = s; });
+    ++engine_.pending;
+    std::lock_guard<std::mutex> lock(engine_.mutex_);
+    engine_.reporters_.emplace_back([&engine = engine_, committed, ids = std::move(ids_), done = std::move(done)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (committed == storage::status::ok) {
+        std::lock_guard<std::mutex> lock(engine.mutex_);
+        engine.durable_.insert(ids.begin(), ids.end());
+      }
+      --engine.pending; // before `done`: the committer may begin the next transaction at once
+      done(committed);
+    });
+  }
+
+private:
+  std::optional<std::string> read_permissions(std::string_view uri) const override { return inner_->permissions(uri); }
+
+  deferred_engine& engine_;
+  std::unique_ptr<storage::write_transaction> inner_;
+  std::vector<std::string> ids_;
+};
+
+storage::status deferred_engine::begin_write(std::unique_ptr<storage::write_transaction>& txn) {
+  if (pending.load() != 0) overlapped = true;
+  std::unique_ptr<storage::write_transaction> inner;
+  if (storage::status s = inner_->begin_write(inner); s != storage::status::ok) return s;
+  txn = std::make_unique<deferred_transaction>(*this, std::move(inner));
+  return storage::status::ok;
+}
+
+} // namespace
+
+TEST_CASE("with commits that report back later, writes are answered only then and transactions never overlap") {
+  test::temp_dir dir;
+  std::string error;
+  auto lmdb = storage::open_lmdb({dir.path(), std::size_t(1) << 28, 64}, error);
+  REQUIRE(lmdb);
+  deferred_engine engine(std::move(lmdb));
+  constexpr int writers = 4, per_writer = 25;
+  std::atomic<int> answered_ok{0}, answered_early{0};
+  {
+    write_service_options options;
+    options.worker_threads = 2;
+    write_service service(engine, options);
+    auto run = [&](const list_key& list, write_command cmd) {
+      std::promise<write_outcome> done;
+      auto result = done.get_future();
+      service.submit(list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
+      return result.get();
+    };
+    REQUIRE_FALSE(run(list_key{"", kind::bucket}, command(write_op::put, "b", "{}")).failure);
+    REQUIRE_FALSE(run(list_key{"/buckets/b", kind::collection}, command(write_op::put, "c", "{}")).failure);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+      threads.emplace_back([&, w] {
+        for (int i = 0; i < per_writer; ++i) {
+          const std::string id = "r" + std::to_string(w) + "-" + std::to_string(i);
+          if (run(records, command(write_op::put, id, "{}")).failure) continue;
+          ++answered_ok;
+          if (!engine.durable(id)) ++answered_early;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    // A session's savepoint, in a transaction whose commit reports back later.
+    std::promise<storage::status> session_done;
+    service.run_session(
+      [&](write_session& s) { CHECK_FALSE(s.write(records, command(write_op::put, "in-session", "{}")).failure); },
+      [&](storage::status s) { session_done.set_value(s); });
+    CHECK(session_done.get_future().get() == storage::status::ok);
+    service.shutdown();
+  }
+  CHECK(answered_ok == writers * per_writer);
+  CHECK(answered_early == 0);
+  CHECK_FALSE(engine.overlapped);
+  CHECK(engine.read().get(records, "in-session"));
+  std::size_t stored = 0;
+  engine.read().walk(records, 0, 0, true, [&](const storage::change&) { return ++stored, true; });
+  CHECK(stored == writers * per_writer + 1);
 }

@@ -2,6 +2,7 @@
 // principals and the permission decisions, over a temporary store written
 // through the write service. No network.
 #include "actors/write_service.hpp"
+#include "storage/lmdb_engine.hpp"
 #include "core/access.hpp"
 #include "core/objects.hpp"
 #include "temp_dir.hpp"
@@ -34,11 +35,11 @@ actors::write_command put(std::string id, std::string_view data = "{}",
 
 struct store_fixture {
   test::temp_dir dir;
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
   std::unique_ptr<actors::write_service> writes;
   store_fixture() {
     std::string error;
-    store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
+    store = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
     REQUIRE(store);
     actors::write_service_options options;
     options.worker_threads = 1;

@@ -6,6 +6,7 @@
 #include "http/routes.hpp"
 #include "schema/crypto.hpp"
 #include "schema/settings.hpp"
+#include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -132,14 +133,14 @@ namespace {
 
 struct app_fixture {
   test::temp_dir dir;
-  std::unique_ptr<storage::store> store;
+  std::unique_ptr<storage::engine> store;
   std::unique_ptr<actors::write_service> writes;
   std::unique_ptr<app> application;
   handler handle;
 
   explicit app_fixture(std::vector<std::pair<std::string, std::string>> extra = {}) {
     std::string error;
-    store = storage::store::open({dir.path(), std::size_t(1) << 28, 64}, error);
+    store = storage::open_lmdb({dir.path(), std::size_t(1) << 28, 64}, error);
     REQUIRE(store);
     settings s;
     s.set("includes", "kinto.plugins.accounts");

@@ -1,10 +1,20 @@
-// Unit tests of storage/: the key layout and typed operations over LMDB.
+// Unit tests of storage/: the engine interface as LMDB implements it, its key
+// layout and typed operations.
 #include "schema/crypto.hpp"
 #include "schema/json.hpp"
-#include "storage/store.hpp"
+#include "storage/lmdb.hpp"
+#include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <iterator>
 
 using namespace kinto;
 using storage::object;
@@ -12,21 +22,35 @@ using storage::status;
 
 namespace {
 
+/// Commits `txn` and returns what its `done` was called with, which LMDB
+/// does before commit() returns.
+status commit(storage::write_transaction& txn) {
+  std::optional<status> committed;
+  txn.commit([&](status s) { committed = s; });
+  REQUIRE(committed);
+  return *committed;
+}
+
+std::unique_ptr<storage::write_transaction> begin(storage::engine& engine) {
+  std::unique_ptr<storage::write_transaction> txn;
+  REQUIRE(engine.begin_write(txn) == status::ok);
+  REQUIRE(txn);
+  return txn;
+}
+
 struct fixture {
   test::temp_dir dir;
-  std::unique_ptr<storage::store> store;
-  fixture() {
+  std::unique_ptr<storage::engine> engine;
+  explicit fixture(std::size_t map_size = std::size_t(1) << 26) {
     std::string error;
-    store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
-    REQUIRE(store);
+    engine = storage::open_lmdb({dir.path(), map_size, 64}, error);
+    REQUIRE(engine);
   }
   /// Runs `work` in a committed write transaction.
   template <class F> void write(F work) {
-    storage::lmdb::txn txn;
-    REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
-    storage::batch b(txn.get(), store->dbs());
-    work(b);
-    REQUIRE(txn.commit() == MDB_SUCCESS);
+    auto txn = begin(*engine);
+    work(*txn);
+    REQUIRE(commit(*txn) == status::ok);
   }
 };
 
@@ -47,7 +71,7 @@ std::vector<std::string> ids_newest_first(const storage::view& v, const list_key
 TEST_CASE("put then get returns the same object") {
   fixture f;
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "r1", object{10, false, R"({"a":1})"}, std::nullopt) == status::ok); });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   auto got = snap.get(records, "r1");
   REQUIRE(got);
   CHECK(got->last_modified == 10);
@@ -64,9 +88,9 @@ TEST_CASE("the change index lists objects newest first and moves on update") {
     REQUIRE(b.put(records, "b", object{2, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "c", object{3, false, "{}"}, std::nullopt) == status::ok);
   });
-  CHECK(ids_newest_first(f.store->read(), records) == std::vector<std::string>{"c", "b", "a"});
+  CHECK(ids_newest_first(f.engine->read(), records) == std::vector<std::string>{"c", "b", "a"});
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, "{}"}, 1) == status::ok); });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a", "c", "b"});
   SECTION("bounds are strict") {
     CHECK(ids_newest_first(snap, records, 2, 0) == std::vector<std::string>{"a", "c"});
@@ -84,7 +108,7 @@ TEST_CASE("a timestamp already used in the list is a conflict that writes nothin
     REQUIRE(b.put(records, "a", object{5, false, R"({"v":1})"}, std::nullopt) == status::ok);
     CHECK(b.put(records, "b", object{5, false, R"({"v":2})"}, std::nullopt) == status::conflict);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK_FALSE(snap.get(records, "b"));
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
 }
@@ -94,14 +118,14 @@ TEST_CASE("a write planned on a version that is not the stored one is a conflict
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{1, false, R"({"v":1})"}, std::nullopt) == status::ok); });
   // Planned on version 2, which never became durable (e.g. refused: map full).
   f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::conflict); });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(snap.get(records, "a")->last_modified == 1);
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
   // Planned on the stored version: the change entry moves, one entry only.
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, R"({"v":4})"}, 1) == status::ok); });
-  CHECK(ids_newest_first(f.store->read(), records) == std::vector<std::string>{"a"});
-  CHECK(ids_newest_first(f.store->read(), records, 3) == std::vector<std::string>{"a"});
-  CHECK(ids_newest_first(f.store->read(), records, 0, 4).empty());
+  CHECK(ids_newest_first(f.engine->read(), records) == std::vector<std::string>{"a"});
+  CHECK(ids_newest_first(f.engine->read(), records, 3) == std::vector<std::string>{"a"});
+  CHECK(ids_newest_first(f.engine->read(), records, 0, 4).empty());
 }
 
 TEST_CASE("tombstones are kept and flagged") {
@@ -110,7 +134,7 @@ TEST_CASE("tombstones are kept and flagged") {
     REQUIRE(b.put(records, "a", object{1, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "a", object{2, true, ""}, 1) == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   auto got = snap.get(records, "a");
   REQUIRE(got);
   CHECK(got->deleted);
@@ -125,17 +149,17 @@ TEST_CASE("tombstones are kept and flagged") {
 
 TEST_CASE("list timestamps and permissions are stored per list and per object") {
   fixture f;
-  CHECK_FALSE(f.store->read().list_timestamp(records));
+  CHECK_FALSE(f.engine->read().list_timestamp(records));
   f.write([](storage::batch& b) {
     REQUIRE(b.set_list_timestamp(records, 42) == status::ok);
     REQUIRE(b.set_permissions("/buckets/b", R"({"write":["u"]})") == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(snap.list_timestamp(records) == 42u);
   CHECK_FALSE(snap.list_timestamp(list_key{"/buckets/b", kind::collection}));
   CHECK(snap.permissions("/buckets/b") == std::string(R"({"write":["u"]})"));
   f.write([](storage::batch& b) { REQUIRE(b.set_permissions("/buckets/b", "{}") == status::ok); });
-  CHECK_FALSE(f.store->read().permissions("/buckets/b"));
+  CHECK_FALSE(f.engine->read().permissions("/buckets/b"));
 }
 
 TEST_CASE("memberships give the groups of a principal") {
@@ -145,9 +169,9 @@ TEST_CASE("memberships give the groups of a principal") {
     REQUIRE(b.add_member("alice", "/buckets/b/groups/g2") == status::ok);
     REQUIRE(b.add_member("alicia", "/buckets/b/groups/g3") == status::ok);
   });
-  CHECK(f.store->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2"});
+  CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2"});
   f.write([](storage::batch& b) { REQUIRE(b.remove_member("alice", "/buckets/b/groups/g1") == status::ok); });
-  CHECK(f.store->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
+  CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
 }
 
 TEST_CASE("erasing the children of a bucket removes everything below it and nothing else") {
@@ -167,7 +191,7 @@ TEST_CASE("erasing the children of a bucket removes everything below it and noth
     REQUIRE(b.put(other, "c", object{5, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.erase_children("/buckets/b") == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   CHECK(snap.get(buckets, "b"));
   CHECK_FALSE(snap.get(groups, "g"));
   CHECK_FALSE(snap.get(collections, "c"));
@@ -183,32 +207,25 @@ TEST_CASE("committed data survives closing and reopening the store") {
   test::temp_dir dir;
   std::string error;
   {
-    auto store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
-    REQUIRE(store);
-    storage::lmdb::txn txn;
-    REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
-    storage::batch b(txn.get(), store->dbs());
-    REQUIRE(b.put(records, "r", object{7, false, R"({"x":true})"}, std::nullopt) == status::ok);
-    REQUIRE(txn.commit() == MDB_SUCCESS);
+    auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
+    REQUIRE(engine);
+    auto txn = begin(*engine);
+    REQUIRE(txn->put(records, "r", object{7, false, R"({"x":true})"}, std::nullopt) == status::ok);
+    REQUIRE(commit(*txn) == status::ok);
   }
-  auto store = storage::store::open({dir.path(), std::size_t(1) << 26, 64}, error);
-  REQUIRE(store);
-  auto got = store->read().get(records, "r");
+  auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
+  REQUIRE(engine);
+  auto got = engine->read().get(records, "r");
   REQUIRE(got);
   CHECK(got->data == R"({"x":true})");
 }
 
 TEST_CASE("a full map is reported as such, not as a crash") {
-  test::temp_dir dir;
-  std::string error;
-  auto store = storage::store::open({dir.path(), std::size_t(1) << 20, 64}, error);
-  REQUIRE(store);
-  storage::lmdb::txn txn;
-  REQUIRE(store->begin_write(txn) == MDB_SUCCESS);
-  storage::batch b(txn.get(), store->dbs());
+  fixture f(std::size_t(1) << 20);
+  auto txn = begin(*f.engine);
   const std::string big(200000, 'x');
   status s = status::ok;
-  for (int i = 0; i < 100 && s == status::ok; ++i) s = b.put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, big}, std::nullopt);
+  for (int i = 0; i < 100 && s == status::ok; ++i) s = txn->put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, big}, std::nullopt);
   CHECK(s == status::full);
 }
 
@@ -225,7 +242,7 @@ TEST_CASE("the reverse index of permissions follows every change") {
   fixture f;
   auto uris_of = [&](std::string_view principal, std::string_view prefix) {
     std::vector<std::string> found;
-    f.store->read().walk_grants(principal, prefix, [&](std::string_view uri, std::string_view name) {
+    f.engine->read().walk_grants(principal, prefix, [&](std::string_view uri, std::string_view name) {
       found.push_back(std::string(uri) + "#" + std::string(name));
       return true;
     });
@@ -245,8 +262,10 @@ TEST_CASE("the reverse index of permissions follows every change") {
 
 TEST_CASE("key limits follow the engine's key size and the key layout") {
   fixture f;
-  CHECK(f.store->keys().key_bytes() == static_cast<std::size_t>(mdb_env_get_maxkeysize(f.store->env())));
-  const storage::key_limits keys{511};
+  auto figures = storage::figures_of(*f.engine);
+  REQUIRE(figures);
+  CHECK(f.engine->keys() == storage::lmdb_key_limits(figures->max_key_bytes));
+  const storage::key_limits keys = storage::lmdb_key_limits(511);
   CHECK(keys.principal_bytes() == 252);
   CHECK(keys.uri_bytes(kind::bucket) == 208);
   CHECK(keys.uri_bytes(kind::collection) == 244);
@@ -267,7 +286,7 @@ TEST_CASE("key limits follow the engine's key size and the key layout") {
 
 TEST_CASE("every key built from the longest URIs and principals fits, one byte more does not") {
   fixture f;
-  const storage::key_limits& keys = f.store->keys();
+  const storage::key_limits& keys = f.engine->keys();
   const std::string principal(keys.principal_bytes(), 'p');
   const std::string longer = principal + "p";
   auto longest = [&](const list_key& list) {
@@ -311,7 +330,7 @@ TEST_CASE("every key built from the longest URIs and principals fits, one byte m
     REQUIRE(b.put(history, entry_id, object{12, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.set_permissions(entry_uri, R"({"read":[")" + principal + R"("]})") == status::ok);
   });
-  auto snap = f.store->read();
+  auto snap = f.engine->read();
   for (const auto& t : targets) {
     INFO(kind_name(t.list.of));
     CHECK(snap.get(t.list, t.id));
@@ -320,14 +339,256 @@ TEST_CASE("every key built from the longest URIs and principals fits, one byte m
   CHECK(snap.groups_of(principal) == std::vector<std::string>{group_uri});
 
   // One byte more in a principal: the longest grant of each kind no longer fits.
-  storage::lmdb::txn txn;
-  REQUIRE(f.store->begin_write(txn) == MDB_SUCCESS);
-  storage::batch b(txn.get(), f.store->dbs());
+  // Each in a transaction of its own: a failed write spoils its transaction.
+  auto refused = [&](const std::string& uri, const std::string& json_object) {
+    auto txn = begin(*f.engine);
+    return txn->set_permissions(uri, json_object) == status::failed;
+  };
   for (const auto& t : {targets[1], targets[3], targets[4]}) {
     INFO(kind_name(t.list.of));
-    CHECK(b.set_permissions(t.list.object_uri(t.id), R"({"write":[")" + longer + R"("]})") == status::failed);
+    CHECK(refused(t.list.object_uri(t.id), R"({"write":[")" + longer + R"("]})"));
   }
-  CHECK(b.set_permissions(targets[2].list.object_uri(targets[2].id), R"({"record:create":[")" + longer + R"("]})") ==
-        status::failed);
-  CHECK(b.set_permissions(entry_uri, R"({"read":[")" + longer + R"("]})") == status::failed);
+  CHECK(refused(targets[2].list.object_uri(targets[2].id), R"({"record:create":[")" + longer + R"("]})"));
+  CHECK(refused(entry_uri, R"({"read":[")" + longer + R"("]})"));
+}
+
+// ---- not found, errors and corruption -----------------------------------------
+
+TEST_CASE("lmdb::get tells a key that is not there from an error") {
+  test::temp_dir dir;
+  storage::lmdb::env env;
+  REQUIRE(env.open(dir.path(), std::size_t(1) << 20, 4, 8) == MDB_SUCCESS);
+  storage::lmdb::txn txn;
+  REQUIRE(txn.begin(env.get(), false) == MDB_SUCCESS);
+  MDB_dbi dbi = 0;
+  REQUIRE(mdb_dbi_open(txn.get(), "t", MDB_CREATE, &dbi) == MDB_SUCCESS);
+  REQUIRE(storage::lmdb::put(txn.get(), dbi, "k", "v") == MDB_SUCCESS);
+  std::string_view value;
+  CHECK(storage::lmdb::get(txn.get(), dbi, "k", value) == MDB_SUCCESS);
+  CHECK(value == "v");
+  CHECK(storage::lmdb::get(txn.get(), dbi, "other", value) == MDB_NOTFOUND);
+  SECTION("a key LMDB could not store is not there") {
+    CHECK(storage::lmdb::get(txn.get(), dbi, std::string(600, 'k'), value) == MDB_NOTFOUND);
+    CHECK(storage::lmdb::get(txn.get(), dbi, "", value) == MDB_NOTFOUND);
+  }
+  SECTION("cursor moves tell the end of the data from an error") {
+    storage::lmdb::cursor cur;
+    REQUIRE(cur.open(txn.get(), dbi) == MDB_SUCCESS);
+    REQUIRE(cur.seek("a") == MDB_SUCCESS);
+    CHECK(cur.key() == "k");
+    CHECK(cur.next() == MDB_NOTFOUND);
+    CHECK(cur.seek("z") == MDB_NOTFOUND);
+    CHECK(cur.seek_before("a") == MDB_NOTFOUND);
+    REQUIRE(cur.seek_before("z") == MDB_SUCCESS);
+    CHECK(cur.key() == "k");
+    // A failed write spoils the transaction: every read is refused.
+    const std::string big(100000, 'x');
+    int rc = MDB_SUCCESS;
+    for (int i = 0; i < 100 && rc == MDB_SUCCESS; ++i)
+      rc = storage::lmdb::put(txn.get(), dbi, "big" + std::to_string(i), big);
+    REQUIRE(rc == MDB_MAP_FULL);
+    CHECK(storage::lmdb::get(txn.get(), dbi, "k", value) == MDB_BAD_TXN);
+    CHECK(cur.seek("a") == MDB_BAD_TXN);
+  }
+}
+
+TEST_CASE("reads of ids too long for a key find nothing, which is no failure") {
+  fixture f;
+  const std::string id(600, 'r');
+  CHECK_FALSE(f.engine->read().get(records, id));
+  CHECK_FALSE(f.engine->read().permissions(records.object_uri(id)));
+  auto txn = begin(*f.engine);
+  CHECK_FALSE(txn->get(records, id));
+  CHECK_FALSE(txn->list_timestamp(list_key{records.object_uri(id), kind::record}));
+  CHECK(ids_newest_first(*txn, list_key{records.object_uri(id), kind::record}).empty());
+  CHECK(txn->failure() == status::ok);
+  REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
+  CHECK(commit(*txn) == status::ok);
+  CHECK(f.engine->read().get(records, "r"));
+}
+
+TEST_CASE("after a write fails, the transaction's later writes and its commit fail too") {
+  fixture f(std::size_t(1) << 20);
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "a", object{2, false, "{}"}, std::nullopt) == status::ok);
+  const std::string big(200000, 'x');
+  status s = status::ok;
+  for (int i = 0; i < 100 && s == status::ok; ++i)
+    s = txn->put(records, "big" + std::to_string(i), object{std::uint64_t(10 + i), false, big}, std::nullopt);
+  REQUIRE(s == status::full);
+  CHECK(txn->failure() == status::full);
+  // LMDB refuses the reads of the spoiled transaction: "a" reads as absent,
+  // and nothing may be decided on that.
+  CHECK_FALSE(txn->get(records, "a"));
+  CHECK(txn->erase_object(records, "a") != status::ok);
+  CHECK(txn->set_meta("k", "v") != status::ok);
+  CHECK(txn->open_savepoint() == nullptr);
+  CHECK(commit(*txn) != status::ok);
+  auto snap = f.engine->read();
+  CHECK(snap.get(records, "kept"));
+  CHECK_FALSE(snap.get(records, "a"));
+  CHECK_FALSE(snap.meta("k"));
+}
+
+TEST_CASE("a read that fails, rather than finding nothing, fails the transaction") {
+  fixture f;
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "a", object{2, false, "{}"}, std::nullopt) == status::ok);
+  // While a savepoint is open LMDB refuses the enclosing transaction's reads.
+  auto sp = txn->open_savepoint();
+  REQUIRE(sp);
+  CHECK_FALSE(txn->get(records, "kept"));
+  sp.reset();
+  CHECK(txn->failure() == status::failed);
+  CHECK(txn->put(records, "b", object{3, false, "{}"}, std::nullopt) == status::failed);
+  CHECK(commit(*txn) == status::failed);
+  CHECK_FALSE(f.engine->read().get(records, "a"));
+}
+
+namespace {
+
+/// Makes every page of the LMDB file `path` that holds `bytes` neither a
+/// branch nor a leaf page, past the two meta pages.
+void break_pages_holding(const std::string& path, std::string_view bytes) {
+  std::string file;
+  {
+    std::ifstream in(path, std::ios::binary);
+    file.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::size_t broken = 0;
+  for (std::size_t at = 2 * page; at + page <= file.size(); at += page) {
+    if (std::string_view(file).substr(at, page).find(bytes) == std::string_view::npos) continue;
+    file[at + 10] = file[at + 11] = 0; // mp_flags, after the page number and mp_pad
+    ++broken;
+  }
+  REQUIRE(broken > 0);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(file.data(), static_cast<std::streamsize>(file.size()));
+}
+
+} // namespace
+
+TEST_CASE("corrupt data stops the process with one line naming the database") {
+  test::temp_dir dir;
+  {
+    std::string error;
+    auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 22, 8}, error);
+    REQUIRE(engine);
+    auto txn = begin(*engine);
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(txn->put(records, "r" + std::to_string(i), object{std::uint64_t(i + 1), false, "{}"}, std::nullopt) ==
+              status::ok);
+    REQUIRE(commit(*txn) == status::ok);
+  }
+  // The key prefix of the list (storage/README.md): its objects' pages.
+  const std::string prefix = records.parent + '\0' + 'r' + '\0';
+  break_pages_holding(dir.path() + "/data.mdb", prefix);
+  int err[2];
+  REQUIRE(::pipe(err) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(err[1], 2);
+    ::close(err[0]);
+    std::string error;
+    auto engine = storage::open_lmdb({dir.path(), std::size_t(1) << 22, 8}, error);
+    if (!engine) ::_exit(2);
+    (void)engine->read().get(records, "r1");
+    ::_exit(0);
+  }
+  ::close(err[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
+  ::close(err[0]);
+  int wstatus = 0;
+  REQUIRE(::waitpid(child, &wstatus, 0) == child);
+  INFO(said);
+  INFO("exit status " << (WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1));
+  REQUIRE(WIFSIGNALED(wstatus));
+  CHECK(WTERMSIG(wstatus) == SIGABRT);
+  CHECK(said.find("database objects") != std::string::npos);
+  CHECK(said.find("MDB_CORRUPTED") != std::string::npos);
+  CHECK(std::count(said.begin(), said.end(), '\n') == 1);
+}
+
+// ---- savepoints and commits -----------------------------------------------------
+
+TEST_CASE("a savepoint's writes become the transaction's when released, and vanish when dropped") {
+  fixture f;
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "before", object{1, false, "{}"}, std::nullopt) == status::ok);
+  auto sp = txn->open_savepoint();
+  REQUIRE(sp);
+  CHECK(sp->get(records, "before"));
+  REQUIRE(sp->put(records, "inside", object{2, false, "{}"}, std::nullopt) == status::ok);
+  CHECK(sp->get(records, "inside"));
+  SECTION("released") {
+    CHECK(sp->release() == status::ok);
+    sp.reset();
+    CHECK(txn->get(records, "inside"));
+    CHECK_FALSE(f.engine->read().get(records, "inside"));
+    REQUIRE(commit(*txn) == status::ok);
+    auto snap = f.engine->read();
+    CHECK(snap.get(records, "before"));
+    CHECK(snap.get(records, "inside"));
+  }
+  SECTION("dropped") {
+    sp.reset();
+    CHECK_FALSE(txn->get(records, "inside"));
+    REQUIRE(txn->put(records, "after", object{3, false, "{}"}, std::nullopt) == status::ok);
+    REQUIRE(commit(*txn) == status::ok);
+    auto snap = f.engine->read();
+    CHECK(snap.get(records, "before"));
+    CHECK(snap.get(records, "after"));
+    CHECK_FALSE(snap.get(records, "inside"));
+  }
+  SECTION("a failure inside is answered on release; the transaction goes on without the savepoint") {
+    CHECK(sp->set_permissions("/buckets/b", R"({"read":[")" + std::string(600, 'p') + R"("]})") == status::failed);
+    CHECK(sp->failure() == status::failed);
+    CHECK(sp->put(records, "later", object{3, false, "{}"}, std::nullopt) == status::failed);
+    CHECK(sp->release() == status::failed);
+    sp.reset();
+    CHECK(txn->failure() == status::ok);
+    CHECK_FALSE(txn->get(records, "inside"));
+    REQUIRE(commit(*txn) == status::ok);
+    CHECK(f.engine->read().get(records, "before"));
+    CHECK_FALSE(f.engine->read().get(records, "inside"));
+  }
+}
+
+TEST_CASE("a commit calls done once, when what it wrote is durable and visible") {
+  fixture f;
+  auto txn = begin(*f.engine);
+  REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
+  int calls = 0;
+  status committed = status::failed;
+  bool visible = false;
+  txn->commit([&](status s) {
+    ++calls;
+    committed = s;
+    visible = f.engine->read().get(records, "r").has_value();
+  });
+  // LMDB calls it before commit() returns; a remote engine may call it later.
+  CHECK(calls == 1);
+  CHECK(committed == status::ok);
+  CHECK(visible);
+  txn.reset();
+  // The next transaction may begin once `done` has run.
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
+  CHECK(f.engine->read().get(records, "s"));
+}
+
+TEST_CASE("a write transaction destroyed without commit keeps nothing") {
+  fixture f;
+  {
+    auto txn = begin(*f.engine);
+    REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
+  }
+  CHECK_FALSE(f.engine->read().get(records, "r"));
+  f.write([](storage::batch& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
+  CHECK(f.engine->read().get(records, "s"));
 }

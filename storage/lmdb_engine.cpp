@@ -1,0 +1,778 @@
+// LMDB as the storage engine: the operations of engine.hpp over the key
+// layout of storage/README.md, in one environment with seven named databases.
+#include "storage/lmdb_engine.hpp"
+
+#include "schema/json.hpp"
+#include "storage/lmdb.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace kinto::storage {
+
+namespace {
+
+char kind_tag(kind k) {
+  switch (k) {
+    case kind::bucket: return 'b';
+    case kind::group: return 'g';
+    case kind::collection: return 'c';
+    case kind::record: return 'r';
+    case kind::account: return 'a';
+    case kind::history: return 'h';
+  }
+  return '?';
+}
+
+void append_be64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
+}
+
+std::uint64_t read_be64(std::string_view bytes) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < bytes.size(); ++i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);
+  return v;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+constexpr char flag_deleted = 1;
+
+std::string member_key(std::string_view principal, std::string_view group_uri) {
+  std::string key;
+  key.reserve(principal.size() + 1 + group_uri.size());
+  key += principal;
+  key += '\0';
+  key += group_uri;
+  return key;
+}
+
+/// The key prefix of a list: parent 0x00 tag 0x00.
+std::string list_prefix(const list_key& list) {
+  std::string key;
+  key.reserve(list.parent.size() + 3);
+  key += list.parent;
+  key += '\0';
+  key += kind_tag(list.of);
+  key += '\0';
+  return key;
+}
+
+/// The status of an LMDB return code. ENOSPC comes from a commit that could
+/// not write its pages: the disk is full, which is the map being full.
+status status_of(int rc) {
+  switch (rc) {
+    case MDB_SUCCESS: return status::ok;
+    case MDB_KEYEXIST: return status::conflict;
+    case MDB_MAP_FULL:
+    case ENOSPC: return status::full;
+    default: return status::failed;
+  }
+}
+
+} // namespace
+
+std::string encode_object(const object& obj) {
+  std::string bytes;
+  bytes.reserve(9 + obj.data.size());
+  append_be64(bytes, obj.last_modified);
+  bytes += obj.deleted ? flag_deleted : char(0);
+  if (!obj.deleted) bytes += obj.data;
+  return bytes;
+}
+
+std::optional<object> decode_object(std::string_view bytes) {
+  if (bytes.size() < 9) return std::nullopt;
+  object obj;
+  obj.last_modified = read_be64(bytes);
+  obj.deleted = (bytes[8] & flag_deleted) != 0;
+  obj.data.assign(bytes.substr(9));
+  return obj;
+}
+
+// ---- key limits ---------------------------------------------------------------
+
+namespace {
+
+std::size_t longest_permission_name(kind k) {
+  std::size_t longest = 0;
+  for (std::string_view name : permission_names(k)) longest = std::max(longest, name.size());
+  return longest;
+}
+
+/// What the longest key built from an object URI and a principal adds to
+/// both, for an object of kind `k`:
+///   grants          principal 0x00 uri 0x00 name                      2 + longest name
+///   members         principal 0x00 group uri                          1
+///   bucket history  principal 0x00 uri /history/ id 0x00 read         2 + 9 + 36 + 4
+///   trim counters   history-count 0x00 uri 0x00 resource 0x00 author  3 + 13 + 10 (meta)
+/// The history entries of a bucket's children carry the bucket's URI, not
+/// theirs, so the bucket's limit covers them.
+std::size_t key_overhead(kind k) {
+  const std::size_t grant = 2 + longest_permission_name(k);
+  if (k != kind::bucket) return grant;
+  const std::size_t history_grant = 2 + std::string_view("/history/").size() + history_entry_id_bytes + 4;
+  return std::max(grant, history_grant);
+}
+
+/// Keys built from a URI alone: the change index of its child lists,
+/// uri 0x00 tag 0x00 timestamp, is the longest.
+constexpr std::size_t child_list_overhead = 3 + 8;
+
+std::size_t minus(std::size_t a, std::size_t b) { return a > b ? a - b : 0; }
+
+} // namespace
+
+key_limits lmdb_key_limits(std::size_t key_bytes) {
+  const std::size_t principal = minus(key_bytes, key_overhead(kind::group)) / 2;
+  return key_limits(principal, [&](kind k) {
+    return std::min(minus(minus(key_bytes, principal), key_overhead(k)), minus(key_bytes, child_list_overhead));
+  });
+}
+
+// ---- operations over one transaction -------------------------------------------
+
+namespace {
+
+struct databases {
+  MDB_dbi objects = 0, changes = 0, timestamps = 0, permissions = 0, grants = 0, members = 0, meta = 0;
+
+  /// "database objects", for messages.
+  std::string name_of(MDB_dbi dbi) const {
+    const char* name = dbi == objects       ? "objects"
+                       : dbi == changes     ? "changes"
+                       : dbi == timestamps  ? "timestamps"
+                       : dbi == permissions ? "permissions"
+                       : dbi == grants      ? "grants"
+                       : dbi == members     ? "members"
+                       : dbi == meta        ? "meta"
+                                            : "?";
+    return std::string("database ") + name;
+  }
+};
+
+/// Keys of the reverse index: principal 0x00 uri 0x00 permission name.
+std::vector<std::string> grant_keys(std::string_view uri, std::string_view json_object) {
+  std::vector<std::string> keys;
+  if (json_object.empty()) return keys;
+  std::string err;
+  auto perms = json::parse(json_object, err);
+  if (!perms || !perms->is_object()) return keys;
+  for (const auto& [name, principals] : perms->as_object()) {
+    if (!principals.is_array()) continue;
+    for (const auto& p : principals.as_array()) {
+      if (!p.is_string()) continue;
+      std::string key = p.as_string();
+      key += '\0';
+      key += uri;
+      key += '\0';
+      key += name;
+      keys.push_back(std::move(key));
+    }
+  }
+  return keys;
+}
+
+/// The operations of view and batch over one LMDB transaction, which its
+/// owner keeps open while they run. Remembers the first failure: a write
+/// that failed, or a read that failed otherwise than by finding nothing
+/// (those read as "not found"); later writes answer it without writing
+/// (through `guarded`). Corruption stops the process.
+class txn_ops {
+public:
+  txn_ops(MDB_txn* txn, const databases& dbs) : txn_(txn), dbs_(&dbs) {}
+
+  std::optional<object> get(const list_key& list, std::string_view id) const;
+  std::optional<std::uint64_t> list_timestamp(const list_key& list) const;
+  std::optional<std::string> permissions(std::string_view uri) const;
+  std::vector<std::string> groups_of(std::string_view principal) const;
+  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+            const std::function<bool(const change&)>& visit,
+            const std::function<bool(std::string_view id)>& wanted) const;
+  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const;
+  void walk_grants(std::string_view principal, std::string_view uri_prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) const;
+  std::optional<std::string> meta(std::string_view key) const;
+
+  status put(const list_key& list, std::string_view id, const object& obj, std::optional<std::uint64_t> previous);
+  status set_list_timestamp(const list_key& list, std::uint64_t ts);
+  status set_permissions(std::string_view uri, std::string_view json_object);
+  status add_member(std::string_view principal, std::string_view group_uri);
+  status remove_member(std::string_view principal, std::string_view group_uri);
+  status erase_children(std::string_view uri);
+  status erase_object(const list_key& list, std::string_view id);
+  status forget_principal(std::string_view principal);
+  status set_meta(std::string_view key, std::string_view value);
+  status erase_everything();
+
+  /// Runs the write `work` unless a failure came first; answers the first
+  /// failure if it met one, in its reads too.
+  template <class Work> status guarded(Work&& work) {
+    if (failure_ != status::ok) return failure_;
+    const status s = work();
+    if ((s == status::full || s == status::failed) && failure_ == status::ok) failure_ = s;
+    return failure_ != status::ok ? failure_ : s;
+  }
+  status failure() const { return failure_; }
+  /// The transaction has ended: nothing may run any more.
+  void finish() {
+    txn_ = nullptr;
+    if (failure_ == status::ok) failure_ = status::failed;
+  }
+
+private:
+  bool failed() const { return failure_ != status::ok; }
+  /// The value under `key` in `dbi`; nullopt when there is none, or when the
+  /// read failed (remembered).
+  std::optional<std::string_view> lookup(MDB_dbi dbi, std::string_view key) const;
+  /// Opens a cursor on `dbi`; false when none could be opened (remembered).
+  bool open_cursor(lmdb::cursor& cur, MDB_dbi dbi) const;
+  /// Whether the cursor move that answered `rc` landed on an entry: false at
+  /// the end of the data, and when the move failed (remembered).
+  bool positioned(int rc, MDB_dbi dbi) const;
+  void read_failed(MDB_dbi dbi, int rc) const;
+  /// `rc`, the answer of a write to `dbi`, once checked for corruption.
+  int wrote(MDB_dbi dbi, int rc) const;
+  int store(MDB_dbi dbi, std::string_view key, std::string_view value) {
+    return wrote(dbi, lmdb::put(txn_, dbi, key, value));
+  }
+  int remove(MDB_dbi dbi, std::string_view key) { return wrote(dbi, lmdb::del(txn_, dbi, key)); }
+  /// Deletes every key of `dbi` starting with `prefix`.
+  status erase_prefix(MDB_dbi dbi, std::string_view prefix);
+
+  MDB_txn* txn_;
+  const databases* dbs_;
+  mutable status failure_ = status::ok;
+};
+
+std::optional<std::string_view> txn_ops::lookup(MDB_dbi dbi, std::string_view key) const {
+  if (!txn_) return std::nullopt;
+  std::string_view value;
+  const int rc = lmdb::get(txn_, dbi, key, value);
+  if (rc == MDB_SUCCESS) return value;
+  if (rc != MDB_NOTFOUND) read_failed(dbi, rc);
+  return std::nullopt;
+}
+
+bool txn_ops::open_cursor(lmdb::cursor& cur, MDB_dbi dbi) const {
+  if (!txn_) return false;
+  const int rc = cur.open(txn_, dbi);
+  if (rc != MDB_SUCCESS) read_failed(dbi, rc);
+  return rc == MDB_SUCCESS;
+}
+
+bool txn_ops::positioned(int rc, MDB_dbi dbi) const {
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) read_failed(dbi, rc);
+  return rc == MDB_SUCCESS;
+}
+
+void txn_ops::read_failed(MDB_dbi dbi, int rc) const {
+  // In a write transaction a failed write spoils it (MDB_BAD_TXN from then
+  // on): what is stored can no longer be told, so nothing may be decided on
+  // what such a read did not find.
+  if (lmdb::is_fatal(rc)) lmdb::die(dbs_->name_of(dbi), rc);
+  if (failure_ == status::ok) failure_ = status::failed;
+}
+
+int txn_ops::wrote(MDB_dbi dbi, int rc) const {
+  if (lmdb::is_fatal(rc)) lmdb::die(dbs_->name_of(dbi), rc);
+  return rc;
+}
+
+status txn_ops::erase_prefix(MDB_dbi dbi, std::string_view prefix) {
+  lmdb::cursor cur;
+  if (!open_cursor(cur, dbi)) return status::failed;
+  while (positioned(cur.seek(prefix), dbi) && starts_with(cur.key(), prefix)) {
+    if (int rc = wrote(dbi, cur.erase()); rc != MDB_SUCCESS) return status_of(rc);
+  }
+  return failed() ? failure_ : status::ok;
+}
+
+std::optional<object> txn_ops::get(const list_key& list, std::string_view id) const {
+  std::string key = list_prefix(list);
+  key += id;
+  auto bytes = lookup(dbs_->objects, key);
+  if (!bytes) return std::nullopt;
+  return decode_object(*bytes);
+}
+
+std::optional<std::uint64_t> txn_ops::list_timestamp(const list_key& list) const {
+  auto bytes = lookup(dbs_->timestamps, list_prefix(list));
+  if (!bytes || bytes->size() != 8) return std::nullopt;
+  return read_be64(*bytes);
+}
+
+std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
+  auto bytes = lookup(dbs_->permissions, uri);
+  if (!bytes) return std::nullopt;
+  return std::string(*bytes);
+}
+
+std::vector<std::string> txn_ops::groups_of(std::string_view principal) const {
+  std::vector<std::string> groups;
+  const MDB_dbi dbi = dbs_->members;
+  lmdb::cursor cur;
+  if (!open_cursor(cur, dbi)) return groups;
+  std::string prefix(principal);
+  prefix += '\0';
+  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+       ok = positioned(cur.next(), dbi))
+    groups.emplace_back(cur.key().substr(prefix.size()));
+  return groups;
+}
+
+void txn_ops::walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const {
+  const MDB_dbi dbi = dbs_->objects;
+  lmdb::cursor cur;
+  if (!open_cursor(cur, dbi)) return;
+  const std::string prefix = list_prefix(list);
+  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+       ok = positioned(cur.next(), dbi)) {
+    std::string_view bytes = cur.value();
+    if (bytes.size() < 9) continue;
+    change c{read_be64(bytes), cur.key().substr(prefix.size()), (bytes[8] & flag_deleted) != 0, bytes.substr(9)};
+    if (!visit(c)) break;
+  }
+}
+
+void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+                   const std::function<bool(const change&)>& visit,
+                   const std::function<bool(std::string_view id)>& wanted) const {
+  const MDB_dbi dbi = dbs_->changes;
+  lmdb::cursor cur;
+  if (!open_cursor(cur, dbi)) return;
+  const std::string prefix = list_prefix(list);
+  std::string upper = prefix;
+  if (before == 0) {
+    upper.back() = '\1'; // just past every key of the list
+  } else {
+    append_be64(upper, before);
+  }
+  std::string lower = prefix;
+  append_be64(lower, after + 1);
+  std::string object_key = prefix;
+  bool ok = positioned(newest_first ? cur.seek_before(upper) : cur.seek(lower), dbi);
+  for (; ok && starts_with(cur.key(), prefix); ok = positioned(newest_first ? cur.prev() : cur.next(), dbi)) {
+    std::uint64_t ts = read_be64(cur.key().substr(prefix.size()));
+    if (newest_first ? ts <= after : (before != 0 && ts >= before)) break;
+    std::string_view id = cur.value();
+    if (wanted && !wanted(id)) continue;
+    object_key.resize(prefix.size());
+    object_key += id;
+    auto bytes = lookup(dbs_->objects, object_key);
+    if (!bytes || bytes->size() < 9) continue;
+    change c{ts, id, ((*bytes)[8] & flag_deleted) != 0, bytes->substr(9)};
+    if (!visit(c)) break;
+  }
+}
+
+void txn_ops::walk_grants(std::string_view principal, std::string_view uri_prefix,
+                          const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  const MDB_dbi dbi = dbs_->grants;
+  lmdb::cursor cur;
+  if (!open_cursor(cur, dbi)) return;
+  std::string prefix(principal);
+  prefix += '\0';
+  const std::size_t uri_start = prefix.size();
+  prefix += uri_prefix;
+  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+       ok = positioned(cur.next(), dbi)) {
+    std::string_view rest = cur.key().substr(uri_start);
+    const auto sep = rest.find('\0');
+    if (sep == std::string_view::npos) continue;
+    if (!visit(rest.substr(0, sep), rest.substr(sep + 1))) break;
+  }
+}
+
+std::optional<std::string> txn_ops::meta(std::string_view key) const {
+  auto bytes = lookup(dbs_->meta, key);
+  if (!bytes) return std::nullopt;
+  return std::string(*bytes);
+}
+
+status txn_ops::put(const list_key& list, std::string_view id, const object& obj,
+                    std::optional<std::uint64_t> previous) {
+  const std::string prefix = list_prefix(list);
+  std::string key = prefix;
+  key += id;
+  // The change entry to move is the stored version's. A write planned on
+  // another version (one that never became durable, e.g. refused because the
+  // map was full) would otherwise leave that entry behind, listing the object
+  // twice, and carry changes that were refused: it is refused too.
+  std::optional<std::uint64_t> stored;
+  if (auto bytes = lookup(dbs_->objects, key))
+    if (auto old = decode_object(*bytes)) stored = old->last_modified;
+  if (failed()) return failure_;
+  if (previous && previous != stored) return status::conflict;
+  std::string change_key = prefix;
+  append_be64(change_key, obj.last_modified);
+  if (!stored || *stored != obj.last_modified) {
+    // Timestamps are unique within a list: the change index is keyed by them.
+    if (lookup(dbs_->changes, change_key)) return status::conflict;
+    if (failed()) return failure_;
+    if (stored) {
+      std::string old_key = prefix;
+      append_be64(old_key, *stored);
+      if (int rc = remove(dbs_->changes, old_key); rc != MDB_SUCCESS) return status_of(rc);
+    }
+  }
+  if (int rc = store(dbs_->changes, change_key, id); rc != MDB_SUCCESS) return status_of(rc);
+  return status_of(store(dbs_->objects, key, encode_object(obj)));
+}
+
+status txn_ops::set_list_timestamp(const list_key& list, std::uint64_t ts) {
+  std::string value;
+  append_be64(value, ts);
+  return status_of(store(dbs_->timestamps, list_prefix(list), value));
+}
+
+status txn_ops::set_permissions(std::string_view uri, std::string_view json_object) {
+  const bool empty = json_object.empty() || json_object == "{}";
+  if (auto old = lookup(dbs_->permissions, uri)) {
+    if (!empty && *old == json_object) return status::ok;
+    for (const auto& key : grant_keys(uri, *old))
+      if (int rc = remove(dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
+  }
+  if (failed()) return failure_;
+  if (empty) return status_of(remove(dbs_->permissions, uri));
+  for (const auto& key : grant_keys(uri, json_object))
+    if (int rc = store(dbs_->grants, key, {}); rc != MDB_SUCCESS) return status_of(rc);
+  return status_of(store(dbs_->permissions, uri, json_object));
+}
+
+status txn_ops::add_member(std::string_view principal, std::string_view group_uri) {
+  return status_of(store(dbs_->members, member_key(principal, group_uri), {}));
+}
+
+status txn_ops::remove_member(std::string_view principal, std::string_view group_uri) {
+  return status_of(remove(dbs_->members, member_key(principal, group_uri)));
+}
+
+status txn_ops::erase_children(std::string_view uri) {
+  // Memberships of the groups below (a bucket's groups) go first, while the
+  // group objects can still be read.
+  const list_key groups{std::string(uri), kind::group};
+  std::vector<std::pair<std::string, std::string>> memberships;
+  {
+    const MDB_dbi dbi = dbs_->objects;
+    lmdb::cursor cur;
+    if (!open_cursor(cur, dbi)) return status::failed;
+    const std::string prefix = list_prefix(groups);
+    for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+         ok = positioned(cur.next(), dbi)) {
+      auto obj = decode_object(cur.value());
+      if (!obj || obj->deleted) continue;
+      std::string err;
+      auto data = json::parse(obj->data, err);
+      const json::value* members = data ? data->find("members") : nullptr;
+      if (!members || !members->is_array()) continue;
+      const std::string group_uri = groups.object_uri(cur.key().substr(prefix.size()));
+      for (const auto& m : members->as_array())
+        if (m.is_string()) memberships.emplace_back(m.as_string(), group_uri);
+    }
+  }
+  if (failed()) return failure_;
+  for (const auto& [principal, group_uri] : memberships)
+    if (status s = remove_member(principal, group_uri); s != status::ok) return s;
+
+  std::string direct(uri);
+  direct += '\0';
+  std::string deeper(uri);
+  deeper += '/';
+  for (MDB_dbi dbi : {dbs_->objects, dbs_->changes, dbs_->timestamps}) {
+    if (status s = erase_prefix(dbi, direct); s != status::ok) return s;
+    if (status s = erase_prefix(dbi, deeper); s != status::ok) return s;
+  }
+  // Permissions below, with their reverse-index entries.
+  std::vector<std::string> grants;
+  {
+    const MDB_dbi dbi = dbs_->permissions;
+    lmdb::cursor cur;
+    if (!open_cursor(cur, dbi)) return status::failed;
+    for (bool ok = positioned(cur.seek(deeper), dbi); ok && starts_with(cur.key(), deeper);
+         ok = positioned(cur.next(), dbi))
+      for (auto& key : grant_keys(cur.key(), cur.value())) grants.push_back(std::move(key));
+  }
+  if (failed()) return failure_;
+  for (const auto& key : grants)
+    if (int rc = remove(dbs_->grants, key); rc != MDB_SUCCESS) return status_of(rc);
+  return erase_prefix(dbs_->permissions, deeper);
+}
+
+status txn_ops::erase_object(const list_key& list, std::string_view id) {
+  const std::string prefix = list_prefix(list);
+  std::string key = prefix;
+  key += id;
+  auto bytes = lookup(dbs_->objects, key);
+  if (!bytes) return failed() ? failure_ : status::ok; // nothing to erase
+  auto obj = decode_object(*bytes);
+  if (obj) {
+    std::string change_key = prefix;
+    append_be64(change_key, obj->last_modified);
+    if (int rc = remove(dbs_->changes, change_key); rc != MDB_SUCCESS) return status_of(rc);
+  }
+  if (int rc = remove(dbs_->objects, key); rc != MDB_SUCCESS) return status_of(rc);
+  return set_permissions(list.object_uri(id), "{}");
+}
+
+status txn_ops::forget_principal(std::string_view principal) {
+  std::vector<std::string> uris;
+  walk_grants(principal, "", [&](std::string_view uri, std::string_view) {
+    if (uris.empty() || uris.back() != uri) uris.emplace_back(uri);
+    return true;
+  });
+  if (failed()) return failure_;
+  for (const auto& uri : uris) {
+    auto text = permissions(uri);
+    if (failed()) return failure_;
+    if (!text) continue;
+    std::string err;
+    auto perms = json::parse(*text, err);
+    if (!perms || !perms->is_object()) continue;
+    json::value kept = json::value::object();
+    for (const auto& [name, principals] : perms->as_object()) {
+      if (!principals.is_array()) continue;
+      json::value list = json::value::array();
+      for (const auto& p : principals.as_array())
+        if (!(p.is_string() && p.as_string() == principal)) list.as_array().push_back(p);
+      if (!list.as_array().empty()) kept.set(name, std::move(list));
+    }
+    if (status st = set_permissions(uri, json::serialize(kept)); st != status::ok) return st;
+  }
+  std::string prefix(principal);
+  prefix += '\0';
+  return erase_prefix(dbs_->members, prefix);
+}
+
+status txn_ops::set_meta(std::string_view key, std::string_view value) {
+  return status_of(store(dbs_->meta, key, value));
+}
+
+status txn_ops::erase_everything() {
+  for (MDB_dbi dbi : {dbs_->objects, dbs_->changes, dbs_->timestamps, dbs_->permissions, dbs_->grants, dbs_->members})
+    if (int rc = wrote(dbi, mdb_drop(txn_, dbi, 0)); rc != MDB_SUCCESS) return status_of(rc);
+  return status::ok;
+}
+
+/// `rc`, the answer of a transaction's begin or commit, once checked for a
+/// fatal error of the environment.
+int checked(int rc) {
+  if (lmdb::is_fatal(rc)) lmdb::die("environment", rc);
+  return rc;
+}
+
+// ---- the interface's classes ------------------------------------------------------
+
+/// view's reads, for any of the interfaces derived from it.
+template <class Interface> class reads : public Interface {
+public:
+  std::optional<object> get(const list_key& list, std::string_view id) const override { return ops_.get(list, id); }
+  std::optional<std::uint64_t> list_timestamp(const list_key& list) const override { return ops_.list_timestamp(list); }
+  std::vector<std::string> groups_of(std::string_view principal) const override { return ops_.groups_of(principal); }
+  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+            const std::function<bool(const change&)>& visit,
+            const std::function<bool(std::string_view id)>& wanted) const override {
+    ops_.walk(list, after, before, newest_first, visit, wanted);
+  }
+  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override {
+    ops_.walk_all(list, visit);
+  }
+  void walk_grants(std::string_view principal, std::string_view uri_prefix,
+                   const std::function<bool(std::string_view uri, std::string_view name)>& visit) const override {
+    ops_.walk_grants(principal, uri_prefix, visit);
+  }
+  std::optional<std::string> meta(std::string_view key) const override { return ops_.meta(key); }
+
+protected:
+  explicit reads(txn_ops ops) : ops_(ops) {}
+  txn_ops ops_;
+
+private:
+  std::optional<std::string> read_permissions(std::string_view uri) const override { return ops_.permissions(uri); }
+};
+
+/// A read snapshot's view: owns its read-only transaction.
+class read_view final : public reads<view> {
+public:
+  read_view(lmdb::txn txn, const databases& dbs) : reads(txn_ops(txn.get(), dbs)), txn_(std::move(txn)) {}
+
+private:
+  lmdb::txn txn_;
+};
+
+/// batch's writes, for savepoints and write transactions.
+template <class Interface> class writes : public reads<Interface> {
+public:
+  status put(const list_key& list, std::string_view id, const object& obj,
+             std::optional<std::uint64_t> previous) override {
+    return this->ops_.guarded([&] { return this->ops_.put(list, id, obj, previous); });
+  }
+  status set_list_timestamp(const list_key& list, std::uint64_t ts) override {
+    return this->ops_.guarded([&] { return this->ops_.set_list_timestamp(list, ts); });
+  }
+  status set_permissions(std::string_view uri, std::string_view json_object) override {
+    return this->ops_.guarded([&] { return this->ops_.set_permissions(uri, json_object); });
+  }
+  status add_member(std::string_view principal, std::string_view group_uri) override {
+    return this->ops_.guarded([&] { return this->ops_.add_member(principal, group_uri); });
+  }
+  status remove_member(std::string_view principal, std::string_view group_uri) override {
+    return this->ops_.guarded([&] { return this->ops_.remove_member(principal, group_uri); });
+  }
+  status erase_children(std::string_view uri) override {
+    return this->ops_.guarded([&] { return this->ops_.erase_children(uri); });
+  }
+  status erase_object(const list_key& list, std::string_view id) override {
+    return this->ops_.guarded([&] { return this->ops_.erase_object(list, id); });
+  }
+  status forget_principal(std::string_view principal) override {
+    return this->ops_.guarded([&] { return this->ops_.forget_principal(principal); });
+  }
+  status set_meta(std::string_view key, std::string_view value) override {
+    return this->ops_.guarded([&] { return this->ops_.set_meta(key, value); });
+  }
+  status erase_everything() override {
+    return this->ops_.guarded([&] { return this->ops_.erase_everything(); });
+  }
+  status failure() const override { return this->ops_.failure(); }
+
+protected:
+  using reads<Interface>::reads;
+};
+
+/// A nested transaction of the write transaction.
+class lmdb_savepoint final : public writes<savepoint> {
+public:
+  lmdb_savepoint(lmdb::txn txn, const databases& dbs) : writes(txn_ops(txn.get(), dbs)), txn_(std::move(txn)) {}
+
+  status release() override {
+    status s = ops_.failure();
+    if (s == status::ok) s = status_of(checked(txn_.commit()));
+    txn_.abort();
+    ops_.finish();
+    return s;
+  }
+
+private:
+  lmdb::txn txn_;
+};
+
+class lmdb_write_transaction final : public writes<write_transaction> {
+public:
+  lmdb_write_transaction(MDB_env* env, lmdb::txn txn, const databases& dbs)
+      : writes(txn_ops(txn.get(), dbs)), env_(env), dbs_(dbs), txn_(std::move(txn)) {}
+
+  std::unique_ptr<savepoint> open_savepoint() override {
+    if (ops_.failure() != status::ok) return nullptr;
+    lmdb::txn nested;
+    if (checked(nested.begin(env_, false, txn_.get())) != MDB_SUCCESS) return nullptr;
+    return std::make_unique<lmdb_savepoint>(std::move(nested), dbs_);
+  }
+
+  void commit(std::function<void(status)> done) override {
+    status s = ops_.failure();
+    if (s == status::ok) s = status_of(checked(txn_.commit())); // durable: the env syncs on commit
+    txn_.abort();
+    ops_.finish();
+    done(s);
+  }
+
+private:
+  MDB_env* env_;
+  const databases& dbs_;
+  lmdb::txn txn_;
+};
+
+// ---- the engine -----------------------------------------------------------------
+
+class lmdb_engine final : public engine {
+public:
+  snapshot read() const override {
+    lmdb::txn txn;
+    if (checked(txn.begin(env_.get(), true)) != MDB_SUCCESS) return snapshot();
+    return snapshot(std::make_unique<read_view>(std::move(txn), dbs_));
+  }
+
+  status begin_write(std::unique_ptr<write_transaction>& txn) override {
+    lmdb::txn t;
+    if (int rc = checked(t.begin(env_.get(), false)); rc != MDB_SUCCESS) return status_of(rc);
+    txn = std::make_unique<lmdb_write_transaction>(env_.get(), std::move(t), dbs_);
+    return status::ok;
+  }
+
+  const key_limits& keys() const override { return limits_; }
+
+  std::optional<lmdb_figures> figures() const;
+
+  lmdb::env env_;
+  databases dbs_;
+  key_limits limits_;
+};
+
+std::optional<lmdb_figures> lmdb_engine::figures() const {
+  lmdb_figures f;
+  f.max_key_bytes = static_cast<std::size_t>(mdb_env_get_maxkeysize(env_.get()));
+  MDB_envinfo info{};
+  MDB_stat env_stat{};
+  if (mdb_env_info(env_.get(), &info) != MDB_SUCCESS || mdb_env_stat(env_.get(), &env_stat) != MDB_SUCCESS)
+    return std::nullopt;
+  f.used_bytes = (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * env_stat.ms_psize;
+  lmdb::txn txn;
+  if (txn.begin(env_.get(), true) != MDB_SUCCESS) return std::nullopt;
+  MDB_stat s{};
+  if (mdb_stat(txn.get(), dbs_.objects, &s) != MDB_SUCCESS) return std::nullopt;
+  f.objects_depth = s.ms_depth;
+  if (mdb_stat(txn.get(), dbs_.changes, &s) != MDB_SUCCESS) return std::nullopt;
+  f.changes_depth = s.ms_depth;
+  return f;
+}
+
+} // namespace
+
+std::unique_ptr<engine> open_lmdb(const lmdb_options& options, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.directory, ec);
+  if (ec) {
+    error = "cannot create data directory " + options.directory + ": " + ec.message();
+    return nullptr;
+  }
+  auto e = std::make_unique<lmdb_engine>();
+  if (int rc = e->env_.open(options.directory, options.map_size, 16, options.max_readers); rc != MDB_SUCCESS) {
+    error = "cannot open LMDB environment in " + options.directory + ": " + mdb_strerror(rc);
+    return nullptr;
+  }
+  e->limits_ = lmdb_key_limits(static_cast<std::size_t>(mdb_env_get_maxkeysize(e->env_.get())));
+  lmdb::txn txn;
+  if (int rc = txn.begin(e->env_.get(), false); rc != MDB_SUCCESS) {
+    error = std::string("cannot begin transaction: ") + mdb_strerror(rc);
+    return nullptr;
+  }
+  struct named {
+    const char* name;
+    MDB_dbi* dbi;
+  };
+  for (named n : {named{"objects", &e->dbs_.objects}, named{"changes", &e->dbs_.changes},
+                  named{"timestamps", &e->dbs_.timestamps}, named{"permissions", &e->dbs_.permissions},
+                  named{"grants", &e->dbs_.grants}, named{"members", &e->dbs_.members},
+                  named{"meta", &e->dbs_.meta}}) {
+    if (int rc = mdb_dbi_open(txn.get(), n.name, MDB_CREATE, n.dbi); rc != MDB_SUCCESS) {
+      error = std::string("cannot open database ") + n.name + ": " + mdb_strerror(rc);
+      return nullptr;
+    }
+  }
+  if (int rc = txn.commit(); rc != MDB_SUCCESS) {
+    error = std::string("cannot commit: ") + mdb_strerror(rc);
+    return nullptr;
+  }
+  return e;
+}
+
+std::optional<lmdb_figures> figures_of(const engine& e) {
+  const auto* lmdb = dynamic_cast<const lmdb_engine*>(&e);
+  if (!lmdb) return std::nullopt;
+  return lmdb->figures();
+}
+
+} // namespace kinto::storage
