@@ -5,11 +5,14 @@
 #include "schema/error.hpp"
 #include "schema/json.hpp"
 #include "schema/resource.hpp"
+#include "storage/engine.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kinto::actors {
 
@@ -46,10 +49,51 @@ struct write_command {
   /// see the data without an id.
   bool id_generated = false;
   /// Validation of the final data of a create or update (JSON Schema), run
-  /// before the write is planned, on the data with the object's `id` set
+  /// as the write is planned, on the data with the object's `id` set
   /// (unless `id_generated`); may add fields (a record's `schema`).
   std::function<std::optional<error>(json::value& data)> validate;
 };
+
+/// A write planned on a version of its target: what storage gets once the
+/// list's actor has given it its timestamp (stamp()).
+struct write_plan {
+  bool needs_write = true;                  ///< false when POST returns an existing object
+  bool touch = false;                       ///< only makes sure the list has a timestamp
+  bool created = false;
+  storage::object object;                   ///< new version or tombstone
+  std::optional<std::uint64_t> previous;    ///< timestamp of the version planned on; nullopt: nothing stored
+  /// The timestamp the client asked for (`last_modified` in the data, or a
+  /// DELETE's `?last_modified=`), when it may be honoured (concurrency.md §2).
+  std::optional<std::uint64_t> proposed;
+  /// Where the digits of `last_modified` begin in `object.data`, which ends
+  /// with them and a closing brace (0 for tombstones and touches).
+  std::size_t stamp_at = 0;
+  std::string permissions = "{}";           ///< new permissions JSON text
+  std::uint64_t list_timestamp = 0;         ///< list timestamp after the write
+  std::vector<std::string> members_added;   ///< groups only
+  std::vector<std::string> members_removed; ///< groups only
+  bool erase_children = false;              ///< bucket or collection deletion
+};
+
+/// A planned write of one object, as the write path takes it.
+struct planned_write {
+  std::string id;
+  std::string author;   ///< user id, or system.Everyone when anonymous
+  write_plan plan;
+  std::string previous; ///< JSON text of the object before a PATCH (its response)
+};
+
+/// Milliseconds since the Unix epoch.
+std::uint64_t now_ms();
+
+/// concurrency.md §2: the object's timestamp and the list's new one, given
+/// the client's proposal, the list's timestamp and the clock.
+std::pair<std::uint64_t, std::uint64_t> assign_timestamp(std::optional<std::uint64_t> proposed, std::uint64_t list_ts,
+                                                         std::uint64_t now);
+
+/// Gives `plan` its timestamps for a list whose timestamp is `list_ts` (0:
+/// none yet): the object's, its data's `last_modified`, the list's after it.
+void stamp(write_plan& plan, std::uint64_t list_ts, std::uint64_t now);
 
 struct write_outcome {
   std::optional<error> failure;
@@ -58,7 +102,13 @@ struct write_outcome {
   std::string data;               ///< JSON text of the object (or tombstone)
   std::string permissions = "{}"; ///< JSON text of the object's permissions
   std::string previous;           ///< JSON text of the object before a PATCH
+  /// The write was planned on a version that is no longer the stored one
+  /// (another write came first): nothing was written; plan it again.
+  bool stale = false;
 };
+
+/// What the client of a stamped write will hear once it is durable.
+write_outcome outcome_of(const planned_write& w);
 
 inline write_outcome failed_with(error e) {
   write_outcome outcome;

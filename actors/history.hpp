@@ -3,7 +3,7 @@
 // history, in the same transaction as the change. Internal to actors/.
 #pragma once
 
-#include "actors/write_logic.hpp"
+#include "actors/commands.hpp"
 
 #include <string>
 #include <vector>

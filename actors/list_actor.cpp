@@ -1,6 +1,9 @@
-// A list actor applies write_plan()s in arrival order. Versions handed to the
-// committer but not yet durable stay in `pending`, so the next write of the
-// same object sees them without waiting for the commit.
+// A list actor gives the writes planned for its list their timestamps, in
+// arrival order, and hands them to the committer. It reads nothing but its
+// list's timestamp: writes come planned on a version of their target. The
+// versions it handed on and that are not yet durable stay in `pending`, so
+// that a write planned on an older version is recognised (and answered
+// stale once the newer one is durable, to be planned again on it).
 #include "actors/list_actor.hpp"
 
 #include "actors/write_steps.hpp"
@@ -13,8 +16,10 @@ namespace {
 
 struct pending_version {
   std::uint64_t seq;
-  storage::object object;
-  std::string permissions;
+  std::uint64_t last_modified;
+  /// Writes planned on another version, to be answered stale once this
+  /// one's fate is known.
+  std::vector<write_job> parked;
 };
 
 // State structs declare their constructor: CAF 0.17 constructs a state from
@@ -30,6 +35,12 @@ struct list_state {
   static inline const char* name = "list";
 };
 
+write_outcome stale_outcome() {
+  write_outcome outcome;
+  outcome.stale = true;
+  return outcome;
+}
+
 caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<const list_context> ctx,
                          list_key list, std::shared_ptr<std::atomic<std::size_t>> queued) {
   const std::string list_id = storage::list_id(list);
@@ -41,57 +52,53 @@ caf::behavior list_actor(caf::stateful_actor<list_state>* self, std::shared_ptr<
     [=](write_atom, write_job& job) {
       auto& st = self->state;
       ++st.handled;
-      storage::snapshot snap = ctx->engine->read();
-      if (!snap.valid()) {
-        answer(job, failed_with(backend_unavailable()));
-        return;
-      }
       // The stored timestamp is the truth whenever nothing of this list is
       // on its way to storage (batch sessions write lists directly); a
       // history list also grows through the committer (entries are written
       // with the changes they describe).
-      if (st.in_flight == 0 || list.of == kind::history) st.list_ts = snap.list_timestamp(list).value_or(0);
-      const std::string id = job.cmd.id; // a copy: the job is moved away below
-      current_state current;
-      if (auto it = st.pending.find(id); it != st.pending.end()) {
-        current.object = it->second.object;
-        std::string err;
-        if (auto perms = json::parse(it->second.permissions, err)) current.permissions = std::move(*perms);
-      } else if (job.cmd.op != write_op::touch) {
-        current = read_current(snap, list, id);
+      if (st.in_flight == 0 || list.of == kind::history) {
+        storage::snapshot snap = ctx->engine->read();
+        if (!snap.valid()) return answer(job, failed_with(backend_unavailable()));
+        st.list_ts = snap.list_timestamp(list).value_or(0);
       }
-      auto prepared = prepare_write(list, job.cmd, current, st.list_ts, ctx->engine->keys());
-      if (auto* refused = std::get_if<write_outcome>(&prepared)) {
-        answer(job, std::move(*refused));
-        return;
+      write_plan& plan = job.write.plan;
+      const std::string id = job.write.id; // a copy: the job is moved away below
+      std::vector<write_job> parked;
+      if (!plan.touch) {
+        if (auto it = st.pending.find(id); it != st.pending.end()) {
+          if (plan.previous != it->second.last_modified) {
+            it->second.parked.push_back(std::move(job));
+            return;
+          }
+          parked = std::move(it->second.parked);
+        }
       }
-      prepared_write& write = std::get<prepared_write>(prepared);
-      if (!write.needs_write()) {
-        answer(job, std::move(write.outcome));
-        return;
-      }
-      if (write.plan.list_timestamp > st.list_ts) st.list_ts = write.plan.list_timestamp;
+      stamp(plan, st.list_ts, now_ms());
+      if (plan.list_timestamp > st.list_ts) st.list_ts = plan.list_timestamp;
       const std::uint64_t seq = ++st.next_seq;
-      const bool touch = write.touch;
-      if (!touch) st.pending[id] = pending_version{seq, write.plan.object, write.plan.permissions};
+      if (!plan.touch) st.pending[id] = pending_version{seq, plan.object.last_modified, std::move(parked)};
       ++st.in_flight;
-      auto forget = [self, id, seq] {
+      // Once the write's fate is known, the writes planned on another
+      // version than this one are planned again.
+      auto forget = [self, id, seq, answer] {
         --self->state.in_flight;
         auto it = self->state.pending.find(id);
-        if (it != self->state.pending.end() && it->second.seq == seq) self->state.pending.erase(it);
+        if (it == self->state.pending.end() || it->second.seq != seq) return;
+        std::vector<write_job> stale = std::move(it->second.parked);
+        self->state.pending.erase(it);
+        for (auto& j : stale) answer(j, stale_outcome());
       };
-      commit_job work{storage_work(list, id, write, job.cmd.author, ctx->history)};
       auto shared_job = std::make_shared<write_job>(std::move(job));
-      auto shared_outcome = std::make_shared<write_outcome>(std::move(write.outcome));
+      commit_job work{[list, shared_job, history = ctx->history](storage::write_transaction& txn) {
+        return apply_write(txn, list, shared_job->write, history);
+      }};
       self->request(ctx->committer, caf::infinite, commit_atom::value, std::move(work))
         .then(
           [=](storage::status s) {
             forget();
-            if (s != storage::status::ok) {
-              answer(*shared_job, failed_with(failure_of(s, list)));
-              return;
-            }
-            answer(*shared_job, std::move(*shared_outcome));
+            if (s == storage::status::stale) return answer(*shared_job, stale_outcome());
+            if (s != storage::status::ok) return answer(*shared_job, failed_with(failure_of(s, list)));
+            answer(*shared_job, outcome_of(shared_job->write));
           },
           [=](caf::error&) {
             forget();

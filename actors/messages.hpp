@@ -18,9 +18,9 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 
-/// One object write with the callback that acknowledges it.
+/// One planned object write with the callback that acknowledges it.
 struct write_job {
-  write_command cmd;
+  planned_write write;
   std::function<void(write_outcome)> done;
 };
 

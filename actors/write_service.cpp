@@ -62,7 +62,7 @@ struct write_service::impl {
     return true;
   }
 
-  void dispatch(const list_key& list, write_command cmd, std::function<void(write_outcome)> done);
+  void dispatch(const list_key& list, planned_write write, std::function<void(write_outcome)> done);
   void write_finished();
   void start_sessions_if_ready(std::unique_lock<std::mutex>& lock);
   void start_session(std::function<void(write_session&)> body, std::function<void(storage::status)> done);
@@ -82,7 +82,7 @@ struct write_service::impl {
   // until it is over. The fast path of a write is two atomic operations.
   struct held_write {
     list_key list;
-    write_command cmd;
+    planned_write write;
     std::function<void(write_outcome)> done;
   };
   struct waiting_session {
@@ -97,7 +97,7 @@ struct write_service::impl {
   std::size_t sessions_running = 0;
 };
 
-void write_service::impl::dispatch(const list_key& list, write_command cmd, std::function<void(write_outcome)> done) {
+void write_service::impl::dispatch(const list_key& list, planned_write write, std::function<void(write_outcome)> done) {
   // Counted until answered: a session starts only when nothing is in flight.
   auto counted = [this, done = std::move(done)](write_outcome outcome) {
     done(std::move(outcome));
@@ -116,7 +116,7 @@ void write_service::impl::dispatch(const list_key& list, write_command cmd, std:
       auto& slot = it->second;
       if (slot.queued->load(std::memory_order_relaxed) < options.max_pending_per_list) {
         slot.queued->fetch_add(1, std::memory_order_acq_rel);
-        caf::anon_send(slot.actor, write_atom::value, write_job{std::move(cmd), std::move(counted)});
+        caf::anon_send(slot.actor, write_atom::value, write_job{std::move(write), std::move(counted)});
         return;
       }
     }
@@ -180,7 +180,7 @@ void write_service::impl::session_finished() {
     writes_in_flight.fetch_add(released.size());
     if (released.empty()) start_sessions_if_ready(lock);
   }
-  for (auto& w : released) dispatch(w.list, std::move(w.cmd), std::move(w.done));
+  for (auto& w : released) dispatch(w.list, std::move(w.write), std::move(w.done));
 }
 
 write_service::write_service(storage::engine& engine, write_service_options options)
@@ -188,18 +188,18 @@ write_service::write_service(storage::engine& engine, write_service_options opti
 
 write_service::~write_service() { shutdown(); }
 
-void write_service::submit(const list_key& list, write_command cmd, std::function<void(write_outcome)> done) {
+void write_service::submit(const list_key& list, planned_write write, std::function<void(write_outcome)> done) {
   impl_->writes_in_flight.fetch_add(1);
   if (impl_->gate_closed.load()) {
     std::unique_lock<std::mutex> lock(impl_->gate_mutex);
     if (impl_->gate_closed) {
-      impl_->held.push_back(impl::held_write{list, std::move(cmd), std::move(done)});
+      impl_->held.push_back(impl::held_write{list, std::move(write), std::move(done)});
       impl_->writes_in_flight.fetch_sub(1);
       impl_->start_sessions_if_ready(lock);
       return;
     }
   }
-  impl_->dispatch(list, std::move(cmd), std::move(done));
+  impl_->dispatch(list, std::move(write), std::move(done));
 }
 
 void write_service::run_session(std::function<void(write_session&)> body, std::function<void(storage::status)> done) {

@@ -32,9 +32,12 @@ public:
   write_service(const write_service&) = delete;
   write_service& operator=(const write_service&) = delete;
 
-  /// Queues `cmd` for its list; `done` runs once (on an actor thread) after
-  /// the write is durable or has failed. Never blocks on the actors.
-  void submit(const list_key& list, write_command cmd, std::function<void(write_outcome)> done);
+  /// Queues `write`, planned on a version of its target, for its list;
+  /// `done` runs once (on an actor thread) after the write is durable, has
+  /// failed, or was found stale (planned on a version that another write
+  /// replaced: `write_outcome::stale`, nothing written). Never blocks on
+  /// the actors.
+  void submit(const list_key& list, planned_write write, std::function<void(write_outcome)> done);
 
   /// Runs `body` in a batch session (write_session.hpp): alone, once every
   /// write submitted before it is answered, on a thread where it may work

@@ -27,16 +27,11 @@ const storage::view& write_session::read() const {
   return *writes_;
 }
 
-write_outcome write_session::write(const list_key& list, const write_command& cmd) {
+write_outcome write_session::write(const list_key& list, planned_write w) {
   if (spoiled_ || aborted_) return failed_with(backend_unavailable());
   storage::batch& b = *writes_;
-  current_state current;
-  if (cmd.op != write_op::touch) current = read_current(b, list, cmd.id);
-  auto prepared = prepare_write(list, cmd, current, b.list_timestamp(list).value_or(0), engine_.keys());
-  if (auto* refused = std::get_if<write_outcome>(&prepared)) return std::move(*refused);
-  prepared_write& w = std::get<prepared_write>(prepared);
-  if (!w.needs_write()) return std::move(w.outcome);
-  storage::status s = storage_work(list, cmd.id, w, cmd.author, history_)(b);
+  stamp(w.plan, b.list_timestamp(list).value_or(0), now_ms());
+  storage::status s = apply_write(b, list, w, history_);
   if (s != storage::status::ok) {
     // Refusals (conflict, missing parent) check before writing; anything
     // else may have written half and spoils the savepoint.
@@ -44,7 +39,7 @@ write_outcome write_session::write(const list_key& list, const write_command& cm
     if (s == storage::status::full || s == storage::status::failed) spoiled_ = true;
     return failed_with(failure_of(s, list));
   }
-  return std::move(w.outcome);
+  return outcome_of(w);
 }
 
 storage::status write_session::run(const std::function<storage::status(storage::batch&)>& apply) {

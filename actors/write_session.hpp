@@ -29,9 +29,12 @@ public:
   /// Valid until the next roll_back(), abort() or finish().
   const storage::view& read() const;
 
-  /// Plans and applies one write, as a list actor would; the outcome holds
-  /// once the session is committed.
-  write_outcome write(const list_key& list, const write_command& cmd);
+  /// Stamps and applies one write planned on the session's own state (read()),
+  /// as a list actor would; the outcome holds once the session is committed.
+  write_outcome write(const list_key& list, planned_write w);
+
+  /// What fits in the engine's keys (for planning writes).
+  const storage::key_limits& keys() const { return engine_.keys(); }
 
   /// Runs server-wide work (flush, user data) inside the session.
   storage::status run(const std::function<storage::status(storage::batch&)>& apply);

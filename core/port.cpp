@@ -2,6 +2,9 @@
 
 #include "actors/write_service.hpp"
 #include "actors/write_session.hpp"
+#include "core/write_rules.hpp"
+
+#include <memory>
 
 namespace kinto::core {
 
@@ -13,7 +16,10 @@ public:
   explicit session_port(actors::write_session& session) : session_(session) {}
   storage::snapshot read() const override { return storage::snapshot(session_.read()); }
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) override {
-    done(session_.write(list, cmd));
+    // Planned on the session's own state, which nothing else changes meanwhile.
+    auto planned = plan_against(session_.read(), list, cmd, session_.keys());
+    if (auto* answered = std::get_if<actors::write_outcome>(&planned)) return done(std::move(*answered));
+    done(session_.write(list, std::move(std::get<actors::planned_write>(planned))));
   }
   void transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) override {
     // Already the only writer: the body's writes join this transaction.
@@ -38,9 +44,28 @@ private:
 
 storage::snapshot direct_port::read() const { return store_.read(); }
 
+namespace {
+
+/// Plans `cmd` on a fresh snapshot and submits it; a write found stale (its
+/// target changed after the snapshot) is planned again on what is stored.
+void plan_and_submit(storage::engine& store, actors::write_service& writes, const list_key& list,
+                     std::shared_ptr<const actors::write_command> cmd, std::function<void(actors::write_outcome)> done) {
+  storage::snapshot snap = store.read();
+  if (!snap.valid()) return done(actors::failed_with(backend_unavailable()));
+  auto planned = plan_against(snap, list, *cmd, store.keys());
+  if (auto* answered = std::get_if<actors::write_outcome>(&planned)) return done(std::move(*answered));
+  writes.submit(list, std::move(std::get<actors::planned_write>(planned)),
+                [&store, &writes, list, cmd, done = std::move(done)](actors::write_outcome outcome) mutable {
+                  if (outcome.stale) return plan_and_submit(store, writes, list, cmd, std::move(done));
+                  done(std::move(outcome));
+                });
+}
+
+} // namespace
+
 void direct_port::write(const list_key& list, actors::write_command cmd,
                         std::function<void(actors::write_outcome)> done) {
-  writes_.submit(list, std::move(cmd), std::move(done));
+  plan_and_submit(store_, writes_, list, std::make_shared<const actors::write_command>(std::move(cmd)), std::move(done));
 }
 
 void direct_port::transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) {

@@ -4,7 +4,7 @@
 #include "http/call.hpp"
 #include "http/call.hpp"
 
-#include "actors/write_logic.hpp"
+#include "core/write_rules.hpp"
 #include "schema/query.hpp"
 
 #include <map>

@@ -10,7 +10,7 @@
 #include "schema/json.hpp"
 #include "schema/query.hpp"
 #include "storage/listing.hpp"
-#include "actors/write_logic.hpp"
+#include "core/write_rules.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -13,6 +13,7 @@ std::string_view status_text(status s) {
     case status::missing: return "missing parent";
     case status::full: return "storage full";
     case status::failed: return "I/O or engine failure";
+    case status::stale: return "planned on another version";
   }
   return "unknown status";
 }

@@ -25,6 +25,7 @@ enum class status : std::uint8_t {
   missing,  ///< an object the write depends on (its parent) does not exist
   full,     ///< the store is full (LMDB: the map): nothing more can be written
   failed,   ///< I/O or other engine failure
+  stale,    ///< the stored version is not the one the write was planned on
 };
 
 /// What a status means, for logs ("storage full", "I/O or engine failure").
@@ -116,10 +117,10 @@ class batch : public view {
 public:
   /// Stores the object (or tombstone) `id` and moves its entry in the change
   /// index from the stored version's timestamp to its new one. `previous` is
-  /// the timestamp of the version the write was planned on, if any: when the
-  /// stored version is another one, `conflict` and nothing is written.
-  /// `conflict` too when another object of the list already has the new
-  /// timestamp.
+  /// the timestamp of the version the write was planned on, nullopt when it
+  /// was planned on nothing stored: when the stored version is another one
+  /// (or none), `stale` and nothing is written. `conflict` when another
+  /// object of the list already has the new timestamp.
   [[nodiscard]] virtual status put(const list_key& list, std::string_view id, const object& obj,
                                    std::optional<std::uint64_t> previous) = 0;
   [[nodiscard]] virtual status set_list_timestamp(const list_key& list, std::uint64_t ts) = 0;

@@ -405,7 +405,7 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
   if (auto bytes = lookup(dbs_->objects, key))
     if (auto old = decode_object(*bytes)) stored = old->last_modified;
   if (failed()) return failure_;
-  if (previous && previous != stored) return status::conflict;
+  if (previous != stored) return status::stale;
   std::string change_key = prefix;
   append_be64(change_key, obj.last_modified);
   if (!stored || *stored != obj.last_modified) {

@@ -1,6 +1,8 @@
-// Unit tests of actors/: the write rules (plan_write) and the write service
-// (list actors + group commit) over a temporary store.
-#include "actors/write_logic.hpp"
+// Unit tests of the write path: the rules of one write (core/write_rules)
+// and the write service (list actors + group commit, actors/) over a
+// temporary store, its writes planned as core plans them.
+#include "core/port.hpp"
+#include "core/write_rules.hpp"
 #include "actors/write_service.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
@@ -13,6 +15,7 @@
 
 using namespace kinto;
 using namespace kinto::actors;
+using kinto::core::current_state;
 
 namespace {
 
@@ -57,7 +60,24 @@ const storage::key_limits lmdb_keys = storage::lmdb_key_limits(511);
 /// plan_write for a store with LMDB's default keys.
 std::variant<write_plan, error> plan_write(const list_key& list, const write_command& cmd, const current_state& current,
                                            std::uint64_t list_ts, std::uint64_t now) {
-  return actors::plan_write(list, cmd, current, list_ts, now, lmdb_keys);
+  return core::plan_write(list, cmd, current, list_ts, now, lmdb_keys);
+}
+
+/// Plans `cmd` on what `service`'s store holds and submits it, as requests do.
+void submit(storage::engine& store, write_service& service, const list_key& list, write_command cmd,
+            std::function<void(write_outcome)> done) {
+  core::direct_port port(store, service, [](std::function<void()> work) {
+    work();
+    return true;
+  });
+  port.write(list, std::move(cmd), std::move(done));
+}
+
+/// Plans `cmd` on the session's own state and writes it there.
+write_outcome write_in(write_session& s, const list_key& list, const write_command& cmd) {
+  auto planned = core::plan_against(s.read(), list, cmd, s.keys());
+  if (auto* answered = std::get_if<write_outcome>(&planned)) return std::move(*answered);
+  return s.write(list, std::move(std::get<planned_write>(planned)));
 }
 
 std::string detail_name(const error& e) {
@@ -371,7 +391,7 @@ struct service_fixture {
   write_outcome run(const list_key& list, write_command cmd) {
     std::promise<write_outcome> done;
     auto result = done.get_future();
-    service->submit(list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
+    submit(*store, *service, list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
     return result.get();
   }
   void create_parents() {
@@ -417,26 +437,53 @@ TEST_CASE("a record write under a missing collection fails with 404 and writes n
   CHECK_FALSE(f.store->read().get(records, "r"));
 }
 
-TEST_CASE("a write sees the previous write of the same object before it is durable") {
+TEST_CASE("a write planned on a version another write replaced is answered stale, once that one is durable") {
   service_fixture f;
   f.create_parents();
-  std::promise<void> both;
-  std::atomic<int> left{2};
-  write_outcome first, second;
-  f.service->submit(records, command(write_op::put, "r", R"({"v":1})"), [&](write_outcome o) {
-    first = std::move(o);
-    if (--left == 0) both.set_value();
-  });
-  auto patch = command(write_op::patch, "r", R"({"w":2})");
-  f.service->submit(records, std::move(patch), [&](write_outcome o) {
-    second = std::move(o);
-    if (--left == 0) both.set_value();
-  });
-  both.get_future().get();
-  REQUIRE_FALSE(first.failure);
-  REQUIRE_FALSE(second.failure);
-  CHECK(second.last_modified > first.last_modified);
-  CHECK(parse(second.data) == parse(R"({"v":1,"w":2,"id":"r","last_modified":)" + std::to_string(second.last_modified) + "}"));
+  REQUIRE_FALSE(f.run(records, command(write_op::put, "r", R"({"v":1})")).failure);
+  // Two writes planned on the same snapshot, submitted back to back.
+  auto snap = f.store->read();
+  auto plan = [&](std::string_view data) {
+    auto planned = core::plan_against(snap, records, command(write_op::patch, "r", data), f.store->keys());
+    REQUIRE(std::holds_alternative<planned_write>(planned));
+    return std::get<planned_write>(std::move(planned));
+  };
+  planned_write first = plan(R"({"w":2})"), second = plan(R"({"x":3})");
+  std::promise<write_outcome> first_done, second_done;
+  f.service->submit(records, std::move(first), [&](write_outcome o) { first_done.set_value(std::move(o)); });
+  f.service->submit(records, std::move(second), [&](write_outcome o) { second_done.set_value(std::move(o)); });
+  auto a = first_done.get_future().get();
+  auto b = second_done.get_future().get();
+  REQUIRE_FALSE(a.failure);
+  CHECK_FALSE(a.stale);
+  CHECK(b.stale);
+  CHECK_FALSE(b.failure);
+  // The stale one wrote nothing, and the first one was durable before it was answered.
+  auto stored = f.store->read().get(records, "r");
+  REQUIRE(stored);
+  CHECK(stored->last_modified == a.last_modified);
+  CHECK(parse(stored->data) == parse(R"({"v":1,"w":2,"id":"r","last_modified":)" + std::to_string(a.last_modified) + "}"));
+}
+
+TEST_CASE("concurrent writes of one object through the port are each planned on the version before them") {
+  service_fixture f;
+  f.create_parents();
+  REQUIRE_FALSE(f.run(records, command(write_op::put, "r", "{}")).failure);
+  constexpr int writers = 8;
+  std::vector<std::promise<write_outcome>> done(writers);
+  for (int i = 0; i < writers; ++i)
+    submit(*f.store, *f.service, records, command(write_op::patch, "r", R"({"f)" + std::to_string(i) + R"(":1})"),
+           [&done, i](write_outcome o) { done[i].set_value(std::move(o)); });
+  std::set<std::uint64_t> stamps;
+  for (auto& d : done) {
+    auto out = d.get_future().get();
+    REQUIRE_FALSE(out.failure);
+    stamps.insert(out.last_modified);
+  }
+  CHECK(stamps.size() == writers);
+  // No write was lost: every field is there.
+  auto data = parse(f.store->read().get(records, "r")->data);
+  for (int i = 0; i < writers; ++i) CHECK(data.find("f" + std::to_string(i)));
 }
 
 TEST_CASE("deleting a bucket removes its collections and records") {
@@ -485,7 +532,7 @@ TEST_CASE("a new write service continues after the list timestamp stored by the 
   auto run = [&](write_service& service, const list_key& list, write_command cmd) {
     std::promise<write_outcome> done;
     auto result = done.get_future();
-    service.submit(list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
+    submit(*store, service, list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
     return result.get();
   };
   const std::uint64_t ahead = now_ms() + 600000;
@@ -522,8 +569,8 @@ TEST_CASE("a session reads its own writes and keeps them together once committed
   write_outcome a, b;
   bool seen_inside = false, hidden_outside = false;
   CHECK(run_session(f, [&](write_session& s) {
-          a = s.write(records, command(write_op::put, "a", R"({"n":1})"));
-          b = s.write(records, command(write_op::put, "b", R"({"n":2})"));
+          a = write_in(s, records, command(write_op::put, "a", R"({"n":1})"));
+          b = write_in(s, records, command(write_op::put, "b", R"({"n":2})"));
           seen_inside = s.read().get(records, "a").has_value();
           hidden_outside = !f.store->read().get(records, "a").has_value();
         }) == storage::status::ok);
@@ -541,15 +588,15 @@ TEST_CASE("a session rolled back keeps only what came after; an aborted one keep
   service_fixture f;
   f.create_parents();
   CHECK(run_session(f, [&](write_session& s) {
-          CHECK_FALSE(s.write(records, command(write_op::put, "dropped", "{}")).failure);
+          CHECK_FALSE(write_in(s, records, command(write_op::put, "dropped", "{}")).failure);
           s.roll_back();
           CHECK_FALSE(s.read().get(records, "dropped"));
-          CHECK_FALSE(s.write(records, command(write_op::put, "kept", "{}")).failure);
+          CHECK_FALSE(write_in(s, records, command(write_op::put, "kept", "{}")).failure);
         }) == storage::status::ok);
   CHECK_FALSE(f.store->read().get(records, "dropped"));
   CHECK(f.store->read().get(records, "kept"));
   CHECK(run_session(f, [&](write_session& s) {
-          CHECK_FALSE(s.write(records, command(write_op::put, "never", "{}")).failure);
+          CHECK_FALSE(write_in(s, records, command(write_op::put, "never", "{}")).failure);
           s.abort();
         }) == storage::status::ok);
   CHECK_FALSE(f.store->read().get(records, "never"));
@@ -562,12 +609,13 @@ TEST_CASE("writes submitted while a session runs wait for it and see what it wro
   std::vector<std::string> order;
   std::promise<write_outcome> patched;
   std::uint64_t session_ts = 0;
+  REQUIRE_FALSE(f.run(records, command(write_op::put, "r", R"({"v":0})")).failure);
   run_session(f, [&](write_session& s) {
-    session_ts = s.write(records, command(write_op::put, "r", R"({"v":1})")).last_modified;
-    // Guarded by the session's version: it succeeds only if it runs after it.
+    session_ts = write_in(s, records, command(write_op::put, "r", R"({"v":1})")).last_modified;
+    // Planned on the version before the session, it lands after it, planned
+    // again on what the session wrote.
     auto patch = command(write_op::patch, "r", R"({"w":2})");
-    patch.pre.if_match = session_ts;
-    f.service->submit(records, std::move(patch), [&](write_outcome o) {
+    submit(*f.store, *f.service, records, std::move(patch), [&](write_outcome o) {
       {
         std::lock_guard<std::mutex> lock(mutex);
         order.push_back("write");
@@ -581,6 +629,7 @@ TEST_CASE("writes submitted while a session runs wait for it and see what it wro
   REQUIRE_FALSE(out.failure);
   CHECK(out.last_modified > session_ts);
   CHECK(order == std::vector<std::string>{"session", "write"});
+  CHECK(parse(out.data) == parse(R"({"v":1,"w":2,"id":"r","last_modified":)" + std::to_string(out.last_modified) + "}"));
 }
 
 TEST_CASE("a list actor picks up the timestamp a session gave its list") {
@@ -592,7 +641,7 @@ TEST_CASE("a list actor picks up the timestamp a session gave its list") {
   // ...then a session writes the list with a timestamp far in the future.
   const std::uint64_t future = before.last_modified + 1000000;
   run_session(f, [&](write_session& s) {
-    CHECK_FALSE(s.write(records, command(write_op::put, "y", R"({"last_modified":)" + std::to_string(future) + "}"))
+    CHECK_FALSE(write_in(s, records, command(write_op::put, "y", R"({"last_modified":)" + std::to_string(future) + "}"))
                   .failure);
   });
   auto after = f.run(records, command(write_op::put, "z", "{}"));
@@ -740,7 +789,7 @@ TEST_CASE("with commits that report back later, writes are answered only then an
     auto run = [&](const list_key& list, write_command cmd) {
       std::promise<write_outcome> done;
       auto result = done.get_future();
-      service.submit(list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
+      submit(engine, service, list, std::move(cmd), [&done](write_outcome o) { done.set_value(std::move(o)); });
       return result.get();
     };
     REQUIRE_FALSE(run(list_key{"", kind::bucket}, command(write_op::put, "b", "{}")).failure);
@@ -760,7 +809,7 @@ TEST_CASE("with commits that report back later, writes are answered only then an
     // A session's savepoint, in a transaction whose commit reports back later.
     std::promise<storage::status> session_done;
     service.run_session(
-      [&](write_session& s) { CHECK_FALSE(s.write(records, command(write_op::put, "in-session", "{}")).failure); },
+      [&](write_session& s) { CHECK_FALSE(write_in(s, records, command(write_op::put, "in-session", "{}")).failure); },
       [&](storage::status s) { session_done.set_value(s); });
     CHECK(session_done.get_future().get() == storage::status::ok);
     service.shutdown();

@@ -5,6 +5,7 @@
 #include "storage/lmdb_engine.hpp"
 #include "core/access.hpp"
 #include "core/objects.hpp"
+#include "core/port.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -46,9 +47,13 @@ struct store_fixture {
     writes = std::make_unique<actors::write_service>(*store, options);
   }
   void write(const list_key& list, actors::write_command cmd) {
+    core::direct_port port(*store, *writes, [](std::function<void()> work) {
+      work();
+      return true;
+    });
     std::promise<actors::write_outcome> done;
     auto outcome = done.get_future();
-    writes->submit(list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); });
+    port.write(list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); });
     REQUIRE_FALSE(outcome.get().failure);
   }
 };

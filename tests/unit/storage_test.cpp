@@ -113,11 +113,13 @@ TEST_CASE("a timestamp already used in the list is a conflict that writes nothin
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
 }
 
-TEST_CASE("a write planned on a version that is not the stored one is a conflict that writes nothing") {
+TEST_CASE("a write planned on a version that is not the stored one is stale and writes nothing") {
   fixture f;
   f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{1, false, R"({"v":1})"}, std::nullopt) == status::ok); });
   // Planned on version 2, which never became durable (e.g. refused: map full).
-  f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::conflict); });
+  f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::stale); });
+  // Planned on nothing stored, while version 1 is.
+  f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, std::nullopt) == status::stale); });
   auto snap = f.engine->read();
   CHECK(snap.get(records, "a")->last_modified == 1);
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});

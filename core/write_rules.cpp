@@ -1,5 +1,5 @@
 // The rules of one write (resources.md §4–§8, concurrency.md §2 and §4).
-#include "actors/write_logic.hpp"
+#include "core/write_rules.hpp"
 
 #include "schema/json_patch.hpp"
 #include "schema/json_schema.hpp"
@@ -7,12 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace kinto::actors {
-
-std::uint64_t now_ms() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-}
+namespace kinto::core {
 
 namespace {
 
@@ -29,18 +24,6 @@ std::optional<std::uint64_t> proposed_timestamp(const json::value* v) {
   auto n = v->as_int64();
   if (!n || *n < 0) return std::nullopt;
   return static_cast<std::uint64_t>(*n);
-}
-
-/// concurrency.md §2: the object's timestamp and the list's new one.
-std::pair<std::uint64_t, std::uint64_t> assign_timestamp(std::optional<std::uint64_t> proposed,
-                                                         std::uint64_t list_ts, std::uint64_t now) {
-  if (proposed) {
-    if (*proposed > list_ts) return {*proposed, *proposed};
-    if (*proposed == list_ts) return {list_ts + 1, list_ts + 1};
-    return {*proposed, list_ts};
-  }
-  std::uint64_t t = now > list_ts ? now : list_ts + 1;
-  return {t, t};
 }
 
 void add_unique(json::value& list, std::string_view principal) {
@@ -175,7 +158,8 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   if (cmd.op == write_op::touch) {
     // Only used when the store has no timestamp for the list; it must differ
     // from any the list had before (a re-created collection starts afresh).
-    plan.list_timestamp = now > list_ts ? now : list_ts + 1;
+    plan.touch = true;
+    actors::stamp(plan, list_ts, now);
     return plan;
   }
 
@@ -204,10 +188,10 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   if (cmd.op == write_op::remove) {
     std::optional<std::uint64_t> proposed = cmd.tombstone_timestamp;
     if (proposed && *proposed <= current.object->last_modified) proposed.reset();
-    auto [ts, list_after] = assign_timestamp(proposed, list_ts, now);
-    plan.object = storage::object{ts, true, {}};
+    plan.proposed = proposed;
+    plan.object = storage::object{0, true, {}};
     plan.permissions = "{}";
-    plan.list_timestamp = list_after;
+    actors::stamp(plan, list_ts, now);
     plan.erase_children = k == kind::bucket || k == kind::collection;
     if (k == kind::group) plan.members_removed = members_of(*existing_data);
     return plan;
@@ -308,11 +292,12 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
     if (auto invalid = cmd.validate(data)) return std::move(*invalid);
   }
 
-  auto [ts, list_after] = assign_timestamp(proposed, list_ts, now);
+  // `last_modified` goes last, so that stamping the plan only rewrites the
+  // digits at the end of its text.
   data.erase("id");
   data.erase("last_modified");
   data.set("id", json::value(cmd.id));
-  data.set("last_modified", json::value(ts));
+  data.set("last_modified", json::value(0));
 
   if (cmd.explicit_permissions && !cmd.author.empty()) {
     json::value* writers = perms.find("write");
@@ -336,10 +321,44 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   }
 
   plan.created = !replacing;
-  plan.object = storage::object{ts, false, json::serialize(data)};
+  plan.object = storage::object{0, false, json::serialize(data)};
+  plan.stamp_at = plan.object.data.size() - 2; // ...,"last_modified":0}
+  plan.proposed = proposed;
   plan.permissions = json::serialize(perms);
-  plan.list_timestamp = list_after;
+  actors::stamp(plan, list_ts, now);
   return plan;
 }
 
-} // namespace kinto::actors
+current_state read_current(const storage::view& v, const list_key& list, const std::string& id) {
+  current_state current;
+  current.object = v.get(list, id);
+  if (current.exists()) {
+    std::string err;
+    if (auto text = v.permissions(list.object_uri(id)))
+      if (auto perms = json::parse(*text, err)) current.permissions = std::move(*perms);
+  }
+  return current;
+}
+
+std::variant<planned_write, write_outcome> plan_against(const storage::view& v, const list_key& list,
+                                                        const write_command& cmd, const storage::key_limits& keys) {
+  current_state current;
+  if (cmd.op != write_op::touch) current = read_current(v, list, cmd.id);
+  const std::uint64_t list_ts = v.list_timestamp(list).value_or(0);
+  auto planned = plan_write(list, cmd, current, list_ts, actors::now_ms(), keys);
+  if (auto* failure = std::get_if<error>(&planned)) {
+    write_outcome outcome = actors::failed_with(std::move(*failure));
+    // A 412 carries the current timestamp of its target (concurrency.md §3).
+    outcome.last_modified = current.exists() ? current.object->last_modified : list_ts;
+    return outcome;
+  }
+  planned_write w;
+  w.id = cmd.id;
+  w.author = cmd.author;
+  w.plan = std::move(std::get<write_plan>(planned));
+  if (cmd.op == write_op::patch && current.exists()) w.previous = current.object->data;
+  if (!w.plan.needs_write) return actors::outcome_of(w);
+  return w;
+}
+
+} // namespace kinto::core

@@ -1,6 +1,9 @@
-// The rules of one write, as a pure function: preconditions, timestamps,
-// data merging, permission updates and per-kind validation. No I/O, no actors,
-// so that every rule can be unit-tested.
+// The rules of one write (resources.md §4-§8, concurrency.md §2 and §4):
+// preconditions, data merging, permission updates, per-kind validation and
+// the write's first timestamps, as pure functions over the target's state
+// in a view; the list's actor only stamps the plan again when its list moved
+// on meanwhile. No I/O beyond the view, no actors, so that every rule can be
+// unit-tested.
 #pragma once
 
 #include "actors/commands.hpp"
@@ -9,26 +12,20 @@
 #include <variant>
 #include <vector>
 
-namespace kinto::actors {
+namespace kinto::core {
 
-/// What the store holds for the target, as the list actor sees it.
+using actors::write_command;
+using actors::write_op;
+using actors::write_plan;
+using actors::patch_format;
+using actors::planned_write;
+using actors::write_outcome;
+
+/// What a view holds for the target of a write.
 struct current_state {
   std::optional<storage::object> object; ///< live object or tombstone
   json::value permissions = json::value::object();
   bool exists() const { return object && !object->deleted; }
-};
-
-/// A write ready to be applied and acknowledged.
-struct write_plan {
-  bool needs_write = true;                  ///< false when POST returns an existing object
-  bool created = false;
-  storage::object object;                   ///< new version or tombstone
-  std::optional<std::uint64_t> previous;    ///< former timestamp (change index entry to move)
-  std::string permissions = "{}";           ///< new permissions JSON text
-  std::uint64_t list_timestamp = 0;         ///< list timestamp after the write
-  std::vector<std::string> members_added;   ///< groups only
-  std::vector<std::string> members_removed; ///< groups only
-  bool erase_children = false;              ///< bucket or collection deletion
 };
 
 /// Plans `cmd` on the object `cmd.id` of `list` given its current state, the
@@ -39,8 +36,15 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
                                            const current_state& current, std::uint64_t list_ts,
                                            std::uint64_t now_ms, const storage::key_limits& keys);
 
-/// Milliseconds since the Unix epoch.
-std::uint64_t now_ms();
+/// The object `id` of `list` and its permissions (decoded once), as `v` holds them.
+current_state read_current(const storage::view& v, const list_key& list, const std::string& id);
+
+/// Plans `cmd` against what `v` holds: its target's state and its list's
+/// timestamp, for an engine whose keys are bounded by `keys`. A refusal
+/// comes back as a failed outcome (a 412 carries the target's timestamp);
+/// a POST of an existing id as its outcome, with nothing to write.
+std::variant<planned_write, write_outcome> plan_against(const storage::view& v, const list_key& list,
+                                                        const write_command& cmd, const storage::key_limits& keys);
 
 /// Checks data rules that hold for every write of a kind (group members,
 /// collection cache_expires and schema, bucket *:schema fields).
@@ -51,4 +55,4 @@ std::optional<error> validate_data(kind k, const json::value& data);
 std::optional<error> check_principal_lengths(kind k, const json::value& data, const json::value& permissions,
                                              const storage::key_limits& keys);
 
-} // namespace kinto::actors
+} // namespace kinto::core
