@@ -6,6 +6,8 @@
 // from here when it arrives. The next group begins only then.
 #include "actors/committer.hpp"
 
+#include "actors/write_steps.hpp"
+
 #include <deque>
 #include <iostream>
 #include <optional>
@@ -15,9 +17,16 @@ namespace kinto::actors {
 
 namespace {
 
+/// A stamped write, answered with its outcome; or a batch session, by
+/// ticket, answered with its status.
 struct queued_job {
-  commit_job job;
-  caf::typed_response_promise<storage::status> promise;
+  std::optional<commit_request> write;
+  std::uint64_t session = 0;
+  caf::typed_response_promise<write_outcome> written;
+  caf::typed_response_promise<storage::status> session_done;
+  /// Whether, after a failed group transaction, the job may run again alone.
+  /// A batch session may not: it has already answered its requests.
+  bool retry_alone() const { return write.has_value(); }
 };
 
 /// Jobs applied in one transaction, with what each will be answered once
@@ -40,16 +49,17 @@ struct committer_state {
   static inline const char* name = "committer";
 };
 
-using committer_actor = caf::stateful_actor<committer_state>;
+using committer_pointer = committer_actor::stateful_pointer<committer_state>;
 
 /// Applies the jobs of `g` in a new transaction, filling `g.results`.
 /// Returns ok with `txn` ready to commit, or the failure that keeps nothing
 /// of it: the transaction could not begin, or a job spoiled it (map full,
 /// I/O); for a job alone, also its refusal (nothing to commit).
-storage::status apply(storage::engine& engine, group& g, std::unique_ptr<storage::write_transaction>& txn) {
-  if (storage::status s = engine.begin_write(txn); s != storage::status::ok) return s;
+storage::status apply(const committer_context& ctx, group& g, std::unique_ptr<storage::write_transaction>& txn) {
+  if (storage::status s = ctx.engine->begin_write(txn); s != storage::status::ok) return s;
   for (auto& q : g.jobs) {
-    storage::status s = q.job.apply(*txn);
+    storage::status s = q.write ? apply_write(*txn, q.write->list, q.write->write, ctx.history)
+                                : ctx.sessions->run(q.session, *txn);
     if (txn->failure() != storage::status::ok) return txn->failure();
     // Jobs check before they write, so a refusal left nothing behind; a
     // full map or an I/O error may have, and spoils the transaction.
@@ -60,44 +70,64 @@ storage::status apply(storage::engine& engine, group& g, std::unique_ptr<storage
   return storage::status::ok;
 }
 
-void schedule_flush(committer_actor* self) {
+void schedule_flush(committer_pointer self) {
   auto& st = self->state;
   if (st.flush_scheduled || st.committing || (st.queue.empty() && st.retries.empty())) return;
   st.flush_scheduled = true;
   self->send(self, flush_atom::value);
 }
 
-void quit_if_done(committer_actor* self) {
+void quit_if_done(committer_pointer self) {
   auto& st = self->state;
   if (st.stopping && !st.committing && !st.flush_scheduled && st.queue.empty() && st.retries.empty())
     self->quit(*st.stopping);
 }
 
+/// Answers one job whose storage work ended with `s`: a write with its
+/// outcome (and its list actor with its fate), a session with `s`.
+void deliver(committer_pointer self, queued_job& q, storage::status s) {
+  if (!q.write) {
+    q.session_done.deliver(s);
+    return;
+  }
+  const commit_request& w = *q.write;
+  write_outcome outcome;
+  if (s == storage::status::ok) {
+    outcome = outcome_of(w.write);
+  } else if (s == storage::status::stale) {
+    outcome.stale = true;
+  } else {
+    outcome = failed_with(failure_of(s, w.list));
+  }
+  q.written.deliver(std::move(outcome));
+  self->send(w.from, committed_atom::value, w.seq, s);
+}
+
 /// Answers the jobs of `g`, whose transaction ended with `s`. After a failed
 /// group each job that may runs again alone, so that one oversized or
 /// failing write does not take the others down.
-void answer(committer_actor* self, group& g, storage::status s) {
+void answer(committer_pointer self, group& g, storage::status s) {
   if (s == storage::status::ok) {
-    for (std::size_t i = 0; i < g.jobs.size(); ++i) g.jobs[i].promise.deliver(g.results[i]);
+    for (std::size_t i = 0; i < g.jobs.size(); ++i) deliver(self, g.jobs[i], g.results[i]);
     return;
   }
   if (g.alone) {
-    g.jobs.front().promise.deliver(s);
+    deliver(self, g.jobs.front(), s);
     return;
   }
   std::cerr << "kintod: group of " << g.jobs.size() << " writes failed (" << storage::status_text(s)
             << "); retrying one by one\n";
   for (auto& q : g.jobs) {
-    if (q.job.retry_alone)
+    if (q.retry_alone())
       self->state.retries.push_back(std::move(q));
     else
-      q.promise.deliver(s);
+      deliver(self, q, s);
   }
 }
 
 /// Begins the next group, unless a commit is still to report back: the jobs
 /// left to retry alone one at a time, then every queued job together.
-void begin_next(committer_actor* self, storage::engine& engine) {
+void begin_next(committer_pointer self, const committer_context& ctx) {
   auto& st = self->state;
   while (!st.committing && (!st.retries.empty() || !st.queue.empty())) {
     group g;
@@ -110,34 +140,46 @@ void begin_next(committer_actor* self, storage::engine& engine) {
       g.jobs.swap(st.queue);
     }
     std::unique_ptr<storage::write_transaction> txn;
-    if (storage::status s = apply(engine, g, txn); s != storage::status::ok) {
+    if (storage::status s = apply(ctx, g, txn); s != storage::status::ok) {
       answer(self, g, s);
       continue;
     }
     const std::uint64_t number = g.number;
     st.committing = std::move(g);
-    txn->commit([me = caf::actor_cast<caf::actor>(self), number](storage::status s) {
+    txn->commit([me = caf::actor_cast<committer_actor>(self), number](storage::status s) {
       caf::anon_send(me, committed_atom::value, number, s);
     });
   }
 }
 
-caf::behavior committer(committer_actor* self, storage::engine* engine) {
+committer_actor::behavior_type committer(committer_pointer self, committer_context ctx) {
   // Asked to stop, the committer first commits and answers what it holds.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     self->state.stopping = msg.reason;
     quit_if_done(self);
   });
   return {
-    [=](commit_atom, commit_job& job) -> caf::result<storage::status> {
-      auto promise = self->make_response_promise<storage::status>();
-      self->state.queue.push_back(queued_job{std::move(job), promise});
+    [=](commit_atom, commit_request& request) -> caf::result<write_outcome> {
+      queued_job q;
+      q.write = std::move(request);
+      q.written = self->make_response_promise<write_outcome>();
+      auto promise = q.written;
+      self->state.queue.push_back(std::move(q));
+      schedule_flush(self);
+      return promise;
+    },
+    [=](session_atom, std::uint64_t ticket) -> caf::result<storage::status> {
+      queued_job q;
+      q.session = ticket;
+      q.session_done = self->make_response_promise<storage::status>();
+      auto promise = q.session_done;
+      self->state.queue.push_back(std::move(q));
       schedule_flush(self);
       return promise;
     },
     [=](flush_atom) {
       self->state.flush_scheduled = false;
-      begin_next(self, *engine);
+      begin_next(self, ctx);
       quit_if_done(self);
     },
     [=](committed_atom, std::uint64_t number, storage::status s) {
@@ -156,8 +198,8 @@ caf::behavior committer(committer_actor* self, storage::engine* engine) {
 
 } // namespace
 
-caf::actor spawn_committer(caf::actor_system& system, storage::engine& engine) {
-  return system.spawn<caf::detached>(committer, &engine);
+committer_actor spawn_committer(caf::actor_system& system, committer_context context) {
+  return system.spawn<caf::detached>(committer, std::move(context));
 }
 
 } // namespace kinto::actors

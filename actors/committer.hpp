@@ -1,14 +1,23 @@
 // The committer: a detached actor (own thread, since commits block) that
-// applies every commit_job queued since its last commit in one write
-// transaction, commits it durably, then answers each job (group commit).
+// applies every job queued since its last commit in one write transaction,
+// commits it durably, then answers each job (group commit).
 #pragma once
 
+#include "actors/history.hpp"
 #include "actors/messages.hpp"
+#include "actors/session_board.hpp"
 
 namespace kinto::actors {
 
-/// Spawns the committer over `engine`. Jobs are (commit_atom, commit_job)
-/// requests answered with a storage::status once durable.
-caf::actor spawn_committer(caf::actor_system& system, storage::engine& engine);
+struct committer_context {
+  storage::engine* engine = nullptr;
+  history_options history;          ///< the history plugin, for the writes' storage work
+  session_board* sessions = nullptr; ///< the bodies of batch sessions, by ticket
+};
+
+/// Spawns the committer. Stamped writes, (commit_atom, commit_request), are
+/// answered with their outcome once durable (and their list actor told);
+/// batch sessions, (session_atom, ticket), with their status.
+committer_actor spawn_committer(caf::actor_system& system, committer_context context);
 
 } // namespace kinto::actors

@@ -13,7 +13,7 @@ namespace kinto::actors {
 /// What every list actor shares.
 struct list_context {
   storage::engine* engine;
-  caf::actor committer;
+  committer_actor committer;
   history_options history;
   std::chrono::milliseconds idle_retirement;
   /// Called when the actor has been idle; true means it may stop (it was
@@ -21,9 +21,9 @@ struct list_context {
   std::function<bool(const std::string& list_id)> retire;
 };
 
-/// Spawns the actor of `list`. `queued` counts jobs submitted to it and not
-/// yet answered; the actor decrements it as it answers.
-caf::actor spawn_list_actor(caf::actor_system& system, std::shared_ptr<const list_context> context,
+/// Spawns the actor of `list`. `queued` counts writes submitted to it whose
+/// fate it does not know yet; the actor decrements it as it learns.
+list_actor spawn_list_actor(caf::actor_system& system, std::shared_ptr<const list_context> context,
                             list_key list, std::shared_ptr<std::atomic<std::size_t>> queued);
 
 } // namespace kinto::actors

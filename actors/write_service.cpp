@@ -4,6 +4,7 @@
 #include "actors/write_service.hpp"
 
 #include "actors/committer.hpp"
+#include "actors/edge.hpp"
 #include "actors/list_actor.hpp"
 
 #include <array>
@@ -30,7 +31,7 @@ caf::actor_system_config& configured(caf::actor_system_config& cfg, std::size_t 
 
 struct write_service::impl {
   struct slot {
-    caf::actor actor;
+    list_actor actor;
     std::shared_ptr<std::atomic<std::size_t>> queued;
   };
   struct shard {
@@ -40,7 +41,8 @@ struct write_service::impl {
 
   impl(storage::engine& e, write_service_options o)
       : engine(e), options(o), system(configured(config, o.worker_threads)) {
-    committer = spawn_committer(system, engine);
+    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions});
+    for (auto& e : edges) e = std::make_unique<edge>(system);
     auto ctx = std::make_shared<list_context>();
     ctx->engine = &engine;
     ctx->committer = committer;
@@ -72,7 +74,14 @@ struct write_service::impl {
   write_service_options options;
   caf::actor_system_config config;
   caf::actor_system system;
-  caf::actor committer;
+  session_board sessions;
+  committer_actor committer;
+  /// Callers reach the actors through the edge of their thread (declared
+  /// after the system, so gone before it).
+  std::array<std::unique_ptr<edge>, 16> edges;
+  edge& edge_of_this_thread() {
+    return *edges[std::hash<std::thread::id>{}(std::this_thread::get_id()) % edges.size()];
+  }
   std::shared_ptr<const list_context> context;
   std::array<shard, 64> shards;
   std::atomic<bool> stopped{false};
@@ -116,7 +125,11 @@ void write_service::impl::dispatch(const list_key& list, planned_write write, st
       auto& slot = it->second;
       if (slot.queued->load(std::memory_order_relaxed) < options.max_pending_per_list) {
         slot.queued->fetch_add(1, std::memory_order_acq_rel);
-        caf::anon_send(slot.actor, write_atom::value, write_job{std::move(write), std::move(counted)});
+        auto shared = std::make_shared<decltype(counted)>(std::move(counted));
+        edge_of_this_thread().request<write_outcome>(
+          slot.actor, [shared](write_outcome& outcome) { (*shared)(std::move(outcome)); },
+          [shared](caf::error&) { (*shared)(failed_with(backend_unavailable())); }, write_atom::value,
+          std::move(write));
         return;
       }
     }
@@ -144,28 +157,25 @@ void write_service::impl::start_sessions_if_ready(std::unique_lock<std::mutex>& 
 void write_service::impl::start_session(std::function<void(write_session&)> body,
                                         std::function<void(storage::status)> done) {
   auto outcome = std::make_shared<storage::status>(storage::status::failed);
-  commit_job job;
-  job.retry_alone = false;
-  job.apply = [this, body = std::move(body), outcome](storage::write_transaction& group) {
-    write_session session(engine, group, options.history);
-    body(session);
-    *outcome = session.finish();
-    return storage::status::ok; // whatever the session did, the parent is intact
-  };
-  caf::actor committer_actor = committer;
-  system.spawn([this, committer_actor, job = std::move(job), outcome,
-                done = std::move(done)](caf::event_based_actor* self) mutable {
-    self->request(committer_actor, caf::infinite, commit_atom::value, std::move(job))
-      .then(
-        [this, outcome, done](storage::status committed) {
-          done(committed == storage::status::ok ? *outcome : committed);
-          session_finished();
-        },
-        [this, done](caf::error&) {
-          done(storage::status::failed);
-          session_finished();
-        });
-  });
+  const std::uint64_t ticket =
+    sessions.post([this, body = std::move(body), outcome](storage::write_transaction& group) {
+      write_session session(engine, group, options.history);
+      body(session);
+      *outcome = session.finish();
+      return storage::status::ok; // whatever the session did, the group is intact
+    });
+  auto shared_done = std::make_shared<std::function<void(storage::status)>>(std::move(done));
+  edge_of_this_thread().request<storage::status>(
+    committer,
+    [this, outcome, shared_done](storage::status committed) {
+      (*shared_done)(committed == storage::status::ok ? *outcome : committed);
+      session_finished();
+    },
+    [this, shared_done](caf::error&) {
+      (*shared_done)(storage::status::failed);
+      session_finished();
+    },
+    session_atom::value, ticket);
 }
 
 void write_service::impl::session_finished() {
@@ -237,7 +247,7 @@ void write_service::shutdown() {
   }
   impl_->context.reset();
   caf::anon_send_exit(impl_->committer, caf::exit_reason::user_shutdown);
-  impl_->committer = nullptr;
+  impl_->committer = committer_actor{};
   impl_.reset(); // the actor system's destructor waits for every actor
 }
 
