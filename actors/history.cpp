@@ -53,7 +53,7 @@ bool excluded(const history_options& options, std::string_view uri, std::string_
 /// tracked: a counter per (bucket, resource name[, user]) in the meta
 /// database says when to look; the look counts exactly and deletes the
 /// oldest entries beyond max_count.
-storage::status trim(storage::batch& b, const history_options& options, const std::string& bucket_uri,
+storage::status trim(storage::writer& b, const history_options& options, const std::string& bucket_uri,
                      std::string_view resource, const std::string& author) {
   if (options.auto_trim_max_count <= 0) return storage::status::ok;
   const bool per_user = !options.auto_trim_user_ids.empty();
@@ -94,7 +94,7 @@ storage::status trim(storage::batch& b, const history_options& options, const st
 
 } // namespace
 
-storage::status record_history(storage::batch& b, const history_options& options, const list_key& list,
+storage::status record_history(storage::writer& b, const history_options& options, const list_key& list,
                                const std::string& id, const write_plan& plan, const std::string& author) {
   const kind k = list.of;
   if (!options.enabled || !(k == kind::bucket || k == kind::group || k == kind::collection || k == kind::record))

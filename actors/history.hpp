@@ -25,7 +25,7 @@ struct history_options {
 /// Appends the entry of `plan` (a write of `id` in `list` by `author`) to the
 /// history of its bucket, unless excluded. Its timestamp follows the history
 /// list's; its read permission is fixed from the ACLs at this moment.
-[[nodiscard]] storage::status record_history(storage::batch& b, const history_options& options, const list_key& list,
+[[nodiscard]] storage::status record_history(storage::writer& b, const history_options& options, const list_key& list,
                                              const std::string& id, const write_plan& plan, const std::string& author);
 
 } // namespace kinto::actors

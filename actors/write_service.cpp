@@ -219,7 +219,7 @@ void write_service::run_session(std::function<void(write_session&)> body, std::f
   impl_->start_sessions_if_ready(lock);
 }
 
-void write_service::run_exclusive(std::function<storage::status(storage::batch&)> apply,
+void write_service::run_exclusive(std::function<storage::status(storage::writer&)> apply,
                                   std::function<void(storage::status)> done) {
   auto status = std::make_shared<storage::status>(storage::status::failed);
   run_session([apply = std::move(apply), status](write_session& session) { *status = session.run(apply); },

@@ -48,7 +48,7 @@ public:
 
   /// Runs `apply` alone in a session of its own (flush, server-wide facts).
   /// `done` gets its status.
-  void run_exclusive(std::function<storage::status(storage::batch&)> apply,
+  void run_exclusive(std::function<storage::status(storage::writer&)> apply,
                      std::function<void(storage::status)> done);
 
   /// Number of list actors alive (for tests and diagnostics).

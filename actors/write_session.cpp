@@ -29,7 +29,7 @@ const storage::view& write_session::read() const {
 
 write_outcome write_session::write(const list_key& list, planned_write w) {
   if (spoiled_ || aborted_) return failed_with(backend_unavailable());
-  storage::batch& b = *writes_;
+  storage::writer& b = *writes_;
   stamp(w.plan, b.list_timestamp(list).value_or(0), now_ms());
   storage::status s = apply_write(b, list, w, history_);
   if (s != storage::status::ok) {
@@ -42,7 +42,7 @@ write_outcome write_session::write(const list_key& list, planned_write w) {
   return outcome_of(w);
 }
 
-storage::status write_session::run(const std::function<storage::status(storage::batch&)>& apply) {
+storage::status write_session::run(const std::function<storage::status(storage::writer&)>& apply) {
   if (spoiled_ || aborted_) return storage::status::failed;
   const storage::status s = apply(*writes_);
   if (s != storage::status::ok) spoiled_ = true;

@@ -37,7 +37,7 @@ public:
   const storage::key_limits& keys() const { return engine_.keys(); }
 
   /// Runs server-wide work (flush, user data) inside the session.
-  storage::status run(const std::function<storage::status(storage::batch&)>& apply);
+  storage::status run(const std::function<storage::status(storage::writer&)>& apply);
 
   /// Drops every write made so far; later writes start afresh (a 409).
   void roll_back();

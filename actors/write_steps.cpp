@@ -49,7 +49,7 @@ write_outcome outcome_of(const planned_write& w) {
   return outcome;
 }
 
-storage::status apply_write(storage::batch& b, const list_key& list, const planned_write& w,
+storage::status apply_write(storage::writer& b, const list_key& list, const planned_write& w,
                             const history_options& history) {
   const write_plan& plan = w.plan;
   const std::string& id = w.id;

@@ -14,7 +14,7 @@ namespace kinto::actors {
 /// The storage work of a stamped write. It checks before it writes (the
 /// parent still exists, the version planned on is the stored one, the
 /// timestamp is free), so a refusal leaves nothing.
-storage::status apply_write(storage::batch& b, const list_key& list, const planned_write& w,
+storage::status apply_write(storage::writer& b, const list_key& list, const planned_write& w,
                             const history_options& history);
 
 /// The client's error for a storage status other than ok (and stale).

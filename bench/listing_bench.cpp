@@ -241,7 +241,7 @@ void load(dataset& d) {
     std::unique_ptr<storage::write_transaction> txn;
     if (storage::status s = d.store->begin_write(txn); s != storage::status::ok)
       fail(std::string("begin: ") + std::string(storage::status_text(s)));
-    storage::batch& b = *txn;
+    storage::writer& b = *txn;
     const std::size_t end = std::min(d.records, done + per_transaction);
     for (; done < end; ++done) {
       const std::string id = bench::uuid4(rng);

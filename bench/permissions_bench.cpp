@@ -255,7 +255,7 @@ std::uint64_t load_records(application& a, const std::vector<user>& users, std::
   const std::uint64_t first = now_ms() - records - 1000;
   for (std::size_t begin = 0; begin < records; begin += per_transaction) {
     const std::size_t end = std::min(records, begin + per_transaction);
-    auto chunk = [&, begin, end](storage::batch& b) {
+    auto chunk = [&, begin, end](storage::writer& b) {
       for (std::size_t i = begin; i < end; ++i) {
         const std::string id = bench::uuid4(*rng);
         storage::object obj;

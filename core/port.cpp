@@ -26,7 +26,7 @@ public:
     body(*this);
     done(session_.aborted() ? storage::status::failed : storage::status::ok);
   }
-  void apply(std::function<storage::status(storage::batch&)> work, std::function<void(storage::status)> done) override {
+  void apply(std::function<storage::status(storage::writer&)> work, std::function<void(storage::status)> done) override {
     done(session_.run(work));
   }
   bool offload(std::function<void()> work) override {
@@ -77,7 +77,7 @@ void direct_port::transact(std::function<void(transaction&)> body, std::function
     std::move(done));
 }
 
-void direct_port::apply(std::function<storage::status(storage::batch&)> work,
+void direct_port::apply(std::function<storage::status(storage::writer&)> work,
                         std::function<void(storage::status)> done) {
   writes_.run_exclusive(std::move(work), std::move(done));
 }

@@ -36,7 +36,7 @@ public:
   /// kept is durable, or the storage failure that made it keep nothing.
   virtual void transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) = 0;
   /// Server-wide storage work (flush, user data), alone; `done` gets its status.
-  virtual void apply(std::function<storage::status(storage::batch&)> work,
+  virtual void apply(std::function<storage::status(storage::writer&)> work,
                      std::function<void(storage::status)> done) = 0;
   /// Runs slow work (password hashing) away from the I/O threads (inline in
   /// a transaction). False, and nothing run, when too much already waits.
@@ -61,7 +61,7 @@ public:
   storage::snapshot read() const override;
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) override;
   void transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) override;
-  void apply(std::function<storage::status(storage::batch&)> work, std::function<void(storage::status)> done) override;
+  void apply(std::function<storage::status(storage::writer&)> work, std::function<void(storage::status)> done) override;
   bool offload(std::function<void()> work) override { return offload_(std::move(work)); }
 
 private:

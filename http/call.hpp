@@ -75,7 +75,7 @@ struct call {
   }
   /// Permission decisions over `v` for this request's caller.
   core::decider decider(const storage::view& v) const { return core::decider(v, who, cfg().principal_settings); }
-  void run_exclusive(std::function<storage::status(storage::batch&)> apply,
+  void run_exclusive(std::function<storage::status(storage::writer&)> apply,
                      std::function<void(storage::status)> done) const {
     port.apply(std::move(apply), std::move(done));
   }
@@ -103,7 +103,7 @@ void handle_permissions(const call_ptr& c);
 void handle_user_data(const call_ptr& c);
 void handle_flush(const call_ptr& c);
 void handle_batch(const call_ptr& c);
-void handle_snapshot(const call_ptr& c);
+void handle_history_snapshot(const call_ptr& c);
 
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.

@@ -2,7 +2,6 @@
 // caller's principals appear in some permission, with the names they imply,
 // plus what settings grant; filtered, sorted and paginated like any list.
 #include "http/call.hpp"
-#include "http/call.hpp"
 
 #include "core/write_rules.hpp"
 #include "schema/query.hpp"

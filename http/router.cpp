@@ -4,7 +4,6 @@
 // carries are added in call::send, the one exit.
 #include "http/app.hpp"
 #include "http/call.hpp"
-#include "http/call.hpp"
 #include "http/routes.hpp"
 
 #include "schema/json.hpp"

@@ -89,7 +89,7 @@ const std::vector<route_spec>& route_table() {
      "One bucket"},
     {"/buckets/{bucket_id}/history", handle_plural, e::plural, kind::history, {"GET", "HEAD", "DELETE"}, with_history,
      principals, "History", "Changes in a bucket"},
-    {"/buckets/{bucket_id}/snapshot/collections/{snapshot}", handle_snapshot, e::service, {}, {"GET"}, with_history,
+    {"/buckets/{bucket_id}/snapshot/collections/{snapshot}", handle_history_snapshot, e::service, {}, {"GET"}, with_history,
      principals, "History", "Records of a collection as they were at a timestamp ({collection_id}@{timestamp})"},
     {"/buckets/{bucket_id}/groups", handle_plural, e::plural, kind::group, plural_methods, always, principals, "Groups",
      "Groups of a bucket"},

@@ -158,7 +158,7 @@ void handle_heartbeat(const call_ptr& c) {
   if (!readable || c->cfg().readonly) return answer(readable);
   const std::string now = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch()).count());
-  c->run_exclusive([now](storage::batch& b) { return b.set_meta("heartbeat", now); },
+  c->run_exclusive([now](storage::writer& b) { return b.set_meta("heartbeat", now); },
                    [c, answer](storage::status s) { c->resume([answer, s] { answer(s == storage::status::ok); }); });
 }
 
@@ -259,7 +259,7 @@ void handle_api(const call_ptr& c) {
 
 void handle_flush(const call_ptr& c) {
   // Everything goes, in one transaction after the writes already queued.
-  c->run_exclusive([](storage::batch& b) { return b.erase_everything(); },
+  c->run_exclusive([](storage::writer& b) { return b.erase_everything(); },
                             [c](storage::status s) {
                               c->resume([c, s] {
                                 if (s != storage::status::ok) return c->fail(backend_unavailable());

@@ -3,7 +3,6 @@
 // permission and group membership. For operators listed in
 // `user-data_delete_principals`.
 #include "http/call.hpp"
-#include "http/call.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -35,7 +34,7 @@ void handle_user_data(const call_ptr& c) {
   }
 
   auto finish = [c, principal] {
-    c->run_exclusive([principal](storage::batch& b) { return b.forget_principal(principal); },
+    c->run_exclusive([principal](storage::writer& b) { return b.forget_principal(principal); },
                               [c, principal](storage::status s) {
                                 c->resume([c, principal, s] {
                                   if (s != storage::status::ok) return c->fail(backend_unavailable());

@@ -107,13 +107,13 @@ private:
 /// Read and write operations inside a write transaction. Reads see the
 /// transaction's own writes.
 ///
-/// A write answers `conflict` or `missing` having written nothing. `full`
+/// A write answers `conflict`, `stale` or `missing` having written nothing. `full`
 /// or `failed` may leave it half done: the transaction remembers the first
 /// such failure, and also a read that failed otherwise than by finding
 /// nothing (it answered "not found", which nothing may be decided on). From
 /// then on every write answers that failure without writing, and the
 /// transaction cannot commit.
-class batch : public view {
+class writer : public view {
 public:
   /// Stores the object (or tombstone) `id` and moves its entry in the change
   /// index from the stored version's timestamp to its new one. `previous` is
@@ -153,7 +153,7 @@ public:
 /// (destroyed unreleased), they vanish, leaving the enclosing transaction as
 /// it was when the savepoint was opened. Until then the enclosing
 /// transaction must not be used, and must outlive it.
-class savepoint : public batch {
+class savepoint : public writer {
 public:
   /// Makes the savepoint's writes the enclosing transaction's and ends it:
   /// only its destruction may follow. Anything but ok means none of them
@@ -164,7 +164,7 @@ public:
 
 /// The top-level write transaction. Destroyed without commit(), it keeps
 /// nothing.
-class write_transaction : public batch {
+class write_transaction : public writer {
 public:
   /// Opens a savepoint of this transaction, which must be released or
   /// dropped before another is opened; nullptr when none can begin.

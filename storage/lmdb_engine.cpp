@@ -175,7 +175,7 @@ std::vector<std::string> grant_keys(std::string_view uri, std::string_view json_
   return keys;
 }
 
-/// The operations of view and batch over one LMDB transaction, which its
+/// The operations of view and writer over one LMDB transaction, which its
 /// owner keeps open while they run. Remembers the first failure: a write
 /// that failed, or a read that failed otherwise than by finding nothing
 /// (those read as "not found"); later writes answer it without writing
@@ -602,7 +602,7 @@ private:
   lmdb::txn txn_;
 };
 
-/// batch's writes, for savepoints and write transactions.
+/// writer's writes, for savepoints and write transactions.
 template <class Interface> class writes : public reads<Interface> {
 public:
   status put(const list_key& list, std::string_view id, const object& obj,

@@ -391,7 +391,7 @@ TEST_CASE("each row of the route table names the handler that serves it") {
            {"/", handle_hello, endpoint::service, ""},
            {"/batch", handle_batch, endpoint::service, ""},
            {"/__user_data__/account:alice", handle_user_data, endpoint::service, "account:alice"},
-           {"/buckets/b/snapshot/collections/c@12", handle_snapshot, endpoint::service, "c@12"},
+           {"/buckets/b/snapshot/collections/c@12", handle_history_snapshot, endpoint::service, "c@12"},
            {"/buckets", handle_plural, endpoint::plural, ""},
            {"/buckets/b/collections/c/records/r", handle_object, endpoint::object, "r"},
            {"/permissions", handle_permissions, endpoint::permissions, ""},

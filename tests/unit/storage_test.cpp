@@ -70,7 +70,7 @@ std::vector<std::string> ids_newest_first(const storage::view& v, const list_key
 
 TEST_CASE("put then get returns the same object") {
   fixture f;
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "r1", object{10, false, R"({"a":1})"}, std::nullopt) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "r1", object{10, false, R"({"a":1})"}, std::nullopt) == status::ok); });
   auto snap = f.engine->read();
   auto got = snap.get(records, "r1");
   REQUIRE(got);
@@ -83,13 +83,13 @@ TEST_CASE("put then get returns the same object") {
 
 TEST_CASE("the change index lists objects newest first and moves on update") {
   fixture f;
-  f.write([](storage::batch& b) {
+  f.write([](storage::writer& b) {
     REQUIRE(b.put(records, "a", object{1, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "b", object{2, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "c", object{3, false, "{}"}, std::nullopt) == status::ok);
   });
   CHECK(ids_newest_first(f.engine->read(), records) == std::vector<std::string>{"c", "b", "a"});
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, "{}"}, 1) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "a", object{4, false, "{}"}, 1) == status::ok); });
   auto snap = f.engine->read();
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a", "c", "b"});
   SECTION("bounds are strict") {
@@ -104,7 +104,7 @@ TEST_CASE("the change index lists objects newest first and moves on update") {
 
 TEST_CASE("a timestamp already used in the list is a conflict that writes nothing") {
   fixture f;
-  f.write([](storage::batch& b) {
+  f.write([](storage::writer& b) {
     REQUIRE(b.put(records, "a", object{5, false, R"({"v":1})"}, std::nullopt) == status::ok);
     CHECK(b.put(records, "b", object{5, false, R"({"v":2})"}, std::nullopt) == status::conflict);
   });
@@ -115,16 +115,16 @@ TEST_CASE("a timestamp already used in the list is a conflict that writes nothin
 
 TEST_CASE("a write planned on a version that is not the stored one is stale and writes nothing") {
   fixture f;
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{1, false, R"({"v":1})"}, std::nullopt) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "a", object{1, false, R"({"v":1})"}, std::nullopt) == status::ok); });
   // Planned on version 2, which never became durable (e.g. refused: map full).
-  f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::stale); });
+  f.write([](storage::writer& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, 2) == status::stale); });
   // Planned on nothing stored, while version 1 is.
-  f.write([](storage::batch& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, std::nullopt) == status::stale); });
+  f.write([](storage::writer& b) { CHECK(b.put(records, "a", object{3, false, R"({"v":3})"}, std::nullopt) == status::stale); });
   auto snap = f.engine->read();
   CHECK(snap.get(records, "a")->last_modified == 1);
   CHECK(ids_newest_first(snap, records) == std::vector<std::string>{"a"});
   // Planned on the stored version: the change entry moves, one entry only.
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "a", object{4, false, R"({"v":4})"}, 1) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "a", object{4, false, R"({"v":4})"}, 1) == status::ok); });
   CHECK(ids_newest_first(f.engine->read(), records) == std::vector<std::string>{"a"});
   CHECK(ids_newest_first(f.engine->read(), records, 3) == std::vector<std::string>{"a"});
   CHECK(ids_newest_first(f.engine->read(), records, 0, 4).empty());
@@ -132,7 +132,7 @@ TEST_CASE("a write planned on a version that is not the stored one is stale and 
 
 TEST_CASE("tombstones are kept and flagged") {
   fixture f;
-  f.write([](storage::batch& b) {
+  f.write([](storage::writer& b) {
     REQUIRE(b.put(records, "a", object{1, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(records, "a", object{2, true, ""}, 1) == status::ok);
   });
@@ -152,7 +152,7 @@ TEST_CASE("tombstones are kept and flagged") {
 TEST_CASE("list timestamps and permissions are stored per list and per object") {
   fixture f;
   CHECK_FALSE(f.engine->read().list_timestamp(records));
-  f.write([](storage::batch& b) {
+  f.write([](storage::writer& b) {
     REQUIRE(b.set_list_timestamp(records, 42) == status::ok);
     REQUIRE(b.set_permissions("/buckets/b", R"({"write":["u"]})") == status::ok);
   });
@@ -160,19 +160,19 @@ TEST_CASE("list timestamps and permissions are stored per list and per object") 
   CHECK(snap.list_timestamp(records) == 42u);
   CHECK_FALSE(snap.list_timestamp(list_key{"/buckets/b", kind::collection}));
   CHECK(snap.permissions("/buckets/b") == std::string(R"({"write":["u"]})"));
-  f.write([](storage::batch& b) { REQUIRE(b.set_permissions("/buckets/b", "{}") == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.set_permissions("/buckets/b", "{}") == status::ok); });
   CHECK_FALSE(f.engine->read().permissions("/buckets/b"));
 }
 
 TEST_CASE("memberships give the groups of a principal") {
   fixture f;
-  f.write([](storage::batch& b) {
+  f.write([](storage::writer& b) {
     REQUIRE(b.add_member("alice", "/buckets/b/groups/g1") == status::ok);
     REQUIRE(b.add_member("alice", "/buckets/b/groups/g2") == status::ok);
     REQUIRE(b.add_member("alicia", "/buckets/b/groups/g3") == status::ok);
   });
   CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2"});
-  f.write([](storage::batch& b) { REQUIRE(b.remove_member("alice", "/buckets/b/groups/g1") == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.remove_member("alice", "/buckets/b/groups/g1") == status::ok); });
   CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
 }
 
@@ -182,7 +182,7 @@ TEST_CASE("erasing the children of a bucket removes everything below it and noth
   const list_key groups{"/buckets/b", kind::group};
   const list_key collections{"/buckets/b", kind::collection};
   const list_key other{"/buckets/bb", kind::collection};
-  f.write([&](storage::batch& b) {
+  f.write([&](storage::writer& b) {
     REQUIRE(b.put(buckets, "b", object{1, false, "{}"}, std::nullopt) == status::ok);
     REQUIRE(b.put(groups, "g", object{2, false, R"({"members":["alice"]})"}, std::nullopt) == status::ok);
     REQUIRE(b.add_member("alice", "/buckets/b/groups/g") == status::ok);
@@ -250,15 +250,15 @@ TEST_CASE("the reverse index of permissions follows every change") {
     });
     return found;
   };
-  f.write([](storage::batch& b) {
+  f.write([](storage::writer& b) {
     REQUIRE(b.set_permissions("/buckets/b/collections/c/records/r", R"({"read":["bob"],"write":["alice"]})") == status::ok);
     REQUIRE(b.set_permissions("/buckets/b", R"({"write":["alice"]})") == status::ok);
   });
   CHECK(uris_of("bob", "") == std::vector<std::string>{"/buckets/b/collections/c/records/r#read"});
   CHECK(uris_of("alice", "/buckets/b/collections/") == std::vector<std::string>{"/buckets/b/collections/c/records/r#write"});
-  f.write([](storage::batch& b) { REQUIRE(b.set_permissions("/buckets/b/collections/c/records/r", R"({"write":["alice"]})") == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.set_permissions("/buckets/b/collections/c/records/r", R"({"write":["alice"]})") == status::ok); });
   CHECK(uris_of("bob", "").empty());
-  f.write([](storage::batch& b) { REQUIRE(b.erase_children("/buckets/b") == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.erase_children("/buckets/b") == status::ok); });
   CHECK(uris_of("alice", "") == std::vector<std::string>{"/buckets/b#write"});
 }
 
@@ -318,7 +318,7 @@ TEST_CASE("every key built from the longest URIs and principals fits, one byte m
   // A history entry of the longest bucket, readable by the longest principal.
   const list_key history{bucket_uri, kind::history};
   const std::string entry_id(storage::history_entry_id_bytes, 'e'), entry_uri = history.object_uri(entry_id);
-  f.write([&](storage::batch& b) {
+  f.write([&](storage::writer& b) {
     for (const auto& t : targets) {
       INFO(kind_name(t.list.of));
       const std::string uri = t.list.object_uri(t.id);
@@ -411,7 +411,7 @@ TEST_CASE("reads of ids too long for a key find nothing, which is no failure") {
 
 TEST_CASE("after a write fails, the transaction's later writes and its commit fail too") {
   fixture f(std::size_t(1) << 20);
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
   auto txn = begin(*f.engine);
   REQUIRE(txn->put(records, "a", object{2, false, "{}"}, std::nullopt) == status::ok);
   const std::string big(200000, 'x');
@@ -435,7 +435,7 @@ TEST_CASE("after a write fails, the transaction's later writes and its commit fa
 
 TEST_CASE("a read that fails, rather than finding nothing, fails the transaction") {
   fixture f;
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "kept", object{1, false, "{}"}, std::nullopt) == status::ok); });
   auto txn = begin(*f.engine);
   REQUIRE(txn->put(records, "a", object{2, false, "{}"}, std::nullopt) == status::ok);
   // While a savepoint is open LMDB refuses the enclosing transaction's reads.
@@ -580,7 +580,7 @@ TEST_CASE("a commit calls done once, when what it wrote is durable and visible")
   CHECK(visible);
   txn.reset();
   // The next transaction may begin once `done` has run.
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
   CHECK(f.engine->read().get(records, "s"));
 }
 
@@ -591,6 +591,6 @@ TEST_CASE("a write transaction destroyed without commit keeps nothing") {
     REQUIRE(txn->put(records, "r", object{1, false, "{}"}, std::nullopt) == status::ok);
   }
   CHECK_FALSE(f.engine->read().get(records, "r"));
-  f.write([](storage::batch& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
+  f.write([](storage::writer& b) { REQUIRE(b.put(records, "s", object{2, false, "{}"}, std::nullopt) == status::ok); });
   CHECK(f.engine->read().get(records, "s"));
 }

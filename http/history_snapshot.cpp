@@ -2,14 +2,13 @@
 // batch-and-plugins.md §3.5): the records of a collection as they were at a
 // timestamp, rebuilt from the current records and the bucket's history.
 #include "http/call.hpp"
-#include "http/call.hpp"
 
 #include <charconv>
 #include <map>
 
 namespace kinto::http {
 
-void handle_snapshot(const call_ptr& c) {
+void handle_history_snapshot(const call_ptr& c) {
   const std::string& spec = c->r.id; // "<cid>@<timestamp>"
   const auto at = spec.rfind('@');
   std::uint64_t when = 0;
