@@ -60,6 +60,8 @@ public:
   bool holds_on_some(const list_key& list, std::span<const std::string_view> names) const;
   /// The ACL of the object `uri`, decoded once.
   const acl& acl_of(const std::string& uri);
+  /// Takes `a` as the ACL of `uri` (already read from the same view).
+  void know(const std::string& uri, acl a) { acls_.insert_or_assign(uri, std::move(a)); }
 
 private:
   const storage::view& view_;

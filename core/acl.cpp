@@ -7,12 +7,16 @@
 namespace kinto::core {
 
 acl acl::decode(std::string_view json_object) {
-  acl out;
-  if (json_object.empty() || json_object == "{}") return out;
+  if (json_object.empty() || json_object == "{}") return acl{};
   std::string err;
   auto parsed = json::parse(json_object, err);
-  if (!parsed || !parsed->is_object()) return out;
-  for (const auto& [name, listed] : parsed->as_object()) {
+  return parsed ? from(*parsed) : acl{};
+}
+
+acl acl::from(const json::value& permissions) {
+  acl out;
+  if (!permissions.is_object()) return out;
+  for (const auto& [name, listed] : permissions.as_object()) {
     if (!listed.is_array()) continue;
     std::vector<std::string> principals;
     principals.reserve(listed.as_array().size());

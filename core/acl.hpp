@@ -9,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+namespace kinto::json {
+class value;
+}
+
 namespace kinto::core {
 
 class acl {
@@ -18,6 +22,8 @@ public:
   /// whose value is not an array, and principals that are not strings, are
   /// skipped (they are never written).
   static acl decode(std::string_view json_object);
+  /// The same from an ACL already parsed (a write's target, read once).
+  static acl from(const json::value& permissions);
 
   /// Whether permission `name` lists one of `principals`.
   bool grants(std::string_view name, std::span<const std::string> principals) const;

@@ -15,9 +15,11 @@ class session_port final : public transaction {
 public:
   explicit session_port(actors::write_session& session) : session_(session) {}
   storage::snapshot read() const override { return storage::snapshot(session_.read()); }
-  void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) override {
+  void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
+             const target_read* read) override {
     // Planned on the session's own state, which nothing else changes meanwhile.
-    auto planned = plan_against(session_.read(), list, cmd, session_.keys());
+    auto planned = read ? plan_on(read->view, read->current, list, cmd, session_.keys())
+                        : plan_against(session_.read(), list, cmd, session_.keys());
     if (auto* answered = std::get_if<actors::write_outcome>(&planned)) return done(std::move(*answered));
     done(session_.write(list, std::move(std::get<actors::planned_write>(planned))));
   }
@@ -49,10 +51,16 @@ namespace {
 /// Plans `cmd` on a fresh snapshot and submits it; a write found stale (its
 /// target changed after the snapshot) is planned again on what is stored.
 void plan_and_submit(storage::engine& store, actors::write_service& writes, const list_key& list,
-                     std::shared_ptr<const actors::write_command> cmd, std::function<void(actors::write_outcome)> done) {
-  storage::snapshot snap = store.read();
-  if (!snap.valid()) return done(actors::failed_with(backend_unavailable()));
-  auto planned = plan_against(snap, list, *cmd, store.keys());
+                     std::shared_ptr<const actors::write_command> cmd, std::function<void(actors::write_outcome)> done,
+                     const target_read* read = nullptr) {
+  std::variant<actors::planned_write, actors::write_outcome> planned;
+  if (read) {
+    planned = plan_on(read->view, read->current, list, *cmd, store.keys());
+  } else {
+    storage::snapshot snap = store.read();
+    if (!snap.valid()) return done(actors::failed_with(backend_unavailable()));
+    planned = plan_against(snap, list, *cmd, store.keys());
+  }
   if (auto* answered = std::get_if<actors::write_outcome>(&planned)) return done(std::move(*answered));
   writes.submit(list, std::move(std::get<actors::planned_write>(planned)),
                 [&store, &writes, list, cmd, done = std::move(done)](actors::write_outcome outcome) mutable {
@@ -64,8 +72,9 @@ void plan_and_submit(storage::engine& store, actors::write_service& writes, cons
 } // namespace
 
 void direct_port::write(const list_key& list, actors::write_command cmd,
-                        std::function<void(actors::write_outcome)> done) {
-  plan_and_submit(store_, writes_, list, std::make_shared<const actors::write_command>(std::move(cmd)), std::move(done));
+                        std::function<void(actors::write_outcome)> done, const target_read* read) {
+  plan_and_submit(store_, writes_, list, std::make_shared<const actors::write_command>(std::move(cmd)), std::move(done),
+                  read);
 }
 
 void direct_port::transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "actors/commands.hpp"
+#include "core/write_rules.hpp"
 #include "storage/engine.hpp"
 
 #include <functional>
@@ -21,6 +22,13 @@ namespace kinto::core {
 
 class transaction;
 
+/// What a request already read of a write's target, from its view: the
+/// write is planned on it first, so that the target is read once.
+struct target_read {
+  const storage::view& view;
+  const current_state& current;
+};
+
 class port {
 public:
   virtual ~port() = default;
@@ -28,9 +36,11 @@ public:
   /// Check valid().
   virtual storage::snapshot read() const = 0;
   /// One object write; `done` runs once, when it is durable or refused (in
-  /// a transaction: before write() returns, and durable with it).
-  virtual void write(const list_key& list, actors::write_command cmd,
-                     std::function<void(actors::write_outcome)> done) = 0;
+  /// a transaction: before write() returns, and durable with it). `read`,
+  /// when given, is what the caller read of the target (used during the
+  /// call only).
+  virtual void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
+                     const target_read* read) = 0;
   /// Runs `body` in a transaction, alone among writers, reading what it
   /// writes (inside a transaction: in that one). `done` gets ok once what it
   /// kept is durable, or the storage failure that made it keep nothing.
@@ -59,7 +69,8 @@ public:
   direct_port(storage::engine& store, actors::write_service& writes, std::function<bool(std::function<void()>)> offload)
       : store_(store), writes_(writes), offload_(std::move(offload)) {}
   storage::snapshot read() const override;
-  void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) override;
+  void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
+             const target_read* read) override;
   void transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) override;
   void apply(std::function<storage::status(storage::writer&)> work, std::function<void(storage::status)> done) override;
   bool offload(std::function<void()> work) override { return offload_(std::move(work)); }

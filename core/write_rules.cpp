@@ -344,6 +344,12 @@ std::variant<planned_write, write_outcome> plan_against(const storage::view& v, 
                                                         const write_command& cmd, const storage::key_limits& keys) {
   current_state current;
   if (cmd.op != write_op::touch) current = read_current(v, list, cmd.id);
+  return plan_on(v, current, list, cmd, keys);
+}
+
+std::variant<planned_write, write_outcome> plan_on(const storage::view& v, const current_state& current,
+                                                   const list_key& list, const write_command& cmd,
+                                                   const storage::key_limits& keys) {
   const std::uint64_t list_ts = v.list_timestamp(list).value_or(0);
   auto planned = plan_write(list, cmd, current, list_ts, actors::now_ms(), keys);
   if (auto* failure = std::get_if<error>(&planned)) {

@@ -39,6 +39,12 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
 /// The object `id` of `list` and its permissions (decoded once), as `v` holds them.
 current_state read_current(const storage::view& v, const list_key& list, const std::string& id);
 
+/// Plans `cmd` on `current`, its target's state as read from `v`, whose list
+/// timestamp it takes.
+std::variant<planned_write, write_outcome> plan_on(const storage::view& v, const current_state& current,
+                                                   const list_key& list, const write_command& cmd,
+                                                   const storage::key_limits& keys);
+
 /// Plans `cmd` against what `v` holds: its target's state and its list's
 /// timestamp, for an engine whose keys are bounded by `keys`. A refusal
 /// comes back as a failed outcome (a 412 carries the target's timestamp);

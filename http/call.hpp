@@ -70,8 +70,10 @@ struct call {
   /// answered), or inline when there is none.
   void resume(std::function<void()> work) const;
   storage::snapshot read() const { return port.read(); }
-  void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done) const {
-    port.write(list, std::move(cmd), std::move(done));
+  /// `read`: what the request read of the target, from its snapshot.
+  void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
+              const core::target_read* read = nullptr) const {
+    port.write(list, std::move(cmd), std::move(done), read);
   }
   /// Permission decisions over `v` for this request's caller.
   core::decider decider(const storage::view& v) const { return core::decider(v, who, cfg().principal_settings); }

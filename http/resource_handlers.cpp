@@ -83,8 +83,10 @@ void with_hashed_password(const call_ptr& c, actors::write_command& cmd, std::fu
   if (!queued) c->fail(backend_unavailable());
 }
 
+/// `read`: what the handler read of the target, from its snapshot (the
+/// write is planned on it), when the write is submitted before it returns.
 void submit_write(const call_ptr& c, const list_key& list, actors::write_command cmd, std::optional<json::value> sent,
-                  std::string behaviour) {
+                  std::string behaviour, const core::target_read* read = nullptr) {
   const bool is_account = list.of == kind::account;
   const std::string id = cmd.id;
   const bool removes = cmd.op == actors::write_op::remove;
@@ -105,9 +107,12 @@ void submit_write(const call_ptr& c, const list_key& list, actors::write_command
     if (is_account) viewer.principals.push_back("account:" + id);
     send_object(c, out.created ? 201 : 200, out.last_modified, render_object(viewer, data, out.permissions));
   };
-  c->submit(list, std::move(cmd), [c, on_outcome = std::move(on_outcome)](actors::write_outcome out) mutable {
-    c->resume([on_outcome = std::move(on_outcome), out = std::move(out)]() mutable { on_outcome(std::move(out)); });
-  });
+  c->submit(
+    list, std::move(cmd),
+    [c, on_outcome = std::move(on_outcome)](actors::write_outcome out) mutable {
+      c->resume([on_outcome = std::move(on_outcome), out = std::move(out)]() mutable { on_outcome(std::move(out)); });
+    },
+    read);
 }
 
 void object_read(const call_ptr& c, const storage::view& snap) {
@@ -260,10 +265,13 @@ void handle_object(const call_ptr& c) {
     });
   }
 
-  // auth-permissions.md §5.1–§5.2.
-  auto current = snap.get(list, c->r.id);
-  const bool exists = current && !current->deleted;
-  if (!c->decider(snap).may(list, c->r.id, core::needed_for_write(cmd.op, exists, cmd.pre))) return c->fail(denied(*c));
+  // auth-permissions.md §5.1–§5.2. The target is read once: for this
+  // decision, then to plan the write on.
+  const core::current_state target = core::read_current(snap, list, c->r.id);
+  const bool exists = target.exists();
+  core::decider access = c->decider(snap);
+  if (exists) access.know(list.object_uri(c->r.id), core::acl::from(target.permissions));
+  if (!access.may(list, c->r.id, core::needed_for_write(cmd.op, exists, cmd.pre))) return c->fail(denied(*c));
   if (owner_missing) return c->fail(*owner_missing);
   if (!valid_id(k, c->r.id)) return c->fail(invalid_id);
   if (cmd.op != actors::write_op::remove) {
@@ -271,7 +279,8 @@ void handle_object(const call_ptr& c) {
     if (auto* e = std::get_if<error>(&validator)) return c->fail(*e);
     cmd.validate = std::move(std::get<core::write_validator>(validator));
   }
-  submit_write(c, list, std::move(cmd), std::move(sent), std::move(behaviour));
+  const core::target_read read{snap, target};
+  submit_write(c, list, std::move(cmd), std::move(sent), std::move(behaviour), &read);
 }
 
 // ---- plural endpoints --------------------------------------------------------
@@ -494,16 +503,20 @@ void list_create(const call_ptr& c) {
   storage::snapshot snap = c->read();
   if (!snap.valid()) return c->fail(backend_unavailable());
   if (k != kind::account) {
-    // Posting an existing id reads it; otherwise it creates (§5.1).
-    auto existing = snap.get(c->r.list, cmd.id);
-    const bool exists = existing && !existing->deleted;
-    if (!c->decider(snap).may(c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
+    // Posting an existing id reads it; otherwise it creates (§5.1). The
+    // target is read once, for this decision and to plan the write on.
+    const core::current_state target = core::read_current(snap, c->r.list, cmd.id);
+    const bool exists = target.exists();
+    core::decider access = c->decider(snap);
+    if (exists) access.know(c->r.list.object_uri(cmd.id), core::acl::from(target.permissions));
+    if (!access.may(c->r.list, cmd.id, exists ? permissions::action::read : permissions::action::create))
       return c->fail(denied(*c));
     if (auto e = core::missing_owner(snap, c->r.list)) return c->fail(*e);
     auto validator = core::schema_validator(c->cfg(), *c->a.schemas, snap, c->r.list);
     if (auto* e = std::get_if<error>(&validator)) return c->fail(*e);
     cmd.validate = std::move(std::get<core::write_validator>(validator));
-    return submit_write(c, c->r.list, std::move(cmd), std::nullopt, {});
+    const core::target_read read{snap, target};
+    return submit_write(c, c->r.list, std::move(cmd), std::nullopt, {}, &read);
   }
 
   auto existing = snap.get(c->r.list, cmd.id);
@@ -634,7 +647,7 @@ void purge_history(const call_ptr& c, const access_rule& rule) {
         }
         out->tombstones.emplace_back(std::move(removed.data));
         out->newest = std::max(out->newest, removed.last_modified);
-      });
+      }, nullptr);
     }
   };
   auto answer = [c](purge& out) {

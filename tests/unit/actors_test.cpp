@@ -70,7 +70,7 @@ void submit(storage::engine& store, write_service& service, const list_key& list
     work();
     return true;
   });
-  port.write(list, std::move(cmd), std::move(done));
+  port.write(list, std::move(cmd), std::move(done), nullptr);
 }
 
 /// Plans `cmd` on the session's own state and writes it there.

@@ -53,7 +53,7 @@ struct store_fixture {
     });
     std::promise<actors::write_outcome> done;
     auto outcome = done.get_future();
-    port.write(list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); });
+    port.write(list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); }, nullptr);
     REQUIRE_FALSE(outcome.get().failure);
   }
 };
@@ -277,4 +277,55 @@ TEST_CASE("PATCH responses are shaped by Response-Behavior") {
   CHECK(core::shape_patch_response("full", sent, previous, stored) == stored);
   CHECK(core::shape_patch_response("light", sent, previous, stored) == R"({"b":2,"c":4})");
   CHECK(core::shape_patch_response("diff", sent, previous, stored) == R"({"c":4})");
+}
+
+TEST_CASE("a decider told an object's ACL does not read it again") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  f.write(collections, put("c"));
+  f.write(records, put("r", "{}", R"({"read":["account:reader"]})"));
+  auto snap = f.store->read();
+  const auto reader = core::resolve_caller("account:reader", snap);
+  const core::principal_settings none;
+  const core::current_state target = core::read_current(snap, records, "r");
+  REQUIRE(target.exists());
+  core::decider access(snap, reader, none);
+  access.know(records.object_uri("r"), core::acl::from(target.permissions));
+  const auto before = snap.permission_lookups();
+  CHECK(access.may(records, "r", permissions::action::read));
+  CHECK_FALSE(access.may(records, "r", permissions::action::write));
+  // The collection and the bucket only: the record's ACL was known.
+  CHECK(snap.permission_lookups() - before == 2);
+}
+
+TEST_CASE("a write planned on what its caller read is planned again when another write came first") {
+  store_fixture f;
+  f.write(buckets, put("b"));
+  f.write(collections, put("c"));
+  f.write(records, put("r", R"({"v":0})"));
+  // The caller reads the record, then another write changes it.
+  auto snap = f.store->read();
+  const core::current_state target = core::read_current(snap, records, "r");
+  actors::write_command first;
+  first.op = actors::write_op::patch;
+  first.id = "r";
+  first.author = "account:owner";
+  first.data = parse(R"({"a":1})");
+  f.write(records, first);
+  actors::write_command second = first;
+  second.data = parse(R"({"b":2})");
+  core::direct_port port(*f.store, *f.writes, [](std::function<void()> work) {
+    work();
+    return true;
+  });
+  std::promise<actors::write_outcome> done;
+  auto outcome = done.get_future();
+  const core::target_read read{snap, target};
+  port.write(records, second, [&done](actors::write_outcome o) { done.set_value(std::move(o)); }, &read);
+  const auto out = outcome.get();
+  REQUIRE_FALSE(out.failure);
+  const auto stored = parse(f.store->read().get(records, "r")->data);
+  CHECK(stored.find("a"));
+  CHECK(stored.find("b"));
+  CHECK(stored.find("v"));
 }
