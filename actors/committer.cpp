@@ -100,7 +100,7 @@ void deliver(committer_pointer self, queued_job& q, storage::status s) {
     outcome = failed_with(failure_of(s, w.list));
   }
   q.written.deliver(std::move(outcome));
-  self->send(w.from, committed_atom::value, w.seq, s);
+  self->send(w.from, committed_atom::value, w.seq, w.write.id, s);
 }
 
 /// Answers the jobs of `g`, whose transaction ended with `s`. After a failed

@@ -33,7 +33,6 @@ struct list_state {
   std::size_t in_flight = 0; ///< writes handed to the committer, fate unknown
   std::uint64_t handled = 0, handled_at_last_check = 0; ///< writes received (idle retirement)
   std::unordered_map<std::string, pending_version> pending;
-  std::unordered_map<std::uint64_t, std::string> ids_by_seq; ///< ids of the writes in flight
   static inline const char* name = "list";
 };
 
@@ -81,21 +80,17 @@ list_actor::behavior_type list_behavior(list_pointer self, std::shared_ptr<const
       if (plan.list_timestamp > st.list_ts) st.list_ts = plan.list_timestamp;
       const std::uint64_t seq = ++st.next_seq;
       if (!plan.touch) st.pending[w.id] = pending_version{seq, plan.object.last_modified, std::move(parked)};
-      st.ids_by_seq.emplace(seq, plan.touch ? std::string() : w.id);
       ++st.in_flight;
       return self->delegate(ctx->committer, commit_atom::value,
                             commit_request{list, std::move(w), self, seq});
     },
     // The committer's word on a write handed on: the versions planned on
     // something else than it are planned again.
-    [=](committed_atom, std::uint64_t seq, storage::status) {
+    [=](committed_atom, std::uint64_t seq, const std::string& id, storage::status) {
       auto& st = self->state;
       --st.in_flight;
       settled();
-      auto id = st.ids_by_seq.find(seq);
-      if (id == st.ids_by_seq.end()) return;
-      auto it = st.pending.find(id->second);
-      st.ids_by_seq.erase(id);
+      auto it = st.pending.find(id);
       if (it == st.pending.end() || it->second.seq != seq) return;
       auto stale = std::move(it->second.parked);
       st.pending.erase(it);

@@ -22,10 +22,10 @@ using retire_atom = caf::atom_constant<caf::atom("retire")>;
 
 /// A list actor: writes planned for its list come in, stamped and durable
 /// outcomes go out (from the committer, to which it delegates them); the
-/// committer tells it the fate of each write it handed on by sequence
-/// number.
+/// committer tells it the fate of each write it handed on, by sequence
+/// number and object id.
 using list_actor = caf::typed_actor<caf::replies_to<write_atom, planned_write>::with<write_outcome>,
-                                    caf::reacts_to<committed_atom, std::uint64_t, storage::status>,
+                                    caf::reacts_to<committed_atom, std::uint64_t, std::string, storage::status>,
                                     caf::reacts_to<retire_atom>>;
 
 /// A stamped write for the committer, and who to tell of its fate.

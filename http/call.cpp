@@ -4,16 +4,9 @@
 namespace kinto::http {
 
 void resolve_principals(call& c) {
-  storage::snapshot snap = c.read();
-  // Without a snapshot the caller holds no group: storage failures are
-  // answered by the handler's own read.
-  if (snap.valid()) {
-    c.who = core::resolve_caller(std::move(c.who.user_id), snap);
-  } else {
-    c.who = core::caller{std::move(c.who.user_id), {}};
-    if (c.who.authenticated()) c.who.principals = {c.who.user_id, std::string(everyone), std::string(authenticated)};
-    else c.who.principals = {std::string(everyone)};
-  }
+  // An invalid snapshot finds no group: storage failures are answered by
+  // the handler's own read.
+  c.who = core::resolve_caller(std::move(c.who.user_id), c.read());
 }
 
 error denied(const call& c) { return c.who.authenticated() ? forbidden() : unauthorized(); }
