@@ -323,7 +323,7 @@ struct trace {
 
 /// Replays the listing path of GET on a plural endpoint as the handler runs
 /// it: authenticate and resolve_principals (the same functions), the
-/// access decision of list_access in resource_handlers.cpp (core::decider:
+/// access decision of list_access in core/list_ops.cpp (core::decider:
 /// may read_all, else holds_on_some + holding, else may create), then
 /// read_page with the page size of the config. The handler opens its own
 /// snapshots, whose lookup counters it does not expose; this replay counts
@@ -331,7 +331,7 @@ struct trace {
 trace trace_listing(application& a, const user& u, const query_case& qc) {
   const std::string target = std::string(records_path) + "?" + qc.query;
   auto c = std::make_shared<http::call>(
-      http::call{*a.app, *a.app->direct, make_request("GET", target, u.auth), {}, {}, {}, {}, {}, [](http::response) {}});
+      http::call{*a.app, make_request("GET", target, u.auth), {}, {}, {}, {}, {}, [](http::response) {}, {}, {}});
   c->path = "/buckets/b/collections/c/records";
   c->raw_query = qc.query;
   c->query = split_query(qc.query);
@@ -349,7 +349,7 @@ trace trace_listing(application& a, const user& u, const query_case& qc) {
   if (!snap.valid()) fail("cannot begin a read transaction");
   const std::uint64_t start = snap.permission_lookups();
   storage::visibility visible;
-  core::decider access = c->decider(snap);
+  core::decider access(snap, c->who, a.app->cfg.principal_settings);
   if (access.may(records_list, "", permissions::action::read_all)) {
     t.access = "whole list";
   } else {
@@ -372,7 +372,7 @@ trace trace_listing(application& a, const user& u, const query_case& qc) {
   if (auto* e = std::get_if<error>(&parsed)) fail("query refused: " + e->message.value_or(e->title));
   const query::request& q = std::get<query::request>(parsed);
   storage::page_request wanted;
-  wanted.limit = http::page_size(a.app->cfg, q);
+  wanted.limit = core::page_size(a.app->cfg, q);
   wanted.visible = [&t, &visible](std::string_view id) {
     ++t.candidates;
     return !visible || visible(id);

@@ -4,6 +4,9 @@
 
 namespace kinto::core {
 
+error denied(const caller& who) { return who.authenticated() ? forbidden() : unauthorized(); }
+
+
 namespace {
 
 bool contains(std::span<const std::string> list, std::string_view item) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/acl.hpp"
+#include "schema/error.hpp"
 #include "schema/permissions.hpp"
 #include "storage/listing.hpp"
 #include "storage/engine.hpp"
@@ -28,6 +29,10 @@ struct caller {
   std::string author() const;
   bool holds_any(std::span<const std::string> allowed) const;
 };
+
+/// A refusal of what `who` may not do: 401 for anonymous callers (who
+/// might authenticate), 403 for authenticated ones.
+error denied(const caller& who);
 
 /// The caller `user_id` (empty: anonymous) with its principals, groups read
 /// from the membership index of `v`.

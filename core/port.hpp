@@ -22,6 +22,9 @@ namespace kinto::core {
 
 class transaction;
 
+/// How a storage step ended, for callers that only pass it on.
+using storage_status = storage::status;
+
 /// What a request already read of a write's target, from its view: the
 /// write is planned on it first, so that the target is read once.
 struct target_read {

@@ -20,6 +20,8 @@ using actors::write_plan;
 using actors::patch_format;
 using actors::planned_write;
 using actors::write_outcome;
+using actors::preconditions;
+using actors::now_ms;
 
 /// What a view holds for the target of a write.
 struct current_state {

@@ -305,8 +305,8 @@ struct app::pool {
   std::vector<std::thread> threads;
 };
 
-app::app(config c, storage::engine& s, actors::write_service& w)
-    : cfg(std::move(c)), store(s), writes(w), accounts_cache(std::make_unique<auth_cache>()),
+app::app(config c, storage::engine& store, actors::write_service& writes)
+    : cfg(std::move(c)), accounts_cache(std::make_unique<auth_cache>()),
       deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)), schemas(std::make_shared<core::schema_cache>()),
       blocking(std::make_unique<pool>(2)) {
   direct = std::make_unique<core::direct_port>(store, writes, [this](std::function<void()> work) {
@@ -317,26 +317,6 @@ app::app(config c, storage::engine& s, actors::write_service& w)
 }
 
 app::~app() = default;
-
-void token_registry::remember(const std::string& nonce) {
-  const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (expiry_.size() >= 100000) {
-    // Bounded: drop what has expired, and if still full, the whole set.
-    for (auto it = expiry_.begin(); it != expiry_.end();) it = it->second < now ? expiry_.erase(it) : std::next(it);
-    if (expiry_.size() >= 100000) expiry_.clear();
-  }
-  expiry_[nonce] = now + validity_;
-}
-
-bool token_registry::consume(const std::string& nonce) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = expiry_.find(nonce);
-  if (it == expiry_.end()) return false;
-  const bool valid = it->second >= std::chrono::steady_clock::now();
-  expiry_.erase(it);
-  return valid;
-}
 
 void app::run_blocking(std::function<void()> work) { blocking->push(std::move(work)); }
 

@@ -1,15 +1,11 @@
 // The application behind the HTTP server: settings resolved once at start,
-// the store for reads, the write service for writes, and the handler that
-// routes each request. Free of Beast and CAF.
+// the port its requests' operations run on, and the handler that routes
+// each request. Free of Beast and CAF.
 #pragma once
 
-#include "actors/write_service.hpp"
-#include "core/port.hpp"
-#include "core/rules.hpp"
-#include "core/validation.hpp"
+#include "core/ops.hpp"
 #include "http/message.hpp"
 #include "schema/settings.hpp"
-#include "storage/engine.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -84,32 +80,16 @@ std::string build_version_json();
 
 class auth_cache;
 
-/// Nonces of plural-DELETE pagination tokens: each may be used once, within
-/// `pagination_token_validity_seconds`.
-class token_registry {
-public:
-  explicit token_registry(std::chrono::seconds validity) : validity_(validity) {}
-  void remember(const std::string& nonce);
-  /// True (and forgotten) when the nonce is known and still valid.
-  bool consume(const std::string& nonce);
-
-private:
-  std::chrono::seconds validity_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> expiry_;
-};
-
 struct app {
-  app(config c, storage::engine& s, actors::write_service& w);
+  /// Serves requests on `store`, writing through `writes`.
+  app(config c, storage::engine& store, actors::write_service& writes);
   ~app();
   config cfg;
-  storage::engine& store; ///< the storage engine
-  actors::write_service& writes;
   /// The port of requests on their own: the store, the write path, and
   /// the blocking pool for slow work.
   std::unique_ptr<core::direct_port> direct;
   std::unique_ptr<auth_cache> accounts_cache;
-  token_registry deletion_tokens;
+  core::token_registry deletion_tokens;
   std::shared_ptr<core::schema_cache> schemas; ///< compiled JSON schemas
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);
@@ -127,9 +107,13 @@ handler make_handler(app& a);
 /// Answers a request refused because too many are in flight: 503, errno 201,
 /// with Retry-After and the headers every response carries.
 handler make_overload_handler(app& a);
-/// Handles one request reading and writing through `port` (make_handler's
-/// handler passes the app's direct port; /batch its transaction).
-void handle(app& a, core::port& port, request req, responder reply);
+/// Where a request inside a batch leaves its operation: the batch runs it
+/// among the others (core::op_batch), then `answer` renders its outcome.
+using operation_sink = std::function<void(core::operation op, std::function<void()> answer)>;
+
+/// Handles one request (make_handler's handler); inside a batch, `collect`
+/// takes its operation instead of running it.
+void handle(app& a, request req, responder reply, operation_sink collect);
 /// The response for errors found by the server before routing (413, 431, 400, 503).
 response server_error_response(const app& a, int status);
 

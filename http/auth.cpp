@@ -55,19 +55,6 @@ bool parse_basic(std::string_view header, std::string& user, std::string& passwo
 
 namespace {
 
-/// The stored bcrypt hash of an account, if it exists.
-std::optional<std::string> account_hash(const call& c, const std::string& id) {
-  storage::snapshot snap = c.read();
-  if (!snap.valid()) return std::nullopt;
-  auto obj = snap.get(list_key{"", kind::account}, id);
-  if (!obj || obj->deleted) return std::nullopt;
-  std::string err;
-  auto data = json::parse(obj->data, err);
-  const json::value* password = data ? data->find("password") : nullptr;
-  if (!password || !password->is_string()) return std::nullopt;
-  return password->as_string();
-}
-
 /// "basicauth:" + HMAC of the credentials. The HMAC costs more than the rest
 /// of a small request, so each I/O thread remembers the last few thousand.
 std::string basicauth_id(const std::string& secret, const std::string& credentials) {
@@ -94,7 +81,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
     return next();
   }
   // Accounts: a cached successful check, or bcrypt on the blocking pool.
-  auto hash = account_hash(*c, user);
+  auto hash = core::op_account_hash(*c->a.direct, user);
   if (!hash) return try_policies(c, index + 1, user, password, std::move(next));
   // Keyed by the stored hash: the digest changes with the password.
   std::string digest = crypto::hmac_sha256_hex(*hash, user + ":" + password);
@@ -105,7 +92,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
   }
   // A flood of logins must not queue bcrypt work without limit: past the
   // bound the request is refused, to be retried, rather than answered late.
-  const bool queued = c->port.offload([c, index, user, password, hash = *hash, digest = std::move(digest),
+  const bool queued = c->a.direct->offload([c, index, user, password, hash = *hash, digest = std::move(digest),
                                        next = std::move(next)]() mutable {
     if (crypto::bcrypt_verify(password, hash)) {
       c->a.accounts_cache->remember(

@@ -1,17 +1,16 @@
 // POST /v1/batch (batch-and-plugins.md §1): several requests in one call,
-// run one after the other through the same routing and handlers as direct
-// requests, answered together in request order. A batch that writes runs in
-// one session of the write path: its requests see each other's writes, a
-// 409 drops what came before it, a 5xx drops everything, and what is kept
-// is committed together.
+// answered together in request order. Each is routed and parsed as a direct
+// request is, up to its core operation; then core::op_batch runs the
+// operations, in one transaction when some request writes (its requests see
+// each other's writes, a 409 drops what came before it, a 5xx drops
+// everything, what is kept is committed together); then each result is
+// rendered.
 #include "http/call.hpp"
 #include "http/routes.hpp"
 
 #include "schema/json.hpp"
 
-#include <condition_variable>
 #include <map>
-#include <mutex>
 
 namespace kinto::http {
 
@@ -58,14 +57,24 @@ void merge_under(json::value& r, const json::value& defaults) {
   }
 }
 
+/// One request of the batch once parsed: its answer when routing or
+/// parsing gave one, otherwise its operation and how to render it.
+struct entry {
+  std::string method;
+  std::optional<response> answered;
+  std::string served_path;
+  bool has_operation = false;
+  std::function<void()> answer;
+};
+
 struct batch_state {
   std::vector<json::value> requests;
+  bool writes = false; ///< some request writes: one transaction
+  std::vector<entry> entries;
+  std::vector<core::operation> operations;
   std::vector<std::string> responses;
-  std::size_t next = 0;
   /// Caller identities by Authorization header value ("" when none).
   std::map<std::string, std::string> identities;
-  /// The transaction of a batch that writes, while it runs.
-  core::transaction* transaction = nullptr;
   /// A 5xx: the answer to the whole batch, of which nothing is kept.
   std::optional<response> failure;
 };
@@ -129,62 +138,80 @@ request sub_request(const call& c, const batch_state& state, const json::value& 
   }
   if (auto it = state.identities.find(authorization_of(sub.headers)); it != state.identities.end())
     sub.authenticated_as = it->second;
-  // Inside a transaction everything runs on its thread, inline.
-  if (!state.transaction) sub.post = c.req.post;
+  // A transaction runs its operations on its own thread, inline: they
+  // must not continue elsewhere.
+  if (!state.writes) sub.post = c.req.post;
   return sub;
 }
 
-/// Serves one request; a redirect (trailing slash...) is followed once.
-void serve(const call_ptr& c, core::port& port, request sub, bool may_follow,
-           std::function<void(response, std::string)> done) {
-  std::string served_path = sub.target.substr(0, sub.target.find('?'));
-  request again = sub; // kept for a redirect
-  handle(c->a, port, std::move(sub),
-         [c, &port, may_follow, again = std::move(again), served_path = std::move(served_path),
-          done = std::move(done)](response res) mutable {
-           if (may_follow && res.status == 307) {
-             if (auto location = res.get("Location")) {
-               // An absolute URL: keep its path and query.
-               std::string_view target = *location;
-               if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
-                 auto slash = target.find('/', scheme + 3);
-                 target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-               }
-               again.target = std::string(target);
-               auto follow = [c, &port, again = std::move(again), done = std::move(done)]() mutable {
-                 serve(c, port, std::move(again), false, std::move(done));
-               };
-               // Inside a transaction (no executor to post to) it goes on inline.
-               if (!again.post) return follow();
-               return c->resume(std::move(follow));
-             }
-           }
-           done(std::move(res), std::move(served_path));
-         });
-}
-
-/// Adds the response's entry; applies the transaction rules (§1.4).
+/// Adds the response's entry; a 5xx is the answer to the whole batch.
 void record(batch_state& state, const std::string& method, response res, const std::string& served_path) {
-  json::value entry = json::value::object();
-  entry.set("status", json::value(res.status));
-  entry.set("path", json::value(served_path));
+  json::value item = json::value::object();
+  item.set("status", json::value(res.status));
+  item.set("path", json::value(served_path));
   json::value headers = json::value::object();
   for (const auto& [name, value] : res.headers) headers.set(name, json::value(value));
-  entry.set("headers", std::move(headers));
+  item.set("headers", std::move(headers));
   std::string err;
-  if (method == "HEAD") entry.set("body", json::value(""));
-  else if (auto parsed = json::parse(res.body, err)) entry.set("body", std::move(*parsed));
-  else entry.set("body", json::value(res.body));
-  state.responses.push_back(json::serialize(entry));
-  if (res.status >= 500) {
-    if (state.transaction) state.transaction->abort();
-    state.failure = std::move(res);
-  } else if (res.status == 409 && state.transaction) {
-    state.transaction->roll_back();
-  }
+  if (method == "HEAD") item.set("body", json::value(""));
+  else if (auto parsed = json::parse(res.body, err)) item.set("body", std::move(*parsed));
+  else item.set("body", json::value(res.body));
+  state.responses.push_back(json::serialize(item));
+  if (res.status >= 500) state.failure = std::move(res);
 }
 
-void finish(const call_ptr& c, batch_state& state) {
+/// Parses one request into its entry: routed and handled up to its
+/// operation, which is kept, or to its answer. A redirect (trailing
+/// slash...) is followed once. `done` runs once the entry is complete.
+void parse(const call_ptr& c, const std::shared_ptr<batch_state>& state, std::size_t index, request sub, bool may_follow,
+           std::function<void()> done) {
+  state->entries[index].served_path = sub.target.substr(0, sub.target.find('?'));
+  request again = sub; // kept for a redirect
+  auto answered = [c, state, index, may_follow, again = std::move(again), done](response res) mutable {
+    entry& e = state->entries[index];
+    // The rendering of its operation's result (finish()).
+    if (e.has_operation) return record(*state, e.method, std::move(res), e.served_path);
+    if (may_follow && res.status == 307) {
+      if (auto location = res.get("Location")) {
+        // An absolute URL: keep its path and query.
+        std::string_view target = *location;
+        if (auto scheme = target.find("://"); scheme != std::string_view::npos) {
+          auto slash = target.find('/', scheme + 3);
+          target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+        }
+        again.target = std::string(target);
+        return parse(c, state, index, std::move(again), false, std::move(done));
+      }
+    }
+    e.answered = std::move(res);
+    done();
+  };
+  auto collect = [state, index, done](core::operation op, std::function<void()> answer) {
+    entry& e = state->entries[index];
+    e.has_operation = true;
+    e.answer = std::move(answer);
+    state->operations.push_back(std::move(op));
+    done();
+  };
+  handle(c->a, std::move(sub), std::move(answered), std::move(collect));
+}
+
+/// Renders the entries in order, those whose operation ran (`ran` of them).
+void finish(const call_ptr& c, batch_state& state, std::size_t ran) {
+  std::size_t operation = 0;
+  for (entry& e : state.entries) {
+    if (state.failure) break;
+    if (e.has_operation) {
+      if (operation++ >= ran) break;
+      // The answer sends its call's response, which records it (below).
+      e.answer();
+    } else if (e.answered) {
+      record(state, e.method, std::move(*e.answered), e.served_path);
+    }
+  }
+  // The answers hold their calls, whose responders hold this state.
+  state.entries.clear();
+  state.operations.clear();
   if (state.failure) return c->send(std::move(*state.failure));
   std::string body = "{\"responses\":[";
   for (std::size_t i = 0; i < state.responses.size(); ++i) {
@@ -195,42 +222,37 @@ void finish(const call_ptr& c, batch_state& state) {
   c->send_json(200, std::move(body));
 }
 
-/// Serves the requests from the next one on, in order. Outside a session a
-/// request may be answered later, on another thread: the loop stops and the
-/// answer resumes it. Inside a session every request is answered before the
-/// next one starts (the session's thread waits if one is not answered inline).
-void run_from(const call_ptr& c, const std::shared_ptr<batch_state>& state) {
-  struct progress {
-    std::mutex mutex;
-    std::condition_variable answered_cv;
-    bool answered = false;
-    bool loop_left = false;
-  };
-  while (state->next < state->requests.size() && !state->failure) {
-    const json::value& r = state->requests[state->next++];
-    const std::string method = r.find("method") ? r.find("method")->as_string() : "GET";
-    auto p = std::make_shared<progress>();
-    core::port& port = state->transaction ? *state->transaction : c->port;
-    serve(c, port, sub_request(*c, *state, r), true, [c, state, p, method](response res, std::string served_path) {
-      record(*state, method, std::move(res), served_path);
-      std::unique_lock<std::mutex> lock(p->mutex);
-      p->answered = true;
-      if (state->transaction) return p->answered_cv.notify_one();
-      if (p->loop_left) {
-        lock.unlock();
-        c->resume([c, state] { run_from(c, state); });
-      }
-    });
-    std::unique_lock<std::mutex> lock(p->mutex);
-    if (!p->answered) {
-      if (!state->transaction) {
-        p->loop_left = true;
-        return;
-      }
-      p->answered_cv.wait(lock, [&] { return p->answered; });
+/// Runs the operations once every request is parsed (core::op_batch).
+void run(const call_ptr& c, const std::shared_ptr<batch_state>& state) {
+  core::op_batch(*c->a.direct, std::move(state->operations), state->writes,
+                 [c, state](std::size_t ran, core::storage_status s) {
+                   c->resume([c, state, ran, s] {
+                     if (s != core::storage_status::ok) {
+                       state->entries.clear();
+                       return c->fail(s == core::storage_status::full ? insufficient_storage() : backend_unavailable());
+                     }
+                     finish(c, *state, ran);
+                   });
+                 });
+}
+
+/// Parses the requests from `index` on, in order; a request may be parsed
+/// later, on another thread (a password to hash): the next one starts from
+/// there. A 5xx met while parsing answers the batch, which runs nothing.
+void parse_from(const call_ptr& c, const std::shared_ptr<batch_state>& state, std::size_t index) {
+  if (index == state->requests.size()) return run(c, state);
+  const json::value& r = state->requests[index];
+  state->entries[index].method = r.find("method") ? r.find("method")->as_string() : "GET";
+  parse(c, state, index, sub_request(*c, *state, r), true, [c, state, index] {
+    const entry& e = state->entries[index];
+    if (e.answered && e.answered->status >= 500) {
+      response failure = std::move(*state->entries[index].answered);
+      state->entries.clear();
+      state->operations.clear();
+      return c->resume([c, failure = std::move(failure)]() mutable { c->send(std::move(failure)); });
     }
-  }
-  if (!state->transaction) finish(c, *state);
+    c->resume([c, state, index] { parse_from(c, state, index + 1); });
+  });
 }
 
 /// Establishes, once per distinct Authorization header, who the requests'
@@ -245,7 +267,7 @@ void resolve_identities(const call_ptr& c, std::shared_ptr<batch_state> state, s
   probe.target = "/v1/";
   probe.host = c->req.host;
   if (!header.empty()) probe.headers.emplace_back("authorization", header);
-  auto who = std::make_shared<call>(call{c->a, c->port, std::move(probe), {}, {}, {}, {}, {}, [](response) {}});
+  auto who = std::make_shared<call>(call{c->a, std::move(probe), {}, {}, {}, {}, {}, [](response) {}, {}, {}});
   authenticate(who, [c, state, who, header, pending = std::move(pending), next = std::move(next)]() mutable {
     state->identities[header] = who->who.user_id;
     c->resume([c, state, pending = std::move(pending), next = std::move(next)]() mutable {
@@ -297,23 +319,10 @@ void handle_batch(const call_ptr& c) {
     if (!state->identities.count(header) && std::find(others.begin(), others.end(), header) == others.end())
       others.push_back(std::move(header));
   }
-  const bool in_session = std::any_of(state->requests.begin(), state->requests.end(), writes);
-  resolve_identities(c, state, std::move(others), [c, state, in_session] {
-    if (!in_session) return run_from(c, state);
-    // A batch that writes is one transaction (batch-and-plugins.md §1.4).
-    c->port.transact(
-      [c, state](core::transaction& transaction) {
-        state->transaction = &transaction;
-        run_from(c, state);
-        state->transaction = nullptr;
-      },
-      [c, state](storage::status s) {
-        c->resume([c, state, s] {
-          if (s == storage::status::ok) return finish(c, *state);
-          c->fail(s == storage::status::full ? insufficient_storage() : backend_unavailable());
-        });
-      });
-  });
+  state->writes = std::any_of(state->requests.begin(), state->requests.end(), writes);
+  state->entries.resize(state->requests.size());
+  // A batch that writes is one transaction (batch-and-plugins.md §1.4).
+  resolve_identities(c, state, std::move(others), [c, state] { parse_from(c, state, 0); });
 }
 
 } // namespace kinto::http

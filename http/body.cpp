@@ -109,9 +109,9 @@ std::variant<std::optional<std::uint64_t>, error> parse_etag(std::string_view va
 
 } // namespace
 
-std::variant<actors::preconditions, error> parse_preconditions(const request& req,
+std::variant<core::preconditions, error> parse_preconditions(const request& req,
                                                                std::optional<std::uint64_t>* if_none_match_value) {
-  actors::preconditions pre;
+  core::preconditions pre;
   if (auto v = req.header("if-match")) {
     bool any = false;
     auto r = parse_etag(*v, "If-Match", any);

@@ -3,8 +3,7 @@
 // Internal to http/.
 #pragma once
 
-#include "core/access.hpp"
-#include "core/port.hpp"
+#include "core/ops.hpp"
 #include "http/app.hpp"
 #include "schema/error.hpp"
 #include "schema/query.hpp"
@@ -50,16 +49,19 @@ using query_params = std::vector<std::pair<std::string, std::string>>;
 
 struct call {
   app& a;
-  /// Where the request reads and writes: on its own, the store and the
-  /// write path; inside a batch that writes, the batch's transaction.
-  core::port& port;
   request req;
   std::string path; ///< decoded, without the /v1 prefix
   std::string raw_query;
   query_params query;
   route r;
+  /// The caller: its user id once authenticated; its principals only when
+  /// the route asks for them (operations find their own, on their view).
   core::caller who;
   responder reply;
+  /// Inside a batch: where the operation goes instead of running at once.
+  operation_sink collect;
+  /// Objects the request uses without naming them (the personal bucket).
+  std::vector<core::implicit_object> implicit;
 
   const config& cfg() const { return a.cfg; }
   bool is(std::string_view method) const { return req.method == method; }
@@ -69,24 +71,42 @@ struct call {
   /// Continues the request on its connection's executor (after an actor
   /// answered), or inline when there is none.
   void resume(std::function<void()> work) const;
-  storage::snapshot read() const { return port.read(); }
-  /// `read`: what the request read of the target, from its snapshot.
-  void submit(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
-              const core::target_read* read = nullptr) const {
-    port.write(list, std::move(cmd), std::move(done), read);
-  }
-  /// Permission decisions over `v` for this request's caller.
-  core::decider decider(const storage::view& v) const { return core::decider(v, who, cfg().principal_settings); }
-  void run_exclusive(std::function<storage::status(storage::writer&)> apply,
-                     std::function<void(storage::status)> done) const {
-    port.apply(std::move(apply), std::move(done));
-  }
+  /// What the request's operations share: the rules, and its executor.
+  core::context context() const;
+  /// Runs `op`, then `answer`: at once on the app's direct port, or, inside
+  /// a batch, when the batch runs its operations.
+  void perform(core::operation op, std::function<void()> answer);
   /// A JSON response with the given status.
   void send_json(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {});
   /// Absolute URL of `path_and_query` (which starts with /v1...).
   std::string absolute_url(std::string_view path_and_query) const;
   std::optional<std::string> query_value(std::string_view name) const;
 };
+
+/// The HTTP status a result will be answered with, for a batch's rules.
+template <class T>
+int status_of(const core::result<T>& r) {
+  if (auto* f = std::get_if<core::failure>(&r)) return f->e.status;
+  return 200;
+}
+
+/// Runs the core operation `op` on `req` for the call (call::perform), then
+/// `answer` with its result, on the request's executor.
+template <class Request, class Value>
+void perform(const call_ptr& c,
+             void (*op)(const core::context&, core::port&, Request, std::function<void(core::result<Value>)>),
+             Request req, std::function<void(const call_ptr&, core::result<Value>)> answer) {
+  auto outcome = std::make_shared<std::optional<core::result<Value>>>();
+  auto request = std::make_shared<Request>(std::move(req));
+  core::operation run = [ctx = c->context(), op, request, outcome](core::port& p, std::function<void(int)> settled) {
+    op(ctx, p, std::move(*request), [outcome, settled = std::move(settled)](core::result<Value> r) {
+      const int status = status_of(r);
+      *outcome = std::move(r);
+      settled(status);
+    });
+  };
+  c->perform(std::move(run), [c, outcome, answer = std::move(answer)] { answer(c, std::move(**outcome)); });
+}
 
 /// Error responses with their status-specific headers (Retry-After, WWW-Authenticate).
 response error_response(const config& cfg, const error& e);
@@ -110,20 +130,19 @@ void handle_history_snapshot(const call_ptr& c);
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.
 void authenticate(const call_ptr& c, std::function<void()> next);
-/// Reads the caller's principals (its groups) from the request's view.
+/// Reads the caller's principals (its groups) as stored now.
 void resolve_principals(call& c);
 /// 401 for anonymous callers, 403 for authenticated ones.
 error denied(const call& c);
-
-/// Page size of a plural request (querying.md §4.2).
-std::size_t page_size(const config& cfg, const query::request& q);
+/// The answer to a refused operation (a 412 carries the target's ETag).
+response failure_response(const config& cfg, const core::failure& f);
 /// The request's URL with `_limit` and `_token` replaced (the Next-Page header).
 std::string next_page_url(const call& c, std::size_t limit, const query::token& next);
 
 
 /// The default bucket plugin: the caller's personal bucket id, whether a
-/// path addresses it, and serving such a request (creating what it needs,
-/// then running `rerun` on the rewritten request).
+/// path addresses it, and serving such a request: `rerun` gets it on its
+/// real path, with the objects to create first when missing.
 std::string personal_bucket_id(const config& cfg, std::string_view user_id);
 bool is_default_bucket_path(const config& cfg, std::string_view path);
 void serve_default_bucket(const call_ptr& c, std::function<void(const call_ptr&)> rerun);

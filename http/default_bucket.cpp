@@ -1,7 +1,7 @@
 // The default bucket plugin (batch-and-plugins.md §2): /buckets/default is
-// the caller's personal bucket, whose id derives from their user id; the
-// bucket, and a collection named in the path, are created on first use,
-// then the request runs on the real path.
+// the caller's personal bucket, whose id derives from their user id. The
+// request runs on the real path; its operation creates the bucket, and a
+// collection named in the path, when missing (core::implicit_object).
 #include "http/call.hpp"
 
 #include "schema/crypto.hpp"
@@ -13,27 +13,6 @@ std::string personal_bucket_id(const config& cfg, std::string_view user_id) {
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
          hex.substr(20, 12);
 }
-
-namespace {
-
-/// Creates the object if it does not exist (a POST with its id), then continues.
-void ensure(const call_ptr& c, const list_key& list, const std::string& id, std::function<void()> next) {
-  auto existing = c->read().get(list, id);
-  if (existing && !existing->deleted) return next();
-  actors::write_command cmd;
-  cmd.op = actors::write_op::create;
-  cmd.id = id;
-  cmd.author = c->who.user_id;
-  cmd.explicit_permissions = true;
-  c->submit(list, std::move(cmd), [c, next = std::move(next)](actors::write_outcome out) mutable {
-    c->resume([c, out = std::move(out), next = std::move(next)] {
-      if (out.failure) return c->fail(*out.failure);
-      next();
-    });
-  });
-}
-
-} // namespace
 
 bool is_default_bucket_path(const config& cfg, std::string_view path) {
   return cfg.default_bucket && (path == "/buckets/default" || path.rfind("/buckets/default/", 0) == 0);
@@ -47,10 +26,6 @@ void serve_default_bucket(const call_ptr& c, std::function<void(const call_ptr&)
     const std::string rest = c->path.substr(std::string_view("/buckets/default").size());
     // The real target: same query string, `default` replaced by the id.
     std::string target = "/v1/buckets/" + bucket + rest + (c->raw_query.empty() ? "" : "?" + c->raw_query);
-    auto run = [c, target, rerun] {
-      c->req.target = target;
-      rerun(c);
-    };
     const bool put_bucket = c->is("PUT") && rest.empty();
     // A collection named in the path is created too.
     std::optional<std::string> collection;
@@ -61,12 +36,10 @@ void serve_default_bucket(const call_ptr& c, std::function<void(const call_ptr&)
       const bool put_collection = c->is("PUT") && after.find('/') == std::string_view::npos;
       if (!put_collection) collection = cid;
     }
-    auto then_collection = [c, bucket, collection, run] {
-      if (!collection) return run();
-      ensure(c, list_key{"/buckets/" + bucket, kind::collection}, *collection, run);
-    };
-    if (put_bucket) return then_collection();
-    ensure(c, list_key{"", kind::bucket}, bucket, then_collection);
+    if (!put_bucket) c->implicit.push_back({list_key{"", kind::bucket}, bucket});
+    if (collection) c->implicit.push_back({list_key{"/buckets/" + bucket, kind::collection}, *collection});
+    c->req.target = target;
+    rerun(c);
   });
 }
 

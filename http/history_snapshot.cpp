@@ -4,7 +4,6 @@
 #include "http/call.hpp"
 
 #include <charconv>
-#include <map>
 
 namespace kinto::http {
 
@@ -19,67 +18,26 @@ void handle_history_snapshot(const call_ptr& c) {
   if (at == std::string::npos || first == last || ec != std::errc() || end != last)
     return c->fail(invalid_parameter("path", "timestamp", "The timestamp should be a non-negative integer"));
 
-  storage::snapshot snap = c->read();
-  if (!snap.valid()) return c->fail(backend_unavailable());
-  const std::string bucket_uri = c->r.list.parent;
-  const std::string collection_uri = bucket_uri + "/collections/" + cid;
-  // Read or write on the bucket or the collection, through their ACLs only.
-  permissions::requirement needed;
-  for (const std::string& uri : {bucket_uri, collection_uri})
-    for (const char* name : {"read", "write"}) needed.entries.push_back({uri, name});
-  if (!c->decider(snap).satisfies(needed)) return c->fail(denied(*c));
-
-  // Records as stored, and where they changed after `when`, the newest
-  // version at or before it from the history.
-  std::map<std::string, json::value> versions;
-  std::map<std::string, std::uint64_t> newer; // id -> changed after `when`
-  const list_key records{collection_uri, kind::record};
-  snap.walk_all(records, [&](const storage::change& ch) {
-    if (ch.last_modified <= when) {
-      if (!ch.deleted) {
-        std::string err;
-        if (auto data = json::parse(ch.data, err)) versions[std::string(ch.id)] = std::move(*data);
-      }
-    } else {
-      newer[std::string(ch.id)] = ch.last_modified;
-    }
-    return true;
-  });
-  if (!newer.empty()) {
-    const std::string prefix = collection_uri + "/records/";
-    std::map<std::string, std::pair<std::uint64_t, json::value>> best;
-    snap.walk_all(list_key{bucket_uri, kind::history}, [&](const storage::change& ch) {
-      if (ch.deleted || ch.data.find(prefix) == std::string_view::npos) return true;
-      std::string err;
-      auto entry = json::parse(ch.data, err);
-      const json::value* uri = entry ? entry->find("uri") : nullptr;
-      if (!uri || !uri->is_string() || uri->as_string().rfind(prefix, 0) != 0) return true;
-      const std::string id = uri->as_string().substr(prefix.size());
-      if (!newer.count(id)) return true;
-      const json::value* target = entry->find("target");
-      const json::value* data = target ? target->find("data") : nullptr;
-      const json::value* ts = data ? data->find("last_modified") : nullptr;
-      if (!ts || !ts->as_int64() || static_cast<std::uint64_t>(*ts->as_int64()) > when) return true;
-      const auto version = static_cast<std::uint64_t>(*ts->as_int64());
-      auto it = best.find(id);
-      if (it == best.end() || it->second.first < version) best[id] = {version, *data};
-      return true;
-    });
-    for (auto& [id, version] : best)
-      if (!version.second.find("deleted")) versions[id] = std::move(version.second);
-  }
-
-  std::vector<json::value*> ordered;
-  for (auto& [id, v] : versions) ordered.push_back(&v);
-  auto ts_of = [](const json::value* v) {
-    const json::value* t = v->find("last_modified");
-    return t && t->as_int64() ? *t->as_int64() : 0;
-  };
-  std::sort(ordered.begin(), ordered.end(), [&](const json::value* a, const json::value* b) { return ts_of(a) > ts_of(b); });
-  std::string body = "{\"data\":[";
-  for (std::size_t i = 0; i < ordered.size(); ++i) body += (i ? "," : "") + json::serialize(*ordered[i]);
-  body += "]}";
-  c->send_json(200, std::move(body));
+  core::history_snapshot_read r;
+  r.user_id = c->who.user_id;
+  r.bucket_id = c->r.list.parent.substr(std::string_view("/buckets/").size());
+  r.collection_id = cid;
+  r.at = when;
+  r.implicit = c->implicit;
+  perform(c, core::op_history_snapshot, std::move(r),
+          std::function<void(const call_ptr&, core::result<std::vector<std::string>>)>(
+            [](const call_ptr& c, core::result<std::vector<std::string>> result) {
+              if (auto* f = std::get_if<core::failure>(&result)) return c->send(failure_response(c->cfg(), *f));
+              std::string body = "{\"data\":[";
+              bool first = true;
+              for (const auto& record : std::get<std::vector<std::string>>(result)) {
+                body += first ? "" : ",";
+                body += record;
+                first = false;
+              }
+              body += "]}";
+              c->send_json(200, std::move(body));
+            }));
 }
 
 } // namespace kinto::http

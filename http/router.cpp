@@ -279,9 +279,12 @@ void route_request(const call_ptr& c) {
   if (path == "/v1") return redirect(c, c->absolute_url("/v1/" + suffix), cfg.trailing_slash_redirect_ttl);
   c->path = path.substr(3);
   if (is_default_bucket_path(cfg, c->path) && !c->is("OPTIONS"))
-    return serve_default_bucket(c, [](const call_ptr& again) {
-      // Run the rewritten request from the start, as a fresh request.
-      handle(again->a, again->port, std::move(again->req), std::move(again->reply));
+    return serve_default_bucket(c, [](const call_ptr& c) {
+      // The rewritten request from the start, as a fresh request that keeps
+      // what it must create first.
+      auto again = std::make_shared<call>(call{c->a, std::move(c->req), {}, {}, {}, {}, {}, std::move(c->reply),
+                                               std::move(c->collect), std::move(c->implicit)});
+      route_request(again);
     });
 
   auto matched = match(cfg, c->path);
@@ -376,24 +379,24 @@ std::optional<std::string> call::query_value(std::string_view name) const {
 
 namespace {
 
-call_ptr new_call(app& a, core::port& port, request req, responder reply) {
-  return std::make_shared<call>(call{a, port, std::move(req), {}, {}, {}, {}, {}, std::move(reply)});
+call_ptr new_call(app& a, request req, responder reply, operation_sink collect) {
+  return std::make_shared<call>(call{a, std::move(req), {}, {}, {}, {}, {}, std::move(reply), std::move(collect), {}});
 }
 
 } // namespace
 
-void handle(app& a, core::port& port, request req, responder reply) {
-  route_request(new_call(a, port, std::move(req), std::move(reply)));
+void handle(app& a, request req, responder reply, operation_sink collect) {
+  route_request(new_call(a, std::move(req), std::move(reply), std::move(collect)));
 }
 
 handler make_handler(app& a) {
-  return [&a](request req, responder reply) { handle(a, *a.direct, std::move(req), std::move(reply)); };
+  return [&a](request req, responder reply) { handle(a, std::move(req), std::move(reply), {}); };
 }
 
 handler make_overload_handler(app& a) {
   return [&a](request req, responder reply) {
     // Through a call, for the headers every response carries (CORS...).
-    new_call(a, *a.direct, std::move(req), std::move(reply))->fail(backend_unavailable());
+    new_call(a, std::move(req), std::move(reply), {})->fail(backend_unavailable());
   };
 }
 

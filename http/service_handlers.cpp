@@ -132,34 +132,31 @@ bool cache_works(auth_cache& cache) {
 }
 
 void handle_heartbeat(const call_ptr& c) {
-  // Each check does what its backend is for: a read transaction of each
-  // database, and, unless the server is read-only, a durable write (as
-  // upstream's storage check writes), so a full disk or map shows here.
-  // Objects and permissions live in one LMDB environment: a read
-  // transaction that opens serves both.
-  bool readable = false;
-  {
-    storage::snapshot snap = c->read();
-    if (snap.valid()) {
-      (void)snap.meta("heartbeat");
-      (void)snap.permissions("/buckets");
-      readable = true;
-    }
-  }
-  const bool permission = readable;
+  // Each check does what its backend is for (core::op_heartbeat): storage
+  // reads, and, unless the server is read-only, durably writes. Objects and
+  // permissions live in one storage engine: what reads one reads both.
   const bool cache = cache_works(*c->a.accounts_cache);
-  auto answer = [c, permission, cache](bool storage_ok) {
-    json::value beat = json::value::object();
-    beat.set("storage", json::value(storage_ok));
-    beat.set("permission", json::value(permission));
-    beat.set("cache", json::value(cache));
-    c->send_json(storage_ok && permission && cache ? 200 : 503, json::serialize(beat));
-  };
-  if (!readable || c->cfg().readonly) return answer(readable);
   const std::string now = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::system_clock::now().time_since_epoch()).count());
-  c->run_exclusive([now](storage::writer& b) { return b.set_meta("heartbeat", now); },
-                   [c, answer](storage::status s) { c->resume([answer, s] { answer(s == storage::status::ok); }); });
+  struct beat {
+    bool readable = false, writable = false;
+  };
+  auto found = std::make_shared<beat>();
+  const bool write = !c->cfg().readonly;
+  core::operation run = [found, write, now, resume = c->context().resume](core::port& p, std::function<void(int)> settled) {
+    core::op_heartbeat(p, write, now, [found, resume, settled](bool readable, bool writable) {
+      found->readable = readable;
+      found->writable = writable;
+      resume([settled] { settled(200); });
+    });
+  };
+  c->perform(std::move(run), [c, found, cache] {
+    json::value beat = json::value::object();
+    beat.set("storage", json::value(found->writable));
+    beat.set("permission", json::value(found->readable));
+    beat.set("cache", json::value(cache));
+    c->send_json(found->writable && found->readable && cache ? 200 : 503, json::serialize(beat));
+  });
 }
 
 void handle_lbheartbeat(const call_ptr& c) { c->send_json(200, "{}"); }
@@ -258,14 +255,17 @@ void handle_api(const call_ptr& c) {
 }
 
 void handle_flush(const call_ptr& c) {
-  // Everything goes, in one transaction after the writes already queued.
-  c->run_exclusive([](storage::writer& b) { return b.erase_everything(); },
-                            [c](storage::status s) {
-                              c->resume([c, s] {
-                                if (s != storage::status::ok) return c->fail(backend_unavailable());
-                                c->send_json(202, "{}");
-                              });
-                            });
+  auto flushed = std::make_shared<bool>(false);
+  core::operation run = [flushed, resume = c->context().resume](core::port& p, std::function<void(int)> settled) {
+    core::op_flush(p, [flushed, resume, settled](core::result<bool> r) {
+      *flushed = !std::holds_alternative<core::failure>(r);
+      resume([settled, ok = *flushed] { settled(ok ? 202 : 503); });
+    });
+  };
+  c->perform(std::move(run), [c, flushed] {
+    if (!*flushed) return c->fail(backend_unavailable());
+    c->send_json(202, "{}");
+  });
 }
 
 void handle_contribute(const call_ptr& c) {

@@ -71,7 +71,7 @@ http::response call(http::request req) {
   // The handler runs its synchronous part on a thread of its own, with the
   // stack kintod's I/O threads have.
   fuzz::on_kintod_stack([&] {
-    http::handle(*instance->application, *instance->application->direct, std::move(req), [s](http::response res) {
+    http::handle(*instance->application, std::move(req), [s](http::response res) {
       std::lock_guard lock(s->mutex);
       require(++s->answers == 1, "a request is answered exactly once");
       s->res = std::move(res);

@@ -1,5 +1,6 @@
 // Unit tests of http/: body and header validation, Basic credentials, and
 // requests routed in-process through the application (no sockets).
+#include "actors/write_service.hpp"
 #include "http/app.hpp"
 #include "http/auth.hpp"
 #include "http/body.hpp"

@@ -1,0 +1,237 @@
+// Kinto's operations, with no transport: a typed request in, its value or
+// a refusal out. The HTTP edge parses a request into one of these, runs it
+// on a port and renders what comes back; a batch runs the same operations
+// in its transaction (op_batch). Every decision that depends on stored
+// state (who the caller is, permissions, existence, validation) is taken
+// here, on the view the operation runs on, so that an operation means the
+// same on its own and inside a batch.
+#pragma once
+
+#include "core/access.hpp"
+#include "core/port.hpp"
+#include "core/rules.hpp"
+#include "core/validation.hpp"
+#include "core/write_rules.hpp"
+#include "schema/query.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+namespace kinto::core {
+
+/// Nonces of plural-DELETE pagination tokens: each may be used once, within
+/// `pagination_token_validity_seconds`.
+class token_registry {
+public:
+  explicit token_registry(std::chrono::seconds validity) : validity_(validity) {}
+  void remember(const std::string& nonce);
+  /// True (and forgotten) when the nonce is known and still valid.
+  bool consume(const std::string& nonce);
+
+private:
+  std::chrono::seconds validity_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> expiry_;
+};
+
+/// What operations share besides their request: the rules, compiled
+/// schemas, deletion tokens, and where an operation continues after its
+/// port answered asynchronously (the request's executor; inline in a
+/// transaction, where everything is synchronous).
+struct context {
+  const rules& cfg;
+  schema_cache& schemas;
+  token_registry& deletion_tokens;
+  std::function<void(std::function<void()>)> resume;
+};
+
+/// A refusal: the error, and the target's timestamp when it has one to
+/// tell (a 412 carries it as ETag).
+struct failure {
+  error e;
+  std::uint64_t last_modified = 0;
+};
+
+template <class T>
+using result = std::variant<T, failure>;
+
+/// An object a request uses without naming it, created first when missing
+/// (the personal bucket and its collection, batch-and-plugins.md §2).
+struct implicit_object {
+  list_key list;
+  std::string id;
+};
+
+// ---- one object ------------------------------------------------------------
+
+struct object_read {
+  std::string user_id; ///< empty when anonymous
+  list_key list;
+  std::string id;
+  preconditions pre;
+  std::optional<std::uint64_t> if_none_match; ///< a quoted timestamp
+  std::optional<std::vector<std::string>> fields; ///< `_fields`
+  /// A malformed header or parameter: answered, as upstream does, once the
+  /// caller may learn that the object exists.
+  std::optional<error> invalid;
+  std::vector<implicit_object> implicit;
+};
+
+struct object_found {
+  std::uint64_t last_modified = 0;
+  bool not_modified = false;     ///< If-None-Match named this version (304)
+  std::string data;              ///< JSON text, projected on `_fields`
+  std::string permissions = "{}"; ///< shown to writers only
+  std::optional<std::int64_t> cache_seconds; ///< see cache_seconds()
+};
+
+/// A write of one object: `cmd.op` says which (create is a POST on the
+/// plural endpoint). The caller's principals and the author are found by
+/// the operation; passwords arrive hashed.
+struct object_write {
+  std::string user_id;
+  list_key list;
+  write_command cmd;
+  /// PATCH: what was sent, and `Response-Behavior` (full, light, diff).
+  std::optional<json::value> sent;
+  std::string behaviour = "full";
+  /// A malformed part of the request: answered after a missing collection
+  /// (resources.md §8), before permissions.
+  std::optional<error> invalid;
+  std::vector<implicit_object> implicit;
+};
+
+struct object_written {
+  bool created = false;
+  bool removed = false;
+  std::uint64_t last_modified = 0;
+  std::string data;              ///< the stored object, tombstone or PATCH answer
+  std::string permissions = "{}"; ///< shown to writers only
+};
+
+void op_get(const context& ctx, port& p, object_read req, std::function<void(result<object_found>)> done);
+void op_write(const context& ctx, port& p, object_write req, std::function<void(result<object_written>)> done);
+
+// ---- lists ----------------------------------------------------------------
+
+/// Reading a page of a list (GET), or counting it (HEAD).
+struct list_read {
+  std::string user_id;
+  list_key list;
+  query::request q;
+  preconditions pre;
+  std::optional<std::uint64_t> if_none_match;
+  bool count_only = false;
+  std::size_t limit = 0;               ///< page size (page_size())
+  std::optional<query::token> after;   ///< from `_token`
+  /// A malformed query or header: answered once the caller may use the list.
+  std::optional<error> invalid;
+  std::vector<implicit_object> implicit;
+};
+
+struct list_page {
+  std::uint64_t list_timestamp = 0;
+  bool not_modified = false;
+  std::optional<std::int64_t> cache_seconds;
+  std::size_t total = 0;               ///< count_only
+  std::vector<std::string> objects;    ///< JSON texts, projected on `_fields`
+  std::optional<query::token> next;    ///< the Next-Page token
+};
+
+/// Deleting a page of a list (plural DELETE, querying.md §8).
+struct list_removal {
+  std::string user_id;
+  list_key list;
+  query::request q;
+  preconditions pre;
+  std::size_t limit = 0;
+  std::optional<query::token> after; ///< its nonce must be one handed out
+  std::optional<error> invalid;      ///< as list_read's
+  std::vector<implicit_object> implicit;
+};
+
+struct list_removed {
+  std::uint64_t last_modified = 0;    ///< the newest of the removals, or the list's
+  std::vector<std::string> tombstones; ///< in the page's order
+  std::optional<query::token> next;
+};
+
+void op_list(const context& ctx, port& p, list_read req, std::function<void(result<list_page>)> done);
+void op_delete_list(const context& ctx, port& p, list_removal req, std::function<void(result<list_removed>)> done);
+
+/// The page size of a plural request (querying.md §4.2).
+std::size_t page_size(const rules& r, const query::request& q);
+
+// ---- server-wide ----------------------------------------------------------
+
+/// GET /permissions (auth-permissions.md §8): every object on which the
+/// caller's principals appear, with the names they imply, plus what settings
+/// grant; as entries (`uri`, `resource_name`, `id`, the ids of its parents,
+/// `permissions`) matching `q`'s filters, in its order.
+struct permissions_read {
+  std::string user_id;
+  query::request q;
+  std::optional<error> invalid; ///< a malformed query, answered to callers who may read permissions
+};
+
+void op_permissions(const context& ctx, port& p, permissions_read req,
+                    std::function<void(result<std::vector<json::value>>)> done);
+
+/// DELETE /__user_data__/{principal} (batch-and-plugins.md §7), for
+/// callers holding `user_data_delete_principals`.
+struct user_data_removal {
+  std::string user_id;
+  std::string principal;
+};
+
+void op_delete_user_data(const context& ctx, port& p, user_data_removal req, std::function<void(result<bool>)> done);
+
+/// POST /__flush__: everything goes, after the writes already queued.
+void op_flush(port& p, std::function<void(result<bool>)> done);
+
+/// GET /__heartbeat__: whether storage reads, and, when `write`, whether it
+/// durably writes `stamp` (so that a full disk shows).
+void op_heartbeat(port& p, bool write, std::string stamp, std::function<void(bool readable, bool writable)> done);
+
+/// The records of a collection as they were at a timestamp, from its
+/// bucket's history (GET /buckets/{b}/snapshot/collections/{c}@{ts}),
+/// newest first.
+struct history_snapshot_read {
+  std::string user_id;
+  std::string bucket_id, collection_id;
+  std::uint64_t at = 0;
+  std::vector<implicit_object> implicit;
+};
+
+void op_history_snapshot(const context& ctx, port& p, history_snapshot_read req,
+                         std::function<void(result<std::vector<std::string>>)> done);
+
+/// The caller `user_id` with its principals, as stored now.
+caller op_caller(port& p, std::string user_id);
+
+/// The stored bcrypt hash of the account `id`, if it has one.
+std::optional<std::string> op_account_hash(port& p, const std::string& id);
+
+// ---- batches --------------------------------------------------------------
+
+/// One operation of a batch, ready to run on a port; whoever made it keeps
+/// its outcome. `settled` gets the HTTP status of the outcome, for the
+/// batch's rules.
+using operation = std::function<void(port& p, std::function<void(int status)> settled)>;
+
+/// Runs a batch's operations in order (batch-and-plugins.md §1.4). A batch
+/// that writes runs in one transaction: a 409 drops what came before it, a
+/// 5xx drops everything and ends the batch; what is kept is durable before
+/// `done`. Otherwise each runs on `p` in turn, a 5xx ending the batch.
+/// `done` gets how many ran and the transaction's status.
+void op_batch(port& p, std::vector<operation> ops, bool writes,
+              std::function<void(std::size_t ran, storage::status s)> done);
+
+} // namespace kinto::core
