@@ -113,6 +113,32 @@ TEST_CASE("requests of a batch see what earlier ones wrote, permissions included
              is_json(200));
 }
 
+TEST_CASE("the permissions endpoint and a personal bucket inside a writing batch see the batch's writes",
+          "[batch][transaction]") {
+  kintod_process server({.settings = {{"kinto.experimental_permissions_endpoint", "true"},
+                                      {"kinto.includes", "kinto.plugins.default_bucket"}}});
+  auto r = server.request("POST", "/v1/batch",
+                          R"({"requests": [
+                               {"method": "PUT", "path": "/buckets/fresh", "body": {"data": {}}},
+                               {"method": "GET", "path": "/permissions?resource_name=bucket"},
+                               {"method": "POST", "path": "/buckets/default/collections/tasks/records",
+                                "body": {"data": {"title": "one"}}},
+                               {"method": "GET", "path": "/buckets/default/collections/tasks/records"}]})",
+                          owner());
+  REQUIRE_THAT(r, is_json(200));
+  auto body = r.json();
+  CHECK(status_at(body, 0) == 201);
+  REQUIRE(status_at(body, 1) == 200);
+  const auto& responses = body.find("responses")->as_array();
+  bool listed = false;
+  for (const auto& entry : responses[1].find("body")->find("data")->as_array())
+    listed = listed || entry.find("id")->as_string() == "fresh";
+  CHECK(listed);
+  CHECK(status_at(body, 2) == 201);
+  REQUIRE(status_at(body, 3) == 200);
+  CHECK(responses[3].find("body")->find("data")->as_array().size() == 1);
+}
+
 TEST_CASE("a 5xx in a batch drops the whole batch and answers with that error", "[batch][transaction]") {
   // A map small enough that one big record cannot fit: the write fails
   // with 507 and nothing of the batch is kept.
