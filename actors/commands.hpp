@@ -3,7 +3,7 @@
 #pragma once
 
 #include "schema/error.hpp"
-#include "schema/json.hpp"
+#include "base/json.hpp"
 #include "schema/resource.hpp"
 #include "storage/engine.hpp"
 

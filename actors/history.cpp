@@ -2,8 +2,8 @@
 // change they describe.
 #include "actors/history.hpp"
 
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 
 #include <algorithm>
 #include <ctime>

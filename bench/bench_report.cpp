@@ -4,7 +4,7 @@
 #include "bench_report.hpp"
 
 #include "bench_support.hpp"
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <spawn.h>
 #include <sys/stat.h>

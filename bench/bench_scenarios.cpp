@@ -3,8 +3,8 @@
 // the project's JSON parser; requests go through the load engine.
 #include "bench_scenarios.hpp"
 
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 
 #include <unistd.h>
 

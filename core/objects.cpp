@@ -1,6 +1,6 @@
 #include "core/objects.hpp"
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <algorithm>
 #include <cctype>

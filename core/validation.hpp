@@ -6,8 +6,8 @@
 
 #include "core/rules.hpp"
 #include "schema/error.hpp"
-#include "schema/json.hpp"
-#include "schema/json_schema.hpp"
+#include "base/json.hpp"
+#include "base/json_schema.hpp"
 #include "storage/engine.hpp"
 
 #include <functional>

@@ -1,8 +1,8 @@
 // The rules of one write (resources.md §4–§8, concurrency.md §2 and §4).
 #include "core/write_rules.hpp"
 
-#include "schema/json_patch.hpp"
-#include "schema/json_schema.hpp"
+#include "base/json_patch.hpp"
+#include "base/json_schema.hpp"
 
 #include <algorithm>
 #include <chrono>

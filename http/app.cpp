@@ -5,7 +5,7 @@
 #include "http/auth.hpp"
 #include "http/build_info.hpp"
 #include "http/call.hpp"
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <algorithm>
 #include <array>

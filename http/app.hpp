@@ -5,7 +5,7 @@
 
 #include "core/ops.hpp"
 #include "http/message.hpp"
-#include "schema/settings.hpp"
+#include "base/settings.hpp"
 
 #include <chrono>
 #include <cstdint>

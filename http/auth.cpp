@@ -4,8 +4,8 @@
 #include "http/auth.hpp"
 
 #include "http/call.hpp"
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 
 #include <unordered_map>
 

@@ -4,7 +4,7 @@
 // collection named in the path, when missing (core::implicit_object).
 #include "http/call.hpp"
 
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace kinto::http {
 

@@ -7,8 +7,8 @@
 
 #include "core/objects.hpp"
 #include "http/auth.hpp"
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 #include "schema/query.hpp"
 
 #include <algorithm>

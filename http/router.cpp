@@ -6,7 +6,7 @@
 #include "http/call.hpp"
 #include "http/routes.hpp"
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <algorithm>
 #include <random>

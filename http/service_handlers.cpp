@@ -4,7 +4,7 @@
 #include "http/call.hpp"
 #include "http/routes.hpp"
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <chrono>
 #include <fstream>

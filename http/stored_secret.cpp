@@ -3,7 +3,7 @@
 // crash at any point leaves either no secret or the whole of it.
 #include "http/stored_secret.hpp"
 
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <cerrno>
 #include <cstring>

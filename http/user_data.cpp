@@ -2,7 +2,7 @@
 // principal's data goes (core::op_delete_user_data); the answer names it.
 #include "http/call.hpp"
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 namespace kinto::http {
 

@@ -5,9 +5,9 @@
 #include "http/app.hpp"
 #include "http/server.hpp"
 #include "http/stored_secret.hpp"
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
-#include "schema/settings.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
+#include "base/settings.hpp"
 #include "storage/lmdb_engine.hpp"
 
 #include <pthread.h>
@@ -67,7 +67,7 @@ void report_configuration(const kinto::setting_reader& reader) {
 /// Every thread started from now on (I/O, actors, committer, blocking pool)
 /// gets json::thread_stack_bytes of stack, whatever RLIMIT_STACK says
 /// (glibc's default for new threads, or 2 MiB when it is unlimited): what
-/// deeply nested JSON needs (schema/json.hpp). Address space only; pages
+/// deeply nested JSON needs (base/json.hpp). Address space only; pages
 /// are used as the stack grows.
 void set_thread_stack_size() {
   pthread_attr_t attr;

@@ -2,7 +2,7 @@
 // rendered once into Kinto's JSON error body. Depends only on json.hpp.
 #pragma once
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <optional>
 #include <string>

@@ -3,7 +3,7 @@
 // sort comparison, pagination tokens and `_fields`. Depends only on schema/.
 #include "schema/query.hpp"
 
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <algorithm>
 #include <array>

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "schema/error.hpp"
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <cstdint>
 #include <optional>

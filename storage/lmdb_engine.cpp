@@ -2,7 +2,7 @@
 // layout of storage/README.md, in one environment with seven named databases.
 #include "storage/lmdb_engine.hpp"
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 #include "storage/lmdb.hpp"
 
 #include <algorithm>

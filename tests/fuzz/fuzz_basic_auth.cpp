@@ -4,7 +4,7 @@
 // at once. Checks the contract of parse_basic, not only the absence of crashes.
 #include "fuzz_support.hpp"
 #include "http/auth.hpp"
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -19,8 +19,8 @@
 // within a deadline, with a plausible status and, for JSON, a body that parses.
 #include "fuzz_support.hpp"
 #include "http/app.hpp"
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 #include "storage/lmdb_engine.hpp"
 
 #include <chrono>

@@ -6,7 +6,7 @@
 // settings.
 #include "fuzz_support.hpp"
 #include "http/app.hpp"
-#include "schema/settings.hpp"
+#include "base/settings.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
-// libFuzzer target: JSON request bodies (schema/json.hpp) and the two PATCH
-// formats (schema/json_patch.hpp).
+// libFuzzer target: JSON request bodies (base/json.hpp) and the two PATCH
+// formats (base/json_patch.hpp).
 //
 // The whole input is parsed as a body, with the default nesting limit and a
 // small one, and serialized back. Then its first line is taken as a document
@@ -10,8 +10,8 @@
 // leaves the document unchanged, and that no patch nests a document deeper
 // than a request body may be.
 #include "fuzz_support.hpp"
-#include "schema/json.hpp"
-#include "schema/json_patch.hpp"
+#include "base/json.hpp"
+#include "base/json_patch.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -4,8 +4,8 @@
 // checks after base64 decoding are reached without the fuzzer having to
 // produce valid base64 of valid JSON.
 #include "fuzz_support.hpp"
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 #include "schema/query.hpp"
 
 #include <cstddef>

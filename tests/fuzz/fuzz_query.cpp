@@ -6,7 +6,7 @@
 // Besides crashes it checks that the sort order is a consistent order and
 // that tokens continue exactly after the object they were made from.
 #include "fuzz_support.hpp"
-#include "schema/json.hpp"
+#include "base/json.hpp"
 #include "schema/query.hpp"
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // percent-decoding of URL parts, as http/router.cpp does it.
 #pragma once
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <pthread.h>
 

@@ -3,7 +3,7 @@
 // Must not include Boost.Beast/Asio (only harness.cpp does), to keep test builds fast.
 #pragma once
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -4,7 +4,7 @@
 // secret set explicitly, even empty, is used as given and no file is written.
 #include "harness.hpp"
 
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -11,7 +11,7 @@
 # the storage engines, which each stay behind one folder's door. Any other
 # system header is free.
 set(guarded "caf/" "lmdb.h" "boost/beast/" "boost/asio" "libpq-fe.h")
-set(folders actors bench core http main schema storage tests)
+set(folders actors base bench core http main schema storage tests)
 
 file(STRINGS "${ROOT}/${FOLDER}/README.md" rule REGEX "^\\*\\*Includes:\\*\\*")
 if(NOT rule)

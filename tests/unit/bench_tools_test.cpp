@@ -6,7 +6,7 @@
 #include "bench_options.hpp"
 #include "bench_report.hpp"
 #include "bench_stats.hpp"
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <catch2/catch.hpp>
 

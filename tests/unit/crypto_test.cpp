@@ -1,6 +1,6 @@
-// Unit tests for schema/crypto: published test vectors, strict base64,
+// Unit tests for base/crypto: published test vectors, strict base64,
 // random identifiers and bcrypt round trips. No server, no disk.
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,8 +2,8 @@
 // the lowest layer that shows the problem. The inputs themselves are also in
 // the targets' seed corpora.
 #include "http/body.hpp"
-#include "schema/json.hpp"
-#include "schema/json_patch.hpp"
+#include "base/json.hpp"
+#include "base/json_patch.hpp"
 
 #include <catch2/catch.hpp>
 

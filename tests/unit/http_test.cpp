@@ -5,8 +5,8 @@
 #include "http/auth.hpp"
 #include "http/body.hpp"
 #include "http/routes.hpp"
-#include "schema/crypto.hpp"
-#include "schema/settings.hpp"
+#include "base/crypto.hpp"
+#include "base/settings.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"
 

@@ -3,9 +3,9 @@
 // quarter of the stack its threads get (json::thread_stack_bytes). A
 // recursion that grew past it would crash the test on its thread's guard
 // page (or be reported by AddressSanitizer).
-#include "schema/json.hpp"
-#include "schema/json_patch.hpp"
-#include "schema/json_schema.hpp"
+#include "base/json.hpp"
+#include "base/json_patch.hpp"
+#include "base/json_schema.hpp"
 #include "schema/query.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,6 @@
 // Unit tests of RFC 7396 merge-patch and RFC 6902 JSON-Patch.
-// Depends only on schema/json_patch.hpp, schema/json.hpp and Catch2.
-#include "schema/json_patch.hpp"
+// Depends only on base/json_patch.hpp, base/json.hpp and Catch2.
+#include "base/json_patch.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // Unit tests of JSON Schema checking, compilation and validation.
-// Depends only on schema/json_schema.hpp, schema/json.hpp and Catch2.
-#include "schema/json_schema.hpp"
+// Depends only on base/json_schema.hpp, base/json.hpp and Catch2.
+#include "base/json_schema.hpp"
 
 #include <catch2/catch.hpp>
 

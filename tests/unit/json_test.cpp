@@ -1,6 +1,6 @@
 // Unit tests of the JSON document model: parsing, serialization, equality
-// and value semantics. Depends only on schema/json.hpp and Catch2.
-#include "schema/json.hpp"
+// and value semantics. Depends only on base/json.hpp and Catch2.
+#include "base/json.hpp"
 
 #include <catch2/catch.hpp>
 

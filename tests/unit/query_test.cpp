@@ -1,7 +1,7 @@
 // Unit tests of the query language of plural endpoints (querying.md): value
 // typing, parameter parsing and its 400s, filter evaluation, sort order,
 // pagination tokens and `_fields`. Depends only on schema/ and Catch2.
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 #include "schema/query.hpp"
 
 #include <catch2/catch.hpp>

@@ -2,7 +2,7 @@
 // OpenSSL's CRYPTO_memcmp), bcrypt verification, and the cache of account
 // password checks, which compares credential digests in constant time.
 #include "http/auth.hpp"
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <catch2/catch.hpp>
 

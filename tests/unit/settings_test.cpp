@@ -1,6 +1,6 @@
-// Unit tests for schema/settings: ini parsing as upstream reads kinto.ini,
+// Unit tests for base/settings: ini parsing as upstream reads kinto.ini,
 // environment and command-line precedence, typed getters. No server, no disk.
-#include "schema/settings.hpp"
+#include "base/settings.hpp"
 
 #include <catch2/catch.hpp>
 

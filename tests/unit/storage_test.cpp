@@ -1,7 +1,7 @@
 // Unit tests of storage/: the engine interface as LMDB implements it, its key
 // layout and typed operations.
-#include "schema/crypto.hpp"
-#include "schema/json.hpp"
+#include "base/crypto.hpp"
+#include "base/json.hpp"
 #include "storage/lmdb.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "temp_dir.hpp"

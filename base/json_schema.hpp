@@ -1,10 +1,10 @@
 // JSON Schema (draft-07) for Kinto's schema-carrying fields: checks that a
 // schema is valid and validates documents against it, wording errors as
-// Python's jsonschema does. Depends only on schema/json.hpp here; valijson
-// and Boost.Regex stay inside json_schema*.cpp and schema/'s internal headers.
+// Python's jsonschema does. Depends only on base/json.hpp here; valijson
+// and Boost.Regex stay inside json_schema*.cpp and base/'s internal headers.
 #pragma once
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <memory>
 #include <optional>

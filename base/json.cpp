@@ -1,7 +1,7 @@
 // The JSON document model: value semantics, parsing with simdjson On Demand,
 // and compact serialization in the style of Python's json.dumps.
 // Depends only on simdjson and the standard library.
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <simdjson.h>
 

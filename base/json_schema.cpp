@@ -1,10 +1,10 @@
 // JSON Schema draft-07 over kintod's JSON model: schema checking (structure,
-// patterns, $refs), compilation and validation. Depends on schema/json*.hpp,
+// patterns, $refs), compilation and validation. Depends on base/json*.hpp,
 // the internal json_schema_*.hpp headers and valijson; error wording lives in json_schema_messages.cpp.
-#include "schema/json_schema.hpp"
-#include "schema/json_schema_adapter.hpp"
-#include "schema/json_schema_messages.hpp"
-#include "schema/json_schema_walk.hpp"
+#include "base/json_schema.hpp"
+#include "base/json_schema_adapter.hpp"
+#include "base/json_schema_messages.hpp"
+#include "base/json_schema_walk.hpp"
 
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>

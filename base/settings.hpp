@@ -3,7 +3,7 @@
 // Names are upstream's, without the `kinto.` prefix; values are decoded as
 // upstream decodes them (a value that parses as JSON is that JSON value).
 // setting_reader reads them once at start, checking types and ranges.
-// Depends on schema/json only.
+// Depends on base/json only.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The JSON Schema draft-07 meta-schema, the standard document every schema
 // field is checked against. Pure data: depends on nothing but the header.
-#include "schema/json_schema.hpp"
+#include "base/json_schema.hpp"
 
 namespace kinto::json_schema {
 

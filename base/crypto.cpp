@@ -1,6 +1,6 @@
 // Cryptographic helpers: thin wrappers over OpenSSL, libuuid and libxcrypt,
 // adding only strict input checks. Depends on nothing else in the project.
-#include "schema/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -1,12 +1,12 @@
-// Internal to schema/: the valijson adapter reading kinto::json::value in
+// Internal to base/: the valijson adapter reading kinto::json::value in
 // place, and the Boost.Regex matching that replaces valijson's std::regex.
-// Depends on schema/json.hpp, valijson and Boost.Regex only; never include it outside schema/.
+// Depends on base/json.hpp, valijson and Boost.Regex only; never include it outside base/.
 #pragma once
 
 // Without this valijson reports a malformed schema by calling abort().
 #define VALIJSON_USE_EXCEPTIONS 1
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <valijson/internal/adapter.hpp>
 #include <valijson/internal/basic_adapter.hpp>

@@ -1,10 +1,10 @@
 // Turning valijson's errors into Python-jsonschema-style wording and field
 // paths: Python repr(), locating the subschemas at an instance path, wording.
-// Depends on schema/json*.hpp, the adapter's regex helpers and valijson's error
+// Depends on base/json*.hpp, the adapter's regex helpers and valijson's error
 // list; compiles and validates nothing.
-#include "schema/json_schema_messages.hpp"
-#include "schema/json_schema_adapter.hpp"
-#include "schema/json_schema_walk.hpp"
+#include "base/json_schema_messages.hpp"
+#include "base/json_schema_adapter.hpp"
+#include "base/json_schema_walk.hpp"
 
 #include <valijson/validation_results.hpp>
 

@@ -1,10 +1,10 @@
-// Internal to schema/: helpers that walk a JSON Schema document, shared by
-// compilation and error wording. Depends on schema/json*.hpp only; never
-// include it outside schema/.
+// Internal to base/: helpers that walk a JSON Schema document, shared by
+// compilation and error wording. Depends on base/json*.hpp only; never
+// include it outside base/.
 #pragma once
 
-#include "schema/json.hpp"
-#include "schema/json_patch.hpp"
+#include "base/json.hpp"
+#include "base/json_patch.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -2,7 +2,7 @@
 // JSON-Patch, applied to the JSON document model. Depends only on json.hpp.
 #pragma once
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <optional>
 #include <string>

@@ -1,10 +1,10 @@
-// Internal to schema/: valijson's errors reworded as Python's jsonschema
-// words them, with its field paths. Depends on schema/json*.hpp only (valijson
-// is only named); never include it outside schema/.
+// Internal to base/: valijson's errors reworded as Python's jsonschema
+// words them, with its field paths. Depends on base/json*.hpp only (valijson
+// is only named); never include it outside base/.
 #pragma once
 
-#include "schema/json.hpp"
-#include "schema/json_schema.hpp"
+#include "base/json.hpp"
+#include "base/json_schema.hpp"
 
 #include <string>
 #include <string_view>

@@ -2,9 +2,9 @@
 // Python's configparser (strict mode, basic interpolation) does, and layers
 // the environment and command-line overrides on top, decodes values as
 // upstream does, and checks them as they are read.
-#include "schema/settings.hpp"
+#include "base/settings.hpp"
 
-#include "schema/json.hpp"
+#include "base/json.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,6 +1,6 @@
 // RFC 7396 merge-patch and RFC 6902 JSON-Patch (with RFC 6901 pointers) over
-// the JSON document model. Depends only on schema/json.hpp.
-#include "schema/json_patch.hpp"
+// the JSON document model. Depends only on base/json.hpp.
+#include "base/json_patch.hpp"
 
 #include <charconv>
 #include <vector>

@@ -1,7 +1,7 @@
 // The valijson adapter over kinto::json::value, Boost.Regex in place of
 // valijson's std::regex matching, and an n log n uniqueItems. Depends on
-// schema/json*.hpp, valijson and Boost.Regex only; knows nothing of error wording.
-#include "schema/json_schema_adapter.hpp"
+// base/json*.hpp, valijson and Boost.Regex only; knows nothing of error wording.
+#include "base/json_schema_adapter.hpp"
 
 #include <algorithm>
 #include <charconv>
