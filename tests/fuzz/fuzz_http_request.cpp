@@ -18,6 +18,7 @@
 // Besides crashes it checks that each request is answered exactly once,
 // within a deadline, with a plausible status and, for JSON, a body that parses.
 #include "fuzz_support.hpp"
+#include "actors/write_service.hpp"
 #include "http/app.hpp"
 #include "base/crypto.hpp"
 #include "base/json.hpp"
@@ -52,6 +53,7 @@ struct fixture {
   std::unique_ptr<storage::engine> store;
   std::unique_ptr<actors::write_service> writes;
   std::unique_ptr<http::app> application;
+  http::handler handler;
 };
 fixture* instance = nullptr;
 
@@ -71,7 +73,7 @@ http::response call(http::request req) {
   // The handler runs its synchronous part on a thread of its own, with the
   // stack kintod's I/O threads have.
   fuzz::on_kintod_stack([&] {
-    http::handle(*instance->application, std::move(req), [s](http::response res) {
+    instance->handler(std::move(req), [s](http::response res) {
       std::lock_guard lock(s->mutex);
       require(++s->answers == 1, "a request is answered exactly once");
       s->res = std::move(res);
@@ -247,6 +249,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   options.history.auto_trim_user_ids = cfg.history_trim_user_ids;
   instance->writes = std::make_unique<actors::write_service>(*instance->store, options);
   instance->application = std::make_unique<http::app>(std::move(cfg), *instance->store, *instance->writes);
+  instance->handler = http::make_handler(*instance->application);
   create_objects();
   return 0;
 }
