@@ -60,7 +60,7 @@ struct write_plan {
   bool needs_write = true;                  ///< false when POST returns an existing object
   bool touch = false;                       ///< only makes sure the list has a timestamp
   bool created = false;
-  storage::object object;                   ///< new version or tombstone
+  storage::object object;                   ///< new version (with its permissions) or tombstone
   std::optional<std::uint64_t> previous;    ///< timestamp of the version planned on; nullopt: nothing stored
   /// The timestamp the client asked for (`last_modified` in the data, or a
   /// DELETE's `?last_modified=`), when it may be honoured (concurrency.md §2).
@@ -68,7 +68,6 @@ struct write_plan {
   /// Where the digits of `last_modified` begin in `object.data`, which ends
   /// with them and a closing brace (0 for tombstones and touches).
   std::size_t stamp_at = 0;
-  std::string permissions = "{}";           ///< new permissions JSON text
   std::uint64_t list_timestamp = 0;         ///< list timestamp after the write
   std::vector<std::string> members_added;   ///< groups only
   std::vector<std::string> members_removed; ///< groups only

@@ -136,7 +136,7 @@ storage::status record_history(storage::writer& b, const history_options& option
     target.set("permissions", json::value::object());
   } else {
     target.set("data", parsed(plan.object.data));
-    target.set("permissions", parsed(plan.permissions));
+    target.set("permissions", parsed(plan.object.permissions));
   }
   entry.set("target", std::move(target));
 
@@ -146,7 +146,7 @@ storage::status record_history(storage::writer& b, const history_options& option
   add_readers(b, bucket_uri, readers);
   if (k == kind::record) add_readers(b, list.parent, readers);
   if (k != kind::bucket) {
-    const json::value acl = parsed(plan.permissions);
+    const json::value acl = parsed(plan.object.permissions);
     for (std::string_view name : {"read", "write"})
       if (const json::value* l = acl.find(name); l && l->is_array())
         for (const auto& p : l->as_array())
@@ -161,12 +161,12 @@ storage::status record_history(storage::writer& b, const history_options& option
   const std::string entry_id = crypto::uuid4();
   entry.set("id", json::value(entry_id));
   entry.set("last_modified", json::value(ts));
-  if (auto s = b.put(history, entry_id, storage::object{ts, false, json::serialize(entry)}, std::nullopt);
-      s != storage::status::ok)
-    return s;
   json::value acl = json::value::object();
   if (!readers.as_array().empty()) acl.set("read", std::move(readers));
-  if (auto s = b.set_permissions(history.object_uri(entry_id), json::serialize(acl)); s != storage::status::ok) return s;
+  if (auto s = b.put(history, entry_id, storage::object{ts, false, json::serialize(entry), json::serialize(acl)},
+                     std::nullopt);
+      s != storage::status::ok)
+    return s;
   if (auto s = b.set_list_timestamp(history, ts); s != storage::status::ok) return s;
   return trim(b, options, bucket_uri, kind_name(k), author);
 }

@@ -67,7 +67,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_plan& x) {
   optional_field<std::uint64_t> previous(x.previous), proposed(x.proposed);
   return f(caf::meta::type_name("write_plan"), x.needs_write, x.touch, x.created, x.object, previous, proposed,
-           x.stamp_at, x.permissions, x.list_timestamp, x.members_added, x.members_removed, x.erase_children);
+           x.stamp_at, x.list_timestamp, x.members_added, x.members_removed, x.erase_children);
 }
 
 template <class Inspector>
@@ -93,7 +93,7 @@ namespace kinto::storage {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, object& x) {
-  return f(caf::meta::type_name("object"), x.last_modified, x.deleted, x.data);
+  return f(caf::meta::type_name("object"), x.last_modified, x.deleted, x.data, x.permissions);
 }
 
 } // namespace kinto::storage

@@ -41,7 +41,7 @@ write_outcome outcome_of(const planned_write& w) {
   write_outcome outcome;
   outcome.created = plan.created;
   outcome.last_modified = plan.touch ? plan.list_timestamp : plan.object.last_modified;
-  outcome.permissions = plan.permissions;
+  outcome.permissions = plan.object.deleted || plan.object.permissions.empty() ? "{}" : plan.object.permissions;
   outcome.previous = w.previous;
   outcome.data = plan.object.deleted ? "{\"deleted\":true,\"id\":" + json::serialize(json::value(w.id)) +
                                          ",\"last_modified\":" + std::to_string(plan.object.last_modified) + "}"
@@ -63,7 +63,6 @@ storage::status apply_write(storage::writer& b, const list_key& list, const plan
   }
   if (auto s = b.put(list, id, plan.object, plan.previous); s != storage::status::ok) return s;
   const std::string uri = list.object_uri(id);
-  if (auto s = b.set_permissions(uri, plan.permissions); s != storage::status::ok) return s;
   for (const auto& m : plan.members_removed)
     if (auto s = b.remove_member(m, uri); s != storage::status::ok) return s;
   for (const auto& m : plan.members_added)

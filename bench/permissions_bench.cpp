@@ -261,9 +261,8 @@ std::uint64_t load_records(application& a, const std::vector<user>& users, std::
         storage::object obj;
         obj.last_modified = first + i;
         obj.data = bench::record_text(*rng, i, id, obj.last_modified);
+        obj.permissions = partially_readable(i) ? shared : owner_only;
         if (auto st = b.put(records_list, id, obj, std::nullopt); st != storage::status::ok) return st;
-        const std::string& perms = partially_readable(i) ? shared : owner_only;
-        if (auto st = b.set_permissions(records_list.object_uri(id), perms); st != storage::status::ok) return st;
       }
       if (end == records) return b.set_list_timestamp(records_list, first + records - 1);
       return storage::status::ok;

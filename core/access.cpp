@@ -61,11 +61,9 @@ bool decider::may(const list_key& list, std::string_view id, permissions::action
 }
 
 bool decider::holds_on_some(const list_key& list, std::span<const std::string_view> names) const {
-  const std::string prefix = list.object_uri("");
   bool found = false;
   for (const auto& principal : who_.principals) {
-    view_.walk_grants(principal, prefix, [&](std::string_view uri, std::string_view name) {
-      if (uri.find('/', prefix.size()) != std::string_view::npos) return true; // a deeper object
+    view_.walk_grants(principal, list, [&](const list_key&, std::string_view, std::string_view name) {
       found = std::find(names.begin(), names.end(), name) != names.end();
       return !found;
     });

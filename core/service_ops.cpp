@@ -69,9 +69,9 @@ void op_permissions(const context& ctx, port& p, permissions_read req,
   // Explicit permissions, from the reverse index.
   std::map<std::string, std::set<std::string>> held;
   for (const auto& principal : who.principals)
-    snap.walk_grants(principal, "/", [&](std::string_view uri, std::string_view name) {
-      if (uri.find("/history/") != std::string_view::npos) return true; // history entries are never listed
-      held[std::string(uri)].insert(std::string(name));
+    snap.walk_grants(principal, [&](const list_key& list, std::string_view id, std::string_view name) {
+      if (list.of == kind::history) return true; // history entries are never listed
+      held[list.object_uri(id)].insert(std::string(name));
       return true;
     });
   // Permissions granted by settings, on every object of their kind.
@@ -139,9 +139,10 @@ void op_delete_user_data(const context& ctx, port& p, user_data_removal req, std
 
   // Objects whose write permission names this principal alone.
   std::vector<std::string> owned;
-  snap.walk_grants(principal, "/", [&](std::string_view uri, std::string_view name) {
+  snap.walk_grants(principal, [&](const list_key& list, std::string_view id, std::string_view name) {
     if (name != "write") return true;
-    if (acl::decode(snap.permissions(uri).value_or("{}")).principals("write").size() == 1) owned.emplace_back(uri);
+    const std::string uri = list.object_uri(id);
+    if (acl::decode(snap.permissions(uri).value_or("{}")).principals("write").size() == 1) owned.push_back(uri);
     return true;
   });
   // Parents first; children of a deleted object go with it.

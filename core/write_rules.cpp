@@ -173,7 +173,7 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   if (cmd.op == write_op::create && exists) {
     plan.needs_write = false;
     plan.object = *current.object;
-    plan.permissions = json::serialize(current.permissions);
+    plan.object.permissions = json::serialize(current.permissions);
     plan.list_timestamp = list_ts;
     return plan;
   }
@@ -189,8 +189,7 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
     std::optional<std::uint64_t> proposed = cmd.tombstone_timestamp;
     if (proposed && *proposed <= current.object->last_modified) proposed.reset();
     plan.proposed = proposed;
-    plan.object = storage::object{0, true, {}};
-    plan.permissions = "{}";
+    plan.object = storage::object{0, true, {}, {}};
     actors::stamp(plan, list_ts, now);
     plan.erase_children = k == kind::bucket || k == kind::collection;
     if (k == kind::group) plan.members_removed = members_of(*existing_data);
@@ -321,21 +320,19 @@ std::variant<write_plan, error> plan_write(const list_key& list, const write_com
   }
 
   plan.created = !replacing;
-  plan.object = storage::object{0, false, json::serialize(data)};
+  plan.object = storage::object{0, false, json::serialize(data), json::serialize(perms)};
   plan.stamp_at = plan.object.data.size() - 2; // ...,"last_modified":0}
   plan.proposed = proposed;
-  plan.permissions = json::serialize(perms);
   actors::stamp(plan, list_ts, now);
   return plan;
 }
 
 current_state read_current(const storage::view& v, const list_key& list, const std::string& id) {
   current_state current;
-  current.object = v.get(list, id);
-  if (current.exists()) {
+  current.object = v.get(list, id); // with its permissions: one read
+  if (current.exists() && !current.object->permissions.empty()) {
     std::string err;
-    if (auto text = v.permissions(list.object_uri(id)))
-      if (auto perms = json::parse(*text, err)) current.permissions = std::move(*perms);
+    if (auto perms = json::parse(current.object->permissions, err)) current.permissions = std::move(*perms);
   }
   return current;
 }

@@ -219,6 +219,7 @@ int main(int argc, char** argv) {
   set_thread_stack_size();
 
   std::string error;
+  store_options.log = [](const std::string& line) { std::cerr << "kintod: " << line << std::endl; };
   auto store = kinto::storage::open_lmdb(store_options, error);
   if (!store) return fail(error);
   // Without a configured userid_hmac_secret, the data directory keeps one of

@@ -76,7 +76,7 @@ std::optional<object_ref> owner_of(std::string_view parent_uri) {
   const auto plural_slash = parent_uri.rfind('/', id_slash - 1);
   if (plural_slash == std::string_view::npos) return std::nullopt;
   const std::string_view plural = parent_uri.substr(plural_slash + 1, id_slash - plural_slash - 1);
-  for (kind k : {kind::bucket, kind::group, kind::collection, kind::record, kind::account}) {
+  for (kind k : {kind::bucket, kind::group, kind::collection, kind::record, kind::account, kind::history}) {
     if (kind_plural(k) == plural)
       return object_ref{list_key{std::string(parent_uri.substr(0, plural_slash)), k},
                         std::string(parent_uri.substr(id_slash + 1))};

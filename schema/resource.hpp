@@ -36,8 +36,9 @@ struct list_key {
   friend bool operator==(const list_key&, const list_key&) = default;
 };
 
-/// The object owning a list: for "/buckets/b/collections/c" the collection
-/// `c` of list {"/buckets/b", collection}. Nullopt for top-level lists.
+/// The object owning a list, which is the object at that URI: for
+/// "/buckets/b/collections/c" the collection `c` of list {"/buckets/b",
+/// collection}. Nullopt for top-level lists and URIs of no object.
 struct object_ref {
   list_key list;
   std::string id;

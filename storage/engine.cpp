@@ -88,9 +88,13 @@ void snapshot::walk_all(const list_key& list, const std::function<bool(const cha
   if (target_) target_->walk_all(list, visit);
 }
 
-void snapshot::walk_grants(std::string_view principal, std::string_view uri_prefix,
-                           const std::function<bool(std::string_view uri, std::string_view name)>& visit) const {
-  if (target_) target_->walk_grants(principal, uri_prefix, visit);
+void snapshot::walk_grants_in(std::string_view principal, const list_key* list, const grant_visitor& visit) const {
+  if (!target_) return;
+  if (list) {
+    target_->walk_grants(principal, *list, visit);
+  } else {
+    target_->walk_grants(principal, visit);
+  }
 }
 
 std::optional<std::string> snapshot::meta(std::string_view key) const {

@@ -31,12 +31,16 @@ enum class status : std::uint8_t {
 /// What a status means, for logs ("storage full", "I/O or engine failure").
 std::string_view status_text(status s);
 
-/// One stored object or tombstone.
+/// One stored object or tombstone, with its permissions.
 struct object {
   std::uint64_t last_modified = 0;
   bool deleted = false;
-  std::string data; ///< JSON text of `data` (with id and last_modified); empty for tombstones
+  std::string data;        ///< JSON text of `data` (with id and last_modified); empty for tombstones
+  std::string permissions; ///< JSON object text of its permissions; empty (or "{}") when none
 };
+
+/// Whether `permissions` (an object's) names no permission at all.
+inline bool no_permissions(std::string_view permissions) { return permissions.empty() || permissions == "{}"; }
 
 /// One entry met while walking a list by timestamp. Views live until the
 /// snapshot or transaction ends or writes.
@@ -45,7 +49,13 @@ struct change {
   std::string_view id;
   bool deleted;
   std::string_view data;
+  std::string_view permissions; ///< JSON object text; empty when none
 };
+
+/// Called for each permission a principal holds on an object (the reverse
+/// index of permissions): the object's list and id, the permission's name.
+/// Returns false to stop.
+using grant_visitor = std::function<bool(const list_key& list, std::string_view id, std::string_view name)>;
 
 /// A name of the list, distinct for distinct lists: a key for the callers'
 /// maps of lists (one list actor each). Not a storage key.
@@ -62,7 +72,8 @@ public:
   virtual std::optional<object> get(const list_key& list, std::string_view id) const = 0;
   /// Timestamp of the list, nullopt when it never had one.
   virtual std::optional<std::uint64_t> list_timestamp(const list_key& list) const = 0;
-  /// Permissions of an object as a JSON object text; nullopt when it has none.
+  /// Permissions of the object at `uri` (`/buckets/b/collections/c`) as a
+  /// JSON object text; nullopt when it has none (or is not there).
   std::optional<std::string> permissions(std::string_view uri) const {
     ++permission_lookups_;
     return read_permissions(uri);
@@ -80,11 +91,15 @@ public:
   /// Walks every object and tombstone of the list in id order: the cheapest
   /// way through a whole list (no lookup per entry).
   virtual void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const = 0;
-  /// Object URIs starting with `uri_prefix` on which `principal` appears in
-  /// some permission, with that permission's name (the reverse index of
-  /// permissions), in URI order. Stops when `visit` returns false.
-  virtual void walk_grants(std::string_view principal, std::string_view uri_prefix,
-                           const std::function<bool(std::string_view uri, std::string_view name)>& visit) const = 0;
+  /// The objects on which `principal` appears in some permission, with
+  /// that permission's name, through the reverse index of permissions: in
+  /// every list, or in `list` alone. Costs what it visits.
+  void walk_grants(std::string_view principal, const grant_visitor& visit) const {
+    walk_grants_in(principal, nullptr, visit);
+  }
+  void walk_grants(std::string_view principal, const list_key& list, const grant_visitor& visit) const {
+    walk_grants_in(principal, &list, visit);
+  }
   /// A value of the server-wide facts (secrets, counters).
   virtual std::optional<std::string> meta(std::string_view key) const = 0;
 
@@ -100,6 +115,8 @@ protected:
 private:
   /// permissions() of the engine, which counts the lookups.
   virtual std::optional<std::string> read_permissions(std::string_view uri) const = 0;
+  /// walk_grants() of the engine: in `list` only, unless it is null.
+  virtual void walk_grants_in(std::string_view principal, const list_key* list, const grant_visitor& visit) const = 0;
 
   mutable std::uint64_t permission_lookups_ = 0;
 };
@@ -115,8 +132,10 @@ private:
 /// transaction cannot commit.
 class writer : public view {
 public:
-  /// Stores the object (or tombstone) `id` and moves its entry in the change
-  /// index from the stored version's timestamp to its new one. `previous` is
+  /// Stores the object (or tombstone) `id` with its permissions, keeping the
+  /// reverse index of permissions in step (a tombstone has none), and moves
+  /// its entry in the change index from the stored version's timestamp to
+  /// its new one. `previous` is
   /// the timestamp of the version the write was planned on, nullopt when it
   /// was planned on nothing stored: when the stored version is another one
   /// (or none), `stale` and nothing is written. `conflict` when another
@@ -124,9 +143,6 @@ public:
   [[nodiscard]] virtual status put(const list_key& list, std::string_view id, const object& obj,
                                    std::optional<std::uint64_t> previous) = 0;
   [[nodiscard]] virtual status set_list_timestamp(const list_key& list, std::uint64_t ts) = 0;
-  /// Stores the permissions (a JSON object text), or erases them when empty,
-  /// keeping the reverse index (principal -> objects) in step.
-  [[nodiscard]] virtual status set_permissions(std::string_view uri, std::string_view json_object) = 0;
   [[nodiscard]] virtual status add_member(std::string_view principal, std::string_view group_uri) = 0;
   [[nodiscard]] virtual status remove_member(std::string_view principal, std::string_view group_uri) = 0;
   /// Removes everything below the object `uri`: its child lists with their
@@ -136,7 +152,8 @@ public:
   /// Removes an object and its change-index entry without a tombstone, and
   /// its permissions (for trimming).
   [[nodiscard]] virtual status erase_object(const list_key& list, std::string_view id) = 0;
-  /// Removes `principal` from every permission and group membership.
+  /// Removes `principal` from every permission and group membership
+  /// (objects keep their timestamps).
   [[nodiscard]] virtual status forget_principal(std::string_view principal) = 0;
   [[nodiscard]] virtual status set_meta(std::string_view key, std::string_view value) = 0;
   /// Removes every piece of data (flush).
@@ -202,12 +219,11 @@ public:
             const std::function<bool(const change&)>& visit,
             const std::function<bool(std::string_view id)>& wanted = {}) const override;
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override;
-  void walk_grants(std::string_view principal, std::string_view uri_prefix,
-                   const std::function<bool(std::string_view uri, std::string_view name)>& visit) const override;
   std::optional<std::string> meta(std::string_view key) const override;
 
 private:
   std::optional<std::string> read_permissions(std::string_view uri) const override;
+  void walk_grants_in(std::string_view principal, const list_key* list, const grant_visitor& visit) const override;
 
   std::unique_ptr<const view> owned_;
   const view* target_ = nullptr;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,10 +20,14 @@ struct lmdb_options {
   std::string directory;                      ///< created if missing
   std::size_t map_size = std::size_t(1) << 36; ///< 64 GiB of sparse address space
   unsigned max_readers = 512;
+  /// Where the lines telling of an upgrade go (start, progress, end).
+  std::function<void(const std::string&)> log = {};
 };
 
 /// Opens (creating if needed) the environment in `options.directory` and
-/// its databases; nullptr with `error` set on failure.
+/// its databases, upgrading a directory of an older storage format in place
+/// (storage/README.md), in one transaction; nullptr with `error` set on
+/// failure, and for a directory of a newer format.
 [[nodiscard]] std::unique_ptr<engine> open_lmdb(const lmdb_options& options, std::string& error);
 
 /// The limits on URIs and principals that make every key of the layout fit

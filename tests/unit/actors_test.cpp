@@ -93,7 +93,7 @@ TEST_CASE("a new object gets the clock's timestamp, id, and its author as writer
   CHECK(plan.object.last_modified == 5000);
   CHECK(plan.list_timestamp == 5000);
   CHECK(parse(plan.object.data) == parse(R"({"title":"x","id":"r1","last_modified":5000})"));
-  CHECK(parse(plan.permissions) == parse(R"({"write":["account:alice"]})"));
+  CHECK(parse(plan.object.permissions) == parse(R"({"write":["account:alice"]})"));
 }
 
 TEST_CASE("timestamps strictly increase even when the clock does not") {
@@ -137,14 +137,14 @@ TEST_CASE("PUT replaces data and keeps permissions unless given") {
     auto plan = planned(plan_write(records, command(write_op::put, "r", R"({"a":3})"), current, 10, 20));
     CHECK_FALSE(plan.created);
     CHECK(parse(plan.object.data) == parse(R"({"a":3,"id":"r","last_modified":20})"));
-    CHECK(parse(plan.permissions) == parse(R"({"read":["bob"],"write":["alice","account:alice"]})"));
+    CHECK(parse(plan.object.permissions) == parse(R"({"read":["bob"],"write":["alice","account:alice"]})"));
   }
   SECTION("permissions only keeps the data") {
     auto cmd = command(write_op::put, "r");
     cmd.permissions = parse(R"({"read":["carol"]})");
     auto plan = planned(plan_write(records, cmd, current, 10, 20));
     CHECK(parse(plan.object.data) == parse(R"({"a":1,"b":2,"id":"r","last_modified":20})"));
-    CHECK(parse(plan.permissions) == parse(R"({"read":["carol"],"write":["account:alice"]})"));
+    CHECK(parse(plan.object.permissions) == parse(R"({"read":["carol"],"write":["account:alice"]})"));
   }
 }
 
@@ -165,7 +165,7 @@ TEST_CASE("the three PATCH formats merge as Kinto does") {
     cmd.format = patch_format::json_patch;
     cmd.patch = parse(R"([{"op":"add","path":"/permissions/read/account:x","value":"account:x"}])");
     auto plan = planned(plan_write(records, cmd, current, 10, 20));
-    CHECK(parse(plan.permissions) == parse(R"({"read":["account:x"],"write":["account:alice"]})"));
+    CHECK(parse(plan.object.permissions) == parse(R"({"read":["account:x"],"write":["account:alice"]})"));
     cmd.patch = parse(R"([{"op":"add","path":"/permissions/read","value":[42]}])");
     CHECK(failed(plan_write(records, cmd, current, 10, 20)).status == 400);
     cmd.patch = parse(R"([{"op":"replace","path":"/data/x","value":5},{"op":"test","path":"/data/x","value":6}])");
@@ -703,10 +703,6 @@ public:
   void walk_all(const list_key& list, const std::function<bool(const storage::change&)>& visit) const override {
     inner_->walk_all(list, visit);
   }
-  void walk_grants(std::string_view principal, std::string_view uri_prefix,
-                   const std::function<bool(std::string_view, std::string_view)>& visit) const override {
-    inner_->walk_grants(principal, uri_prefix, visit);
-  }
   std::optional<std::string> meta(std::string_view key) const override { return inner_->meta(key); }
 
   storage::status put(const list_key& list, std::string_view id, const storage::object& obj,
@@ -716,9 +712,6 @@ public:
   }
   storage::status set_list_timestamp(const list_key& list, std::uint64_t ts) override {
     return inner_->set_list_timestamp(list, ts);
-  }
-  storage::status set_permissions(std::string_view uri, std::string_view json_object) override {
-    return inner_->set_permissions(uri, json_object);
   }
   storage::status add_member(std::string_view principal, std::string_view group_uri) override {
     return inner_->add_member(principal, group_uri);
@@ -758,6 +751,14 @@ public:
 
 private:
   std::optional<std::string> read_permissions(std::string_view uri) const override { return inner_->permissions(uri); }
+  void walk_grants_in(std::string_view principal, const list_key* list,
+                      const storage::grant_visitor& visit) const override {
+    if (list) {
+      inner_->walk_grants(principal, *list, visit);
+    } else {
+      inner_->walk_grants(principal, visit);
+    }
+  }
 
   deferred_engine& engine_;
   std::unique_ptr<storage::write_transaction> inner_;
