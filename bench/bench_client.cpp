@@ -220,7 +220,9 @@ void shard::record_error(clock_type::time_point now, std::string_view what) {
 void shard::start_ticking() {
   tick.expires_after(tick_period);
   tick.async_wait([this](beast::error_code ec) {
-    if (!ec) on_tick();
+    // A tick already due when the last connection finished is not
+    // cancelled by that cancel(): `stopping` ends the ticking then.
+    if (!ec && !stopping) on_tick();
   });
 }
 
