@@ -121,19 +121,24 @@ void op_write(const context& ctx, port& p, object_write req, std::function<void(
 
 // ---- lists ----------------------------------------------------------------
 
-/// Reading a page of a list (GET), or counting it (HEAD).
-struct list_read {
+/// Which objects of a list a plural request is about, as reads and
+/// deletions of lists share it.
+struct list_selection {
   std::string user_id;
   list_key list;
   query::request q;
   preconditions pre;
-  std::optional<std::uint64_t> if_none_match;
-  bool count_only = false;
   std::size_t limit = 0;               ///< page size (page_size())
   std::optional<query::token> after;   ///< from `_token`
   /// A malformed query or header: answered once the caller may use the list.
   std::optional<error> invalid;
   std::vector<implicit_object> implicit;
+};
+
+/// Reading a page of a list (GET), or counting it (HEAD).
+struct list_read : list_selection {
+  std::optional<std::uint64_t> if_none_match;
+  bool count_only = false;
 };
 
 struct list_page {
@@ -146,16 +151,8 @@ struct list_page {
 };
 
 /// Deleting a page of a list (plural DELETE, querying.md §8).
-struct list_removal {
-  std::string user_id;
-  list_key list;
-  query::request q;
-  preconditions pre;
-  std::size_t limit = 0;
-  std::optional<query::token> after; ///< its nonce must be one handed out
-  std::optional<error> invalid;      ///< as list_read's
-  std::vector<implicit_object> implicit;
-};
+/// Deleting a page of a list; the token's nonce must be one handed out.
+struct list_removal : list_selection {};
 
 struct list_removed {
   std::uint64_t last_modified = 0;    ///< the newest of the removals, or the list's

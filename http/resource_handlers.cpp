@@ -267,30 +267,25 @@ std::variant<query::request, error> parse_query(const call& c) {
   return parsed;
 }
 
-/// What list reads and deletions parse alike: the query, the page size,
-/// the token, the preconditions. The first malformed part is kept, to be
-/// answered once the caller may use the list.
-struct list_query {
-  query::request q;
-  core::preconditions pre;
+/// Fills what list reads and deletions take from the request alike: the
+/// caller, the list, the query, the page size, the token, the
+/// preconditions. The first malformed part is kept in `invalid`, to be
+/// answered once the caller may use the list. Returns If-None-Match.
+std::optional<std::uint64_t> select_list(const call& c, core::list_selection& out) {
+  out.user_id = c.who.user_id;
+  out.list = c.r.list;
+  out.implicit = c.implicit;
   std::optional<std::uint64_t> if_none_match;
-  std::size_t limit = 0;
-  std::optional<query::token> after;
-  std::optional<error> invalid;
-};
-
-list_query parse_list_query(const call& c) {
-  list_query out;
   auto parsed = parse_query(c);
   if (auto* e = std::get_if<error>(&parsed)) {
     out.invalid = std::move(*e);
-    return out;
+    return if_none_match;
   }
   out.q = std::move(std::get<query::request>(parsed));
-  auto pre = parse_preconditions(c.req, &out.if_none_match);
+  auto pre = parse_preconditions(c.req, &if_none_match);
   if (auto* e = std::get_if<error>(&pre)) {
     out.invalid = std::move(*e);
-    return out;
+    return if_none_match;
   }
   out.pre = std::get<core::preconditions>(pre);
   out.limit = core::page_size(c.cfg(), out.q);
@@ -299,7 +294,7 @@ list_query parse_list_query(const call& c) {
     if (auto* e = std::get_if<error>(&decoded)) out.invalid = std::move(*e);
     else out.after = std::move(std::get<query::token>(decoded));
   }
-  return out;
+  return if_none_match;
 }
 
 void add_deprecation_alert(const call& c, response& res) {
@@ -311,20 +306,11 @@ void add_deprecation_alert(const call& c, response& res) {
 }
 
 void list_read(const call_ptr& c) {
-  list_query parsed = parse_list_query(*c);
   core::list_read r;
-  r.user_id = c->who.user_id;
-  r.list = c->r.list;
-  r.implicit = c->implicit;
+  r.if_none_match = select_list(*c, r);
   r.count_only = c->is("HEAD");
-  const bool deprecated_to = parsed.q.deprecated_to;
-  const std::size_t limit = parsed.limit;
-  r.q = std::move(parsed.q);
-  r.pre = parsed.pre;
-  r.if_none_match = parsed.if_none_match;
-  r.limit = parsed.limit;
-  r.after = std::move(parsed.after);
-  r.invalid = std::move(parsed.invalid);
+  const bool deprecated_to = r.q.deprecated_to;
+  const std::size_t limit = r.limit;
   perform(c, core::op_list, std::move(r),
           std::function<void(const call_ptr&, core::result<core::list_page>)>(
             [deprecated_to, limit](const call_ptr& c, core::result<core::list_page> result) {
@@ -385,17 +371,9 @@ void list_create(const call_ptr& c) {
 }
 
 void list_delete(const call_ptr& c) {
-  list_query parsed = parse_list_query(*c);
   core::list_removal r;
-  r.user_id = c->who.user_id;
-  r.list = c->r.list;
-  r.implicit = c->implicit;
-  const std::size_t limit = parsed.limit;
-  r.q = std::move(parsed.q);
-  r.pre = parsed.pre;
-  r.limit = parsed.limit;
-  r.after = std::move(parsed.after);
-  r.invalid = std::move(parsed.invalid);
+  select_list(*c, r);
+  const std::size_t limit = r.limit;
   perform(c, core::op_delete_list, std::move(r),
           std::function<void(const call_ptr&, core::result<core::list_removed>)>(
             [limit](const call_ptr& c, core::result<core::list_removed> result) {

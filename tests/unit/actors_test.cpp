@@ -5,6 +5,7 @@
 #include "core/write_rules.hpp"
 #include "actors/write_service.hpp"
 #include "storage/lmdb_engine.hpp"
+#include "parse_json.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -21,16 +22,11 @@ namespace {
 
 const list_key records{"/buckets/b/collections/c", kind::record};
 
-json::value parse(std::string_view text) {
-  std::string err;
-  auto v = json::parse(text, err);
-  REQUIRE(v);
-  return *v;
-}
+using test::parse;
 
 current_state existing(std::uint64_t ts, std::string_view data, std::string_view perms = "{}") {
   current_state s;
-  s.object = storage::object{ts, false, std::string(data)};
+  s.object = storage::object{ts, false, std::string(data), {}};
   s.permissions = parse(perms);
   return s;
 }

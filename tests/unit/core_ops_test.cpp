@@ -4,6 +4,7 @@
 #include "actors/write_service.hpp"
 #include "core/ops.hpp"
 #include "storage/lmdb_engine.hpp"
+#include "parse_json.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,12 +15,7 @@ using namespace kinto;
 
 namespace {
 
-json::value parse(std::string_view text) {
-  std::string err;
-  auto v = json::parse(text, err);
-  REQUIRE(v);
-  return *v;
-}
+using test::parse;
 
 const list_key buckets{"", kind::bucket};
 const list_key collections{"/buckets/b", kind::collection};

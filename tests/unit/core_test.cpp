@@ -6,6 +6,7 @@
 #include "core/access.hpp"
 #include "core/objects.hpp"
 #include "core/port.hpp"
+#include "parse_json.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,12 +17,7 @@ using namespace kinto;
 
 namespace {
 
-json::value parse(std::string_view text) {
-  std::string err;
-  auto v = json::parse(text, err);
-  REQUIRE(v);
-  return *v;
-}
+using test::parse;
 
 actors::write_command put(std::string id, std::string_view data = "{}",
                           std::optional<std::string_view> permissions = std::nullopt) {
