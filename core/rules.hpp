@@ -2,6 +2,7 @@
 // start by the HTTP edge's config, which adds what only it needs.
 #pragma once
 
+#include "actors/history.hpp"
 #include "core/access.hpp"
 
 #include <cstdint>
@@ -27,6 +28,8 @@ struct rules {
   bool default_bucket = false;       ///< kinto.plugins.default_bucket
   std::string default_bucket_secret; ///< HMAC key of personal bucket ids
   bool schema_validation = false;    ///< experimental_collection_schema_validation
+  /// kinto.plugins.history (`enabled`) and its `history.*` settings.
+  actors::history_options history;
   std::vector<std::string> user_data_delete_principals;
   std::vector<std::string> permissions_read_principals{"system.Everyone"};
   /// `<type>_<perm>_principals` settings that are set (auth-permissions.md §4.2).

@@ -223,12 +223,12 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
     s.warn("plugin kinto.plugins.admin: kintod does not serve the admin UI; the /permissions endpoint it needs is on");
   }
   c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
-  c.history = contains(c.plugins, "kinto.plugins.history");
-  c.history_exclude_resources = s.words("history.exclude_resources");
-  c.history_exclude_user_ids = s.words("history.exclude_user_ids");
-  c.history_trim_user_ids = s.words("history.auto_trim_user_ids");
-  c.history_trim_max_count = s.integer("history.auto_trim_max_count", -1, -1, any);
-  c.history_trim_threshold = s.integer("history.auto_trim_threshold", 100, 0, any);
+  c.history.enabled = contains(c.plugins, "kinto.plugins.history");
+  c.history.exclude_resources = s.words("history.exclude_resources");
+  c.history.exclude_user_ids = s.words("history.exclude_user_ids");
+  c.history.auto_trim_user_ids = s.words("history.auto_trim_user_ids");
+  c.history.auto_trim_max_count = s.integer("history.auto_trim_max_count", -1, -1, any);
+  c.history.auto_trim_threshold = s.integer("history.auto_trim_threshold", 100, 0, any);
   use_userid_secret(c, s.text("userid_hmac_secret", ""));
   // Since upstream 6.0, including the plugin is enough; the older switch is
   // still read (and checked) for configurations that set it.

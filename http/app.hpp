@@ -30,9 +30,6 @@ struct config : core::rules {
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool flush_endpoint = false;       ///< kinto.plugins.flush, unless flush_endpoint_enabled = false
-  bool history = false;               ///< kinto.plugins.history
-  std::vector<std::string> history_exclude_resources, history_exclude_user_ids, history_trim_user_ids;
-  std::int64_t history_trim_max_count = -1, history_trim_threshold = 100;
   std::optional<std::string> default_bucket_hmac_secret; ///< the setting, when set
   bool permissions_endpoint = false;
   std::vector<std::string> cors_origins{"*"};

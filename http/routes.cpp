@@ -11,7 +11,7 @@ bool always(const config&) { return true; }
 bool with_accounts(const config& c) { return c.accounts; }
 bool with_permissions_endpoint(const config& c) { return c.permissions_endpoint; }
 bool with_flush(const config& c) { return c.flush_endpoint; }
-bool with_history(const config& c) { return c.history; }
+bool with_history(const config& c) { return c.history.enabled; }
 
 const std::vector<std::string> reads{"GET", "HEAD"};
 const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};

@@ -64,11 +64,11 @@ void handle_hello(const call_ptr& c) {
     accounts.set("validation_enabled", json::value(false));
     caps.set("accounts", std::move(accounts));
   }
-  if (cfg.history) {
+  if (cfg.history.enabled) {
     json::value history = capability("Track changes on data.", "http://kinto.readthedocs.io/en/latest/api/1.x/history.html");
-    if (!cfg.history_exclude_resources.empty()) {
+    if (!cfg.history.exclude_resources.empty()) {
       json::value excluded = json::value::array();
-      for (const auto& uri : cfg.history_exclude_resources) {
+      for (const auto& uri : cfg.history.exclude_resources) {
         json::value e = json::value::object();
         // "/buckets/b/collections/c" -> {"bucket": "b", "collection": "c"}
         std::vector<std::string> parts;
@@ -87,10 +87,10 @@ void handle_hello(const call_ptr& c) {
       }
       history.set("excluded_resources", std::move(excluded));
     }
-    if (cfg.history_trim_max_count > 0) {
-      history.set("auto_trim_max_count", json::value(cfg.history_trim_max_count));
+    if (cfg.history.auto_trim_max_count > 0) {
+      history.set("auto_trim_max_count", json::value(cfg.history.auto_trim_max_count));
       json::value users = json::value::array();
-      for (const auto& u : cfg.history_trim_user_ids) users.as_array().emplace_back(u);
+      for (const auto& u : cfg.history.auto_trim_user_ids) users.as_array().emplace_back(u);
       history.set("auto_trim_user_ids", std::move(users));
     }
     caps.set("history", std::move(history));

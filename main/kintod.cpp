@@ -202,12 +202,7 @@ int main(int argc, char** argv) {
     static_cast<std::size_t>(reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
   kinto::actors::write_service_options write_options;
   write_options.worker_threads = static_cast<std::size_t>(reader.integer("actor_threads", 0, 0, 1024));
-  write_options.history.enabled = cfg.history;
-  write_options.history.exclude_resources = cfg.history_exclude_resources;
-  write_options.history.exclude_user_ids = cfg.history_exclude_user_ids;
-  write_options.history.auto_trim_max_count = cfg.history_trim_max_count;
-  write_options.history.auto_trim_threshold = cfg.history_trim_threshold;
-  write_options.history.auto_trim_user_ids = cfg.history_trim_user_ids;
+  write_options.history = cfg.history;
   if (!reader.problems().empty()) {
     for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
     return usage_error;

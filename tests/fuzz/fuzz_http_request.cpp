@@ -241,12 +241,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
   actors::write_service_options options;
   options.worker_threads = 2;
-  options.history.enabled = cfg.history;
-  options.history.exclude_resources = cfg.history_exclude_resources;
-  options.history.exclude_user_ids = cfg.history_exclude_user_ids;
-  options.history.auto_trim_max_count = cfg.history_trim_max_count;
-  options.history.auto_trim_threshold = cfg.history_trim_threshold;
-  options.history.auto_trim_user_ids = cfg.history_trim_user_ids;
+  options.history = cfg.history;
   instance->writes = std::make_unique<actors::write_service>(*instance->store, options);
   instance->application = std::make_unique<http::app>(std::move(cfg), *instance->store, *instance->writes);
   instance->handler = http::make_handler(*instance->application);

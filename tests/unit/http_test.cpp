@@ -151,7 +151,7 @@ struct app_fixture {
     config cfg;
     REQUIRE_FALSE(load_config(s, cfg));
     actors::write_service_options options;
-    options.history.enabled = cfg.history;
+    options.history = cfg.history;
     writes = std::make_unique<actors::write_service>(*store, options);
     application = std::make_unique<app>(std::move(cfg), *store, *writes);
     handle = make_handler(*application);
@@ -377,7 +377,7 @@ TEST_CASE("every check of a media type ignores its case") {
 
 TEST_CASE("each row of the route table names the handler that serves it") {
   config cfg;
-  cfg.history = cfg.accounts = cfg.flush_endpoint = cfg.permissions_endpoint = true;
+  cfg.history.enabled = cfg.accounts = cfg.flush_endpoint = cfg.permissions_endpoint = true;
   for (const auto& spec : route_table()) {
     INFO(spec.pattern);
     CHECK(spec.handle != nullptr);
