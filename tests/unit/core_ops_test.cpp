@@ -1,11 +1,9 @@
 // Unit tests of core/'s operations: typed requests run on a port over a
 // temporary store and the real write path, results checked as values. No
 // network, no HTTP.
-#include "actors/write_service.hpp"
 #include "core/ops.hpp"
-#include "storage/lmdb_engine.hpp"
 #include "parse_json.hpp"
-#include "temp_dir.hpp"
+#include "store_fixture.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,22 +21,13 @@ const list_key records{"/buckets/b/collections/c", kind::record};
 
 /// A store, the write path, the direct port and the context of operations
 /// whose continuations run inline.
-struct ops_fixture {
-  test::temp_dir dir;
-  std::unique_ptr<storage::engine> store;
-  std::unique_ptr<actors::write_service> writes;
+struct ops_fixture : test::store_fixture {
   std::unique_ptr<core::direct_port> direct;
   core::rules cfg;
   core::schema_cache schemas;
   core::token_registry tokens{std::chrono::seconds(60)};
 
   ops_fixture() {
-    std::string error;
-    store = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
-    REQUIRE(store);
-    actors::write_service_options options;
-    options.worker_threads = 1;
-    writes = std::make_unique<actors::write_service>(*store, options);
     direct = std::make_unique<core::direct_port>(*store, *writes, [](std::function<void()> work) {
       work();
       return true;

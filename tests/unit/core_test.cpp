@@ -1,13 +1,11 @@
 // Unit tests of core/: access control lists decoded once, the caller's
 // principals and the permission decisions, over a temporary store written
 // through the write service. No network.
-#include "actors/write_service.hpp"
-#include "storage/lmdb_engine.hpp"
 #include "core/access.hpp"
 #include "core/objects.hpp"
 #include "core/port.hpp"
 #include "parse_json.hpp"
-#include "temp_dir.hpp"
+#include "store_fixture.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -30,18 +28,8 @@ actors::write_command put(std::string id, std::string_view data = "{}",
   return cmd;
 }
 
-struct store_fixture {
-  test::temp_dir dir;
-  std::unique_ptr<storage::engine> store;
-  std::unique_ptr<actors::write_service> writes;
-  store_fixture() {
-    std::string error;
-    store = storage::open_lmdb({dir.path(), std::size_t(1) << 26, 64}, error);
-    REQUIRE(store);
-    actors::write_service_options options;
-    options.worker_threads = 1;
-    writes = std::make_unique<actors::write_service>(*store, options);
-  }
+/// The store and write path, written through the direct port.
+struct store_fixture : test::store_fixture {
   void write(const list_key& list, actors::write_command cmd) {
     core::direct_port port(*store, *writes, [](std::function<void()> work) {
       work();
