@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <future>
 #include <set>
 #include <thread>
@@ -402,20 +403,30 @@ TEST_CASE("acknowledged writes are in the store with distinct increasing timesta
   service_fixture f;
   f.create_parents();
   constexpr int writers = 4, per_writer = 50;
+  // Commands are built here: Catch's assertions may only run on this thread.
+  std::vector<std::vector<write_command>> commands(writers);
+  for (int w = 0; w < writers; ++w)
+    for (int i = 0; i < per_writer; ++i)
+      commands[w].push_back(command(write_op::put, "r" + std::to_string(w) + "-" + std::to_string(i), R"({"n":1})"));
   std::vector<std::thread> threads;
   std::mutex mutex;
   std::vector<std::uint64_t> stamps;
+  std::atomic<int> failures{0};
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
-      for (int i = 0; i < per_writer; ++i) {
-        auto out = f.run(records, command(write_op::put, "r" + std::to_string(w) + "-" + std::to_string(i), R"({"n":1})"));
-        REQUIRE_FALSE(out.failure);
+      for (auto& cmd : commands[w]) {
+        auto out = f.run(records, std::move(cmd));
+        if (out.failure) {
+          ++failures;
+          continue;
+        }
         std::lock_guard<std::mutex> lock(mutex);
         stamps.push_back(out.last_modified);
       }
     });
   }
   for (auto& t : threads) t.join();
+  REQUIRE(failures == 0);
   CHECK(std::set<std::uint64_t>(stamps.begin(), stamps.end()).size() == stamps.size());
   auto snap = f.store->read();
   std::size_t count = 0;
@@ -791,12 +802,17 @@ TEST_CASE("with commits that report back later, writes are answered only then an
     };
     REQUIRE_FALSE(run(list_key{"", kind::bucket}, command(write_op::put, "b", "{}")).failure);
     REQUIRE_FALSE(run(list_key{"/buckets/b", kind::collection}, command(write_op::put, "c", "{}")).failure);
+    // Commands are built here: Catch's assertions may only run on this thread.
+    std::vector<std::vector<write_command>> commands(writers);
+    for (int w = 0; w < writers; ++w)
+      for (int i = 0; i < per_writer; ++i)
+        commands[w].push_back(command(write_op::put, "r" + std::to_string(w) + "-" + std::to_string(i), "{}"));
     std::vector<std::thread> threads;
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
-        for (int i = 0; i < per_writer; ++i) {
-          const std::string id = "r" + std::to_string(w) + "-" + std::to_string(i);
-          if (run(records, command(write_op::put, id, "{}")).failure) continue;
+        for (auto& cmd : commands[w]) {
+          const std::string id = cmd.id;
+          if (run(records, std::move(cmd)).failure) continue;
           ++answered_ok;
           if (!engine.durable(id)) ++answered_early;
         }
@@ -805,10 +821,13 @@ TEST_CASE("with commits that report back later, writes are answered only then an
     for (auto& t : threads) t.join();
     // A session's savepoint, in a transaction whose commit reports back later.
     std::promise<storage::status> session_done;
+    bool session_write_failed = true;
+    auto session_cmd = command(write_op::put, "in-session", "{}");
     service.run_session(
-      [&](write_session& s) { CHECK_FALSE(write_in(s, records, command(write_op::put, "in-session", "{}")).failure); },
+      [&](write_session& s) { session_write_failed = write_in(s, records, std::move(session_cmd)).failure.has_value(); },
       [&](storage::status s) { session_done.set_value(s); });
     CHECK(session_done.get_future().get() == storage::status::ok);
+    CHECK_FALSE(session_write_failed);
     service.shutdown();
   }
   CHECK(answered_ok == writers * per_writer);
