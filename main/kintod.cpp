@@ -9,6 +9,7 @@
 #include "base/json.hpp"
 #include "base/settings.hpp"
 #include "storage/lmdb_engine.hpp"
+#include "storage/postgresql_schema.hpp"
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -51,7 +52,53 @@ struct throwaway_directory {
   throwaway_directory& operator=(const throwaway_directory&) = delete;
 };
 
-const char* usage = "usage: kintod [--ini PATH] [--host HOST] [--port PORT] | --version\n";
+const char* usage =
+  "usage: kintod [--ini PATH] [--host HOST] [--port PORT]\n"
+  "       kintod migrate [--ini PATH] [--dry-run]\n"
+  "       kintod --version\n";
+
+/// Upstream's name of the PostgreSQL storage backend.
+constexpr std::string_view postgresql_backend = "kinto.core.storage.postgresql";
+
+/// `kintod migrate`: creates or upgrades the schema of the configured
+/// storage, as `kinto migrate` does, and exits (0 when it is up to date).
+int migrate(kinto::setting_reader& reader, std::string_view backend, bool dry_run) {
+  auto say = [](const std::string& line) { std::cerr << "kintod: " << line << std::endl; };
+  std::string error;
+  if (backend == postgresql_backend) {
+    kinto::storage::postgresql_migration m;
+    m.storage_url = reader.text("storage_url", "");
+    m.permission_url = reader.text("permission_url", m.storage_url);
+    (void)reader.value("permission_backend");
+    if (m.storage_url.empty()) return fail("kinto.storage_url: a PostgreSQL URL is needed (postgresql://user:pass@host:port/db)");
+    m.dry_run = dry_run;
+    m.log = say;
+    if (kinto::storage::migrate_postgresql(m, error)) return 0;
+    std::cerr << "kintod: " << error << "\n";
+    return 1;
+  }
+  if (backend == "kinto.core.storage.memory") {
+    say("kinto.core.storage.memory keeps nothing: no schema to migrate");
+    return 0;
+  }
+  if (backend != "lmdb" && backend != "kintod.storage.lmdb")
+    return fail("storage backend '" + std::string(backend) + "' is not supported");
+  kinto::storage::lmdb_options options;
+  options.directory = reader.text("storage_url", "./kinto-data");
+  options.map_size =
+    static_cast<std::size_t>(reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
+  if (dry_run) {
+    say("LMDB data directory " + options.directory + ": opening it upgrades it in place (nothing done: --dry-run)");
+    return 0;
+  }
+  options.log = say;
+  if (!kinto::storage::open_lmdb(options, error)) {
+    std::cerr << "kintod: " << error << "\n";
+    return 1;
+  }
+  say("LMDB data directory " + std::filesystem::absolute(options.directory).string() + ": up to date");
+  return 0;
+}
 
 /// What start-up tells about the configuration: warnings, then the settings
 /// that nothing read, on one line.
@@ -103,7 +150,9 @@ void raise_open_files_limit(std::size_t max_connections) {
 
 int main(int argc, char** argv) {
   std::optional<std::string> ini_path, host, port;
-  for (int i = 1; i < argc; ++i) {
+  const bool migrating = argc > 1 && std::string_view(argv[1]) == "migrate";
+  bool dry_run = false;
+  for (int i = migrating ? 2 : 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&](std::optional<std::string>& out) -> bool {
       if (i + 1 >= argc) return false;
@@ -119,7 +168,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     bool ok = false;
-    if (arg == "--ini") ok = value(ini_path);
+    if (migrating && arg == "--dry-run") dry_run = ok = true;
+    else if (arg == "--ini") ok = value(ini_path);
     else if (arg == "--host") ok = value(host);
     else if (arg == "--port") ok = value(port);
     else if (arg.rfind("--ini=", 0) == 0) ini_path = std::string(arg.substr(6)), ok = true;
@@ -167,6 +217,18 @@ int main(int argc, char** argv) {
   // Upstream's memory backend keeps nothing across restarts: kintod gives it
   // an LMDB store in a directory of its own that is removed at exit.
   const bool ephemeral = backend == "kinto.core.storage.memory";
+  if (migrating) {
+    const int status = migrate(reader, backend, dry_run);
+    if (!reader.problems().empty()) {
+      for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
+      return usage_error;
+    }
+    return status;
+  }
+  if (backend == postgresql_backend)
+    return fail("storage backend '" + backend +
+                "': this kintod can create and upgrade its schema (kintod migrate) but does not serve from it yet; "
+                "serve from LMDB (kinto.storage_backend = lmdb)");
   if (backend != "lmdb" && backend != "kintod.storage.lmdb" && !ephemeral)
     return fail("storage backend '" + backend +
                 "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb, or "

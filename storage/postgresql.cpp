@@ -1,0 +1,58 @@
+#include "storage/postgresql.hpp"
+
+namespace kinto::storage::pg {
+
+bool result::ok() const {
+  if (!r_) return false;
+  const auto s = PQresultStatus(r_.get());
+  return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+std::string result::error() const {
+  if (!r_) return "no result (connection lost?)";
+  std::string message = PQresultErrorMessage(r_.get());
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+std::string result::sqlstate() const {
+  if (!r_) return {};
+  const char* code = PQresultErrorField(r_.get(), PG_DIAG_SQLSTATE);
+  return code ? code : "";
+}
+
+std::string_view result::text(int row, int column) const {
+  if (!r_ || row >= rows() || column >= PQnfields(r_.get())) return {};
+  return {PQgetvalue(r_.get(), row, column), static_cast<std::size_t>(PQgetlength(r_.get(), row, column))};
+}
+
+std::optional<connection> connection::open(const std::string& url, std::string& error) {
+  PGconn* raw = PQconnectdb(url.c_str());
+  if (!raw) {
+    error = "cannot allocate a PostgreSQL connection";
+    return std::nullopt;
+  }
+  connection c(raw);
+  if (PQstatus(raw) != CONNECTION_OK) {
+    error = PQerrorMessage(raw);
+    while (!error.empty() && error.back() == '\n') error.pop_back();
+    return std::nullopt;
+  }
+  return c;
+}
+
+result connection::run(const std::string& sql) {
+  if (!c_) return result();
+  return result(PQexec(c_.get(), sql.c_str()));
+}
+
+result connection::run(const std::string& sql, const std::vector<param>& params) {
+  if (!c_) return result();
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return result(PQexecParams(c_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0));
+}
+
+} // namespace kinto::storage::pg

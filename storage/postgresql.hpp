@@ -1,0 +1,71 @@
+// A thin RAII layer over libpq: a connection, a result, statements with
+// parameters sent as text. Synchronous; used where waiting is what is
+// wanted (the schema migration of `kintod migrate`, tests, benchmarks).
+// Beyond storage/, only tests and benchmarks include it. No exception
+// leaves it.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kinto::storage::pg {
+
+/// The result of one statement (PGresult), owned.
+class result {
+public:
+  result() = default;
+  explicit result(PGresult* r) : r_(r) {}
+
+  /// Whether the statement succeeded (a command, or rows).
+  bool ok() const;
+  /// The server's message, or libpq's when the statement never ran.
+  std::string error() const;
+  /// The SQLSTATE code ("40001", "23505"); empty when there is none.
+  std::string sqlstate() const;
+  int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+  bool is_null(int row, int column) const { return PQgetisnull(r_.get(), row, column) != 0; }
+  /// The text of a field; empty when it is NULL.
+  std::string_view text(int row, int column) const;
+
+private:
+  struct clear {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, clear> r_;
+};
+
+/// A parameter of a statement: its text, or NULL.
+using param = std::optional<std::string>;
+
+/// One connection to a server (PGconn), owned.
+class connection {
+public:
+  /// Connects to `url` (a libpq URI, `postgresql://user:pass@host:port/db`,
+  /// or key=value pairs); nullopt with `error` set when that fails.
+  static std::optional<connection> open(const std::string& url, std::string& error);
+
+  /// Runs `sql`, which may hold several statements, in the simple query
+  /// protocol: the result of the last one (or of the first that failed).
+  result run(const std::string& sql);
+  /// Runs one statement with `$1`... parameters sent as text.
+  result run(const std::string& sql, const std::vector<param>& params);
+
+  /// Whether the connection is still usable.
+  bool healthy() const { return c_ && PQstatus(c_.get()) == CONNECTION_OK; }
+  /// The server's major version times 10000 (150004 for 15.4).
+  int server_version() const { return PQserverVersion(c_.get()); }
+
+private:
+  struct finish {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  explicit connection(PGconn* c) : c_(c) {}
+  std::unique_ptr<PGconn, finish> c_;
+};
+
+} // namespace kinto::storage::pg
