@@ -46,13 +46,35 @@ result connection::run(const std::string& sql) {
   return result(PQexec(c_.get(), sql.c_str()));
 }
 
-result connection::run(const std::string& sql, const std::vector<param>& params) {
-  if (!c_) return result();
+namespace {
+
+/// The values of `params` as libpq takes them: C strings, null for NULL.
+std::vector<const char*> values_of(const std::vector<param>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
+} // namespace
+
+result connection::run(const std::string& sql, const std::vector<param>& params) {
+  if (!c_) return result();
+  const auto values = values_of(params);
   return result(PQexecParams(c_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
                              nullptr, 0));
+}
+
+result connection::prepare(const std::string& name, const std::string& sql) {
+  if (!c_) return result();
+  return result(PQprepare(c_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+}
+
+result connection::run_prepared(const std::string& name, const std::vector<param>& params) {
+  if (!c_) return result();
+  const auto values = values_of(params);
+  return result(
+      PQexecPrepared(c_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
 }
 
 } // namespace kinto::storage::pg

@@ -54,6 +54,11 @@ public:
   result run(const std::string& sql);
   /// Runs one statement with `$1`... parameters sent as text.
   result run(const std::string& sql, const std::vector<param>& params);
+  /// Prepares `sql` (one statement, `$1`... parameters) as the statement
+  /// `name` of this connection's session.
+  result prepare(const std::string& name, const std::string& sql);
+  /// Runs the prepared statement `name` with `params` sent as text.
+  result run_prepared(const std::string& name, const std::vector<param>& params);
 
   /// Whether the connection is still usable.
   bool healthy() const { return c_ && PQstatus(c_.get()) == CONNECTION_OK; }

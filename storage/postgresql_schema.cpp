@@ -165,13 +165,17 @@ struct schema_kind {
   const char* create;       ///< the statements that create it
 };
 
-const schema_kind storage_kind{"storage",        "objects", "records", "storage_schema_version", 0,
-                               postgresql_storage_schema_version, storage_schema};
+const schema_kind storage_kind{
+    "storage", "objects", "records", "storage_schema_version", 0, postgresql_storage_schema_version, storage_schema};
 // Permission tables without a version row are version 1, the only one
 // before versions were recorded.
-const schema_kind permission_kind{
-  "permission", "access_control_entries",          nullptr,          "permission_schema_version", 1,
-  postgresql_permission_schema_version, permission_schema};
+const schema_kind permission_kind{"permission",
+                                  "access_control_entries",
+                                  nullptr,
+                                  "permission_schema_version",
+                                  1,
+                                  postgresql_permission_schema_version,
+                                  permission_schema};
 
 /// The installed version of one schema: the highest value of its metadata
 /// row (each migration adds one); nullopt when its tables are not there.
@@ -192,7 +196,8 @@ bool installed_version(pg::connection& c, const schema_kind& kind, std::optional
     int v = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || end != text.data() + text.size())
-      return error = std::string("metadata ") + kind.version_name + " is not a number: '" + std::string(text) + "'", false;
+      return error = std::string("metadata ") + kind.version_name + " is not a number: '" + std::string(text) + "'",
+             false;
     if (v > *version) version = v;
   }
   return true;

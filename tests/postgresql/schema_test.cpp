@@ -63,54 +63,54 @@ TEST_CASE("migrate creates upstream Kinto's storage schema, version 26", "[postg
   auto c = db.connect();
 
   CHECK(columns_of(c, "objects") == std::vector<std::string>{
-                                      "id text C NO",
-                                      "parent_id text C NO",
-                                      "resource_name text C NO",
-                                      "last_modified timestamp without time zone - NO",
-                                      "data jsonb - NO",
-                                      "deleted boolean - NO",
+                                        "id text C NO",
+                                        "parent_id text C NO",
+                                        "resource_name text C NO",
+                                        "last_modified timestamp without time zone - NO",
+                                        "data jsonb - NO",
+                                        "deleted boolean - NO",
                                     });
   CHECK(columns_of(c, "timestamps") == std::vector<std::string>{
-                                         "parent_id text C NO",
-                                         "resource_name text C NO",
-                                         "last_modified timestamp without time zone - NO",
+                                           "parent_id text C NO",
+                                           "resource_name text C NO",
+                                           "last_modified timestamp without time zone - NO",
                                        });
   CHECK(columns_of(c, "metadata") == std::vector<std::string>{
-                                       "name character varying - NO",
-                                       "value character varying - NO",
+                                         "name character varying - NO",
+                                         "value character varying - NO",
                                      });
   CHECK(indexes_of(c, "objects") == std::vector<std::string>{
-                                      "idx_objects_history_userid_and_resourcename",
-                                      "idx_objects_last_modified_epoch",
-                                      "idx_objects_parent_id_record_last_modified",
-                                      "idx_objects_parent_id_resource_name_last_modified",
-                                      "idx_objects_resource_name_parent_id_deleted",
-                                      "objects_pkey",
+                                        "idx_objects_history_userid_and_resourcename",
+                                        "idx_objects_last_modified_epoch",
+                                        "idx_objects_parent_id_record_last_modified",
+                                        "idx_objects_parent_id_resource_name_last_modified",
+                                        "idx_objects_resource_name_parent_id_deleted",
+                                        "objects_pkey",
                                     });
   CHECK(scalar(c, "SELECT indexdef FROM pg_indexes WHERE indexname = 'objects_pkey'")
-          .find("(id, parent_id, resource_name)") != std::string::npos);
+            .find("(id, parent_id, resource_name)") != std::string::npos);
   CHECK(scalar(c, "SELECT indexdef FROM pg_indexes WHERE indexname = "
                   "'idx_objects_parent_id_resource_name_last_modified'")
-          .find("CREATE UNIQUE INDEX") == 0);
+            .find("CREATE UNIQUE INDEX") == 0);
   CHECK(scalar(c, "SELECT tgname FROM pg_trigger WHERE tgrelid = 'objects'::regclass AND NOT tgisinternal") ==
         "tgr_objects_last_modified");
   CHECK(scalar(c, "SELECT value FROM metadata WHERE name = 'storage_schema_version'") == "26");
   CHECK(scalar(c, "SELECT count(*) FROM metadata WHERE name = 'created_at'") == "1");
 
   CHECK(columns_of(c, "access_control_entries") == std::vector<std::string>{
-                                                     "object_id text C NO",
-                                                     "permission text - NO",
-                                                     "principal text - NO",
+                                                       "object_id text C NO",
+                                                       "permission text - NO",
+                                                       "principal text - NO",
                                                    });
   CHECK(columns_of(c, "user_principals") == std::vector<std::string>{
-                                              "user_id text C NO",
-                                              "principal text - NO",
+                                                "user_id text C NO",
+                                                "principal text - NO",
                                             });
   CHECK(indexes_of(c, "access_control_entries") == std::vector<std::string>{
-                                                     "access_control_entries_pkey",
-                                                     "idx_access_control_entries_object_id",
-                                                     "idx_access_control_entries_permission",
-                                                     "idx_access_control_entries_principal",
+                                                       "access_control_entries_pkey",
+                                                       "idx_access_control_entries_object_id",
+                                                       "idx_access_control_entries_permission",
+                                                       "idx_access_control_entries_principal",
                                                    });
   CHECK(scalar(c, "SELECT value FROM metadata WHERE name = 'permission_schema_version'") == "2");
 
@@ -179,13 +179,13 @@ TEST_CASE("the schema's functions and trigger keep upstream's timestamps", "[pos
     // Far in the future, so that the clock cannot be later.
     const std::string future = "4102444800000";
     must(c, "INSERT INTO objects VALUES ('a', '/buckets/b/collections/c', 'record', from_epoch(" + future +
-              "), '{}', FALSE)");
+                "), '{}', FALSE)");
     must(c, "INSERT INTO objects VALUES ('b', '/buckets/b/collections/c', 'record', from_epoch(" + future +
-              "), '{}', FALSE)");
+                "), '{}', FALSE)");
     CHECK(scalar(c, "SELECT as_epoch(last_modified) FROM objects WHERE id = 'b'") == "4102444800001");
     // Another list is not affected.
     must(c, "INSERT INTO objects VALUES ('a', '/buckets/b/collections/d', 'record', from_epoch(" + future +
-              "), '{}', FALSE)");
+                "), '{}', FALSE)");
     CHECK(scalar(c, "SELECT as_epoch(last_modified) FROM objects WHERE parent_id = '/buckets/b/collections/d'") ==
           future);
   }
@@ -280,8 +280,7 @@ TEST_CASE("storage and permissions may live in two databases", "[postgresql]") {
   CHECK(has_table(p, "access_control_entries"));
   CHECK(has_table(p, "user_principals"));
   CHECK_FALSE(has_table(p, "objects"));
-  CHECK(scalar(s, "SELECT string_agg(name, ',' ORDER BY name) FROM metadata") ==
-        "created_at,storage_schema_version");
+  CHECK(scalar(s, "SELECT string_agg(name, ',' ORDER BY name) FROM metadata") == "created_at,storage_schema_version");
   CHECK(scalar(p, "SELECT string_agg(name, ',' ORDER BY name) FROM metadata") == "permission_schema_version");
 }
 
@@ -308,9 +307,12 @@ TEST_CASE("kintod migrate --ini creates the PostgreSQL schema, then finds it up 
   scratch_database db;
   kintod_test::temp_dir dir;
   const auto ini = write_ini(dir, "kinto.storage_backend = kinto.core.storage.postgresql\n"
-                                  "kinto.storage_url = " + db.url() + "\n"
-                                  "kinto.permission_backend = kinto.core.permission.postgresql\n"
-                                  "kinto.permission_url = " + db.url() + "\n");
+                                  "kinto.storage_url = " +
+                                      db.url() +
+                                      "\n"
+                                      "kinto.permission_backend = kinto.core.permission.postgresql\n"
+                                      "kinto.permission_url = " +
+                                      db.url() + "\n");
   auto dry = kintod_test::run_kintod({"migrate", "--ini", ini, "--dry-run"});
   INFO(dry.output);
   CHECK(dry.exit_status == 0);
@@ -337,7 +339,8 @@ TEST_CASE("kintod migrate fails, saying why, on a schema it cannot upgrade", "[p
   must(c, "CREATE TABLE records (id TEXT)");
   kintod_test::temp_dir dir;
   const auto ini = write_ini(dir, "kinto.storage_backend = kinto.core.storage.postgresql\n"
-                                  "kinto.storage_url = " + db.url() + "\n");
+                                  "kinto.storage_url = " +
+                                      db.url() + "\n");
   auto run = kintod_test::run_kintod({"migrate", "--ini", ini});
   INFO(run.output);
   CHECK(run.exit_status == 1);
@@ -360,7 +363,8 @@ TEST_CASE("kintod refuses to serve from PostgreSQL, naming what it can do", "[po
   scratch_database db;
   kintod_test::temp_dir dir;
   const auto ini = write_ini(dir, "kinto.storage_backend = kinto.core.storage.postgresql\n"
-                                  "kinto.storage_url = " + db.url() + "\n");
+                                  "kinto.storage_url = " +
+                                      db.url() + "\n");
   auto run = kintod_test::run_kintod({"--ini", ini, "--host", "127.0.0.1", "--port", "0"});
   INFO(run.output);
   CHECK(run.exit_status != 0);
