@@ -68,6 +68,16 @@ struct stop {
   int code;
 };
 
+/// The body of a benchmark's main(): what `body` returns, or the code of
+/// the `stop` it threw.
+template <class Body> int exit_code_of(Body body) {
+  try {
+    return body();
+  } catch (const stop& s) {
+    return s.code;
+  }
+}
+
 /// Bad arguments: a clear message and the usage on stderr, exit code 2.
 [[noreturn]] inline void refuse(std::string_view program, std::string_view usage, const std::string& message) {
   std::cerr << program << ": " << message << "\n" << usage;

@@ -259,9 +259,5 @@ int run(const settings& s) {
 } // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse(argc, argv));
-  } catch (const kinto::bench::stop& s) {
-    return s.code;
-  }
+  return kinto::bench::exit_code_of([&] { return run(parse(argc, argv)); });
 }
