@@ -236,12 +236,15 @@ int run(const settings& s) {
                 ms(selects, 50), ms(selects, 99), static_cast<unsigned long long>(inserts.done),
                 static_cast<double>(inserts.done) / seconds, ms(inserts, 50), ms(inserts, 99));
   } else {
-    std::printf("primary-key SELECT/s   %12.1f  p50 %s  p99 %s\n", static_cast<double>(selects.done) / seconds,
-                kinto::bench::duration_text(static_cast<double>(selects.latency_ns.percentile(50))).c_str(),
-                kinto::bench::duration_text(static_cast<double>(selects.latency_ns.percentile(99))).c_str());
-    std::printf("durable INSERT/s       %12.1f  p50 %s  p99 %s\n", static_cast<double>(inserts.done) / seconds,
-                kinto::bench::duration_text(static_cast<double>(inserts.latency_ns.percentile(50))).c_str(),
-                kinto::bench::duration_text(static_cast<double>(inserts.latency_ns.percentile(99))).c_str());
+    auto line = [&](const char* label, const outcome& o) {
+      auto percentile = [&](double p) {
+        return kinto::bench::duration_text(static_cast<double>(o.latency_ns.percentile(p)));
+      };
+      std::printf("%-22s %12.1f  p50 %s  p99 %s\n", label, static_cast<double>(o.done) / seconds,
+                  percentile(50).c_str(), percentile(99).c_str());
+    };
+    line("primary-key SELECT/s", selects);
+    line("durable INSERT/s", inserts);
   }
   return selects.done && inserts.done ? 0 : 1;
 }

@@ -57,13 +57,31 @@ const char* usage =
   "       kintod migrate [--ini PATH] [--dry-run]\n"
   "       kintod --version\n";
 
-/// Upstream's name of the PostgreSQL storage backend.
+/// Upstream's names of the PostgreSQL and memory storage backends.
 constexpr std::string_view postgresql_backend = "kinto.core.storage.postgresql";
+constexpr std::string_view memory_backend = "kinto.core.storage.memory";
+
+/// Whether `backend` names kintod's LMDB engine.
+bool is_lmdb_backend(std::string_view backend) { return backend == "lmdb" || backend == "kintod.storage.lmdb"; }
+
+/// Where the lines of start-up and migration (upgrades, progress) go.
+void log_line(const std::string& line) { std::cerr << "kintod: " << line << std::endl; }
+
+/// The LMDB map size the settings ask for (`storage_map_size`).
+std::size_t lmdb_map_size(kinto::setting_reader& reader) {
+  return static_cast<std::size_t>(
+    reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
+}
+
+/// Prints the settings problems the reader met; true when there were some.
+bool report_problems(const kinto::setting_reader& reader) {
+  for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
+  return !reader.problems().empty();
+}
 
 /// `kintod migrate`: creates or upgrades the schema of the configured
 /// storage, as `kinto migrate` does, and exits (0 when it is up to date).
 int migrate(kinto::setting_reader& reader, std::string_view backend, bool dry_run) {
-  auto say = [](const std::string& line) { std::cerr << "kintod: " << line << std::endl; };
   std::string error;
   if (backend == postgresql_backend) {
     kinto::storage::postgresql_migration m;
@@ -72,31 +90,29 @@ int migrate(kinto::setting_reader& reader, std::string_view backend, bool dry_ru
     (void)reader.value("permission_backend");
     if (m.storage_url.empty()) return fail("kinto.storage_url: a PostgreSQL URL is needed (postgresql://user:pass@host:port/db)");
     m.dry_run = dry_run;
-    m.log = say;
+    m.log = log_line;
     if (kinto::storage::migrate_postgresql(m, error)) return 0;
-    std::cerr << "kintod: " << error << "\n";
+    log_line(error);
     return 1;
   }
-  if (backend == "kinto.core.storage.memory") {
-    say("kinto.core.storage.memory keeps nothing: no schema to migrate");
+  if (backend == memory_backend) {
+    log_line(std::string(memory_backend) + " keeps nothing: no schema to migrate");
     return 0;
   }
-  if (backend != "lmdb" && backend != "kintod.storage.lmdb")
-    return fail("storage backend '" + std::string(backend) + "' is not supported");
+  if (!is_lmdb_backend(backend)) return fail("storage backend '" + std::string(backend) + "' is not supported");
   kinto::storage::lmdb_options options;
   options.directory = reader.text("storage_url", "./kinto-data");
-  options.map_size =
-    static_cast<std::size_t>(reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
+  options.map_size = lmdb_map_size(reader);
   if (dry_run) {
-    say("LMDB data directory " + options.directory + ": opening it upgrades it in place (nothing done: --dry-run)");
+    log_line("LMDB data directory " + options.directory + ": opening it upgrades it in place (nothing done: --dry-run)");
     return 0;
   }
-  options.log = say;
+  options.log = log_line;
   if (!kinto::storage::open_lmdb(options, error)) {
-    std::cerr << "kintod: " << error << "\n";
+    log_line(error);
     return 1;
   }
-  say("LMDB data directory " + std::filesystem::absolute(options.directory).string() + ": up to date");
+  log_line("LMDB data directory " + std::filesystem::absolute(options.directory).string() + ": up to date");
   return 0;
 }
 
@@ -216,20 +232,16 @@ int main(int argc, char** argv) {
   const std::string backend = reader.text("storage_backend", "lmdb");
   // Upstream's memory backend keeps nothing across restarts: kintod gives it
   // an LMDB store in a directory of its own that is removed at exit.
-  const bool ephemeral = backend == "kinto.core.storage.memory";
+  const bool ephemeral = backend == memory_backend;
   if (migrating) {
     const int status = migrate(reader, backend, dry_run);
-    if (!reader.problems().empty()) {
-      for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
-      return usage_error;
-    }
-    return status;
+    return report_problems(reader) ? usage_error : status;
   }
   if (backend == postgresql_backend)
     return fail("storage backend '" + backend +
                 "': this kintod can create and upgrade its schema (kintod migrate) but does not serve from it yet; "
                 "serve from LMDB (kinto.storage_backend = lmdb)");
-  if (backend != "lmdb" && backend != "kintod.storage.lmdb" && !ephemeral)
+  if (!is_lmdb_backend(backend) && !ephemeral)
     return fail("storage backend '" + backend +
                 "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb, or "
                 "kinto.core.storage.memory for data that does not outlive the process)");
@@ -260,15 +272,11 @@ int main(int argc, char** argv) {
   } else {
     store_options.directory = reader.text("storage_url", "./kinto-data");
   }
-  store_options.map_size =
-    static_cast<std::size_t>(reader.integer("storage_map_size", std::int64_t(1) << 36, 1 << 16, std::int64_t(1) << 50));
+  store_options.map_size = lmdb_map_size(reader);
   kinto::actors::write_service_options write_options;
   write_options.worker_threads = static_cast<std::size_t>(reader.integer("actor_threads", 0, 0, 1024));
   write_options.history = cfg.history;
-  if (!reader.problems().empty()) {
-    for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
-    return usage_error;
-  }
+  if (report_problems(reader)) return usage_error;
   const bool secret_configured = reader.value("userid_hmac_secret").has_value();
   report_configuration(reader);
 
@@ -276,7 +284,7 @@ int main(int argc, char** argv) {
   set_thread_stack_size();
 
   std::string error;
-  store_options.log = [](const std::string& line) { std::cerr << "kintod: " << line << std::endl; };
+  store_options.log = log_line;
   auto store = kinto::storage::open_lmdb(store_options, error);
   if (!store) return fail(error);
   // Without a configured userid_hmac_secret, the data directory keeps one of

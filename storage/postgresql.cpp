@@ -2,6 +2,25 @@
 
 namespace kinto::storage::pg {
 
+namespace {
+
+/// libpq's message without its trailing newline.
+std::string message_of(const char* text) {
+  std::string message = text ? text : "";
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+/// The values of `params` as libpq takes them: C strings, null for NULL.
+std::vector<const char*> values_of(const std::vector<param>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
+} // namespace
+
 bool result::ok() const {
   if (!r_) return false;
   const auto s = PQresultStatus(r_.get());
@@ -10,9 +29,7 @@ bool result::ok() const {
 
 std::string result::error() const {
   if (!r_) return "no result (connection lost?)";
-  std::string message = PQresultErrorMessage(r_.get());
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return message;
+  return message_of(PQresultErrorMessage(r_.get()));
 }
 
 std::string result::sqlstate() const {
@@ -34,8 +51,7 @@ std::optional<connection> connection::open(const std::string& url, std::string& 
   }
   connection c(raw);
   if (PQstatus(raw) != CONNECTION_OK) {
-    error = PQerrorMessage(raw);
-    while (!error.empty() && error.back() == '\n') error.pop_back();
+    error = message_of(PQerrorMessage(raw));
     return std::nullopt;
   }
   return c;
@@ -45,18 +61,6 @@ result connection::run(const std::string& sql) {
   if (!c_) return result();
   return result(PQexec(c_.get(), sql.c_str()));
 }
-
-namespace {
-
-/// The values of `params` as libpq takes them: C strings, null for NULL.
-std::vector<const char*> values_of(const std::vector<param>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  return values;
-}
-
-} // namespace
 
 result connection::run(const std::string& sql, const std::vector<param>& params) {
   if (!c_) return result();

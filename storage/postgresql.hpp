@@ -28,7 +28,6 @@ public:
   /// The SQLSTATE code ("40001", "23505"); empty when there is none.
   std::string sqlstate() const;
   int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
-  bool is_null(int row, int column) const { return PQgetisnull(r_.get(), row, column) != 0; }
   /// The text of a field; empty when it is NULL.
   std::string_view text(int row, int column) const;
 
@@ -59,11 +58,6 @@ public:
   result prepare(const std::string& name, const std::string& sql);
   /// Runs the prepared statement `name` with `params` sent as text.
   result run_prepared(const std::string& name, const std::vector<param>& params);
-
-  /// Whether the connection is still usable.
-  bool healthy() const { return c_ && PQstatus(c_.get()) == CONNECTION_OK; }
-  /// The server's major version times 10000 (150004 for 15.4).
-  int server_version() const { return PQserverVersion(c_.get()); }
 
 private:
   struct finish {
