@@ -31,6 +31,9 @@ struct list_state {
   std::uint64_t list_ts = 0;
   std::uint64_t next_seq = 0;
   std::size_t in_flight = 0; ///< writes handed to the committer, fate unknown
+  /// A write was found stale in storage (another head stamped the list):
+  /// the next one reads the list's timestamp again.
+  bool reload = false;
   std::uint64_t handled = 0, handled_at_last_check = 0; ///< writes received (idle retirement)
   std::unordered_map<std::string, pending_version> pending;
   static inline const char* name = "list";
@@ -56,7 +59,8 @@ list_actor::behavior_type list_behavior(list_pointer self, std::shared_ptr<const
       // on its way to storage (batch sessions write lists directly); a
       // history list also grows through the committer (entries are written
       // with the changes they describe).
-      if (st.in_flight == 0 || list.of == kind::history) {
+      if (st.in_flight == 0 || st.reload || list.of == kind::history) {
+        st.reload = false;
         storage::snapshot snap = ctx->engine->read();
         if (!snap.valid()) {
           settled();
@@ -86,9 +90,10 @@ list_actor::behavior_type list_behavior(list_pointer self, std::shared_ptr<const
     },
     // The committer's word on a write handed on: the versions planned on
     // something else than it are planned again.
-    [=](committed_atom, std::uint64_t seq, const std::string& id, storage::status) {
+    [=](committed_atom, std::uint64_t seq, const std::string& id, storage::status s) {
       auto& st = self->state;
       --st.in_flight;
+      if (s == storage::status::stale) st.reload = true;
       settled();
       auto it = st.pending.find(id);
       if (it == st.pending.end() || it->second.seq != seq) return;

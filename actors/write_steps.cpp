@@ -57,6 +57,14 @@ storage::status apply_write(storage::writer& b, const list_key& list, const plan
     if (b.list_timestamp(list)) return storage::status::ok;
     return b.set_list_timestamp(list, plan.list_timestamp);
   }
+  // Another writer of the list (another head on a shared database) may have
+  // stamped it since this write was stamped: it is then planned and stamped
+  // again. A write keeping an older timestamp of its own leaves the list's
+  // as the list actor knew it.
+  if (auto stored = b.list_timestamp(list)) {
+    const bool stamped_list = plan.list_timestamp == plan.object.last_modified;
+    if (stamped_list ? *stored >= plan.list_timestamp : *stored > plan.list_timestamp) return storage::status::stale;
+  }
   if (auto owner = owner_of(list.parent)) {
     auto parent = b.get(owner->list, owner->id);
     if (!parent || parent->deleted) return storage::status::missing;

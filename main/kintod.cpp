@@ -1,5 +1,5 @@
 // kintod: reads its settings (kinto.ini, KINTO_* environment, flags), opens
-// the LMDB store, starts the write service and serves HTTP until SIGINT or
+// the store (LMDB, or PostgreSQL), starts the write service and serves HTTP until SIGINT or
 // SIGTERM, then finishes requests in flight and closes everything in order.
 #include "actors/write_service.hpp"
 #include "http/app.hpp"
@@ -9,6 +9,7 @@
 #include "base/json.hpp"
 #include "base/settings.hpp"
 #include "storage/lmdb_engine.hpp"
+#include "storage/postgresql_engine.hpp"
 #include "storage/postgresql_schema.hpp"
 
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -77,6 +79,60 @@ std::size_t lmdb_map_size(kinto::setting_reader& reader) {
 bool report_problems(const kinto::setting_reader& reader) {
   for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
   return !reader.problems().empty();
+}
+
+/// The PostgreSQL engine's settings, upstream's names: the database, and the
+/// pool of connections for reads. The permission tables must be in the same
+/// database, so that a write and its permissions commit together.
+std::optional<kinto::storage::postgresql_options> postgresql_settings(kinto::setting_reader& reader,
+                                                                     std::string& error) {
+  kinto::storage::postgresql_options options;
+  options.url = reader.text("storage_url", "");
+  if (options.url.empty()) {
+    error = "kinto.storage_url: a PostgreSQL URL is needed (postgresql://user:pass@host:port/db)";
+    return std::nullopt;
+  }
+  const std::string permission_backend = reader.text("permission_backend", "kinto.core.permission.postgresql");
+  const std::string permission_url = reader.text("permission_url", options.url);
+  if (permission_backend != "kinto.core.permission.postgresql" || permission_url != options.url) {
+    error = "kinto.permission_backend: with kinto.core.storage.postgresql, permissions are kept in the same "
+            "database (kinto.permission_backend = kinto.core.permission.postgresql, kinto.permission_url = "
+            "kinto.storage_url)";
+    return std::nullopt;
+  }
+  options.pool_size = static_cast<std::size_t>(reader.integer("storage_pool_size", 25, 1, 10000));
+  options.pool_timeout = std::chrono::milliseconds(
+    static_cast<std::int64_t>(reader.optional_number("storage_pool_timeout", 0.001, 86400).value_or(30) * 1000));
+  options.pool_recycle = std::chrono::seconds(reader.integer("storage_pool_recycle", -1, -1, INT32_MAX));
+  options.log = log_line;
+  return options;
+}
+
+/// The secret named `key` among the store's server-wide facts, created
+/// there (32 random bytes, hex) when it has none: every head sharing a
+/// database derives the same user ids. nullopt with `error` set when the
+/// store cannot be read or written.
+std::optional<kinto::http::stored_secret> shared_secret(kinto::storage::engine& store, const std::string& key,
+                                                        std::string& error) {
+  using kinto::storage::status;
+  std::unique_ptr<kinto::storage::write_transaction> txn;
+  if (store.begin_write(txn) != status::ok) {
+    error = "cannot begin a write transaction";
+    return std::nullopt;
+  }
+  if (auto existing = txn->meta(key)) return kinto::http::stored_secret{std::move(*existing), false};
+  kinto::http::stored_secret created{kinto::crypto::random_hex(32), true};
+  if (txn->failure() != status::ok || txn->set_meta(key, created.value) != status::ok) {
+    error = "cannot store it";
+    return std::nullopt;
+  }
+  std::promise<status> committed;
+  txn->commit([&committed](status s) { committed.set_value(s); });
+  if (committed.get_future().get() != status::ok) {
+    error = "cannot commit it";
+    return std::nullopt;
+  }
+  return created;
 }
 
 /// `kintod migrate`: creates or upgrades the schema of the configured
@@ -237,14 +293,12 @@ int main(int argc, char** argv) {
     const int status = migrate(reader, backend, dry_run);
     return report_problems(reader) ? usage_error : status;
   }
-  if (backend == postgresql_backend)
-    return fail("storage backend '" + backend +
-                "': this kintod can create and upgrade its schema (kintod migrate) but does not serve from it yet; "
-                "serve from LMDB (kinto.storage_backend = lmdb)");
-  if (!is_lmdb_backend(backend) && !ephemeral)
+  const bool on_postgresql = backend == postgresql_backend;
+  if (!is_lmdb_backend(backend) && !ephemeral && !on_postgresql)
     return fail("storage backend '" + backend +
                 "' is not supported; kintod stores its data in LMDB (kinto.storage_backend = lmdb, or "
-                "kinto.core.storage.memory for data that does not outlive the process)");
+                "kinto.core.storage.memory for data that does not outlive the process) or PostgreSQL "
+                "(kinto.core.storage.postgresql)");
   (void)kinto::http::load_config(reader, cfg);
 
   constexpr std::int64_t any = INT64_MAX;
@@ -264,15 +318,20 @@ int main(int argc, char** argv) {
     static_cast<std::size_t>(reader.integer("max_requests_in_flight", 4096, 1, any));
 
   kinto::storage::lmdb_options store_options;
+  std::optional<kinto::storage::postgresql_options> database;
   std::optional<throwaway_directory> memory;
-  if (ephemeral) {
+  if (on_postgresql) {
+    std::string error;
+    database = postgresql_settings(reader, error);
+    if (!database) return fail(error);
+  } else if (ephemeral) {
     memory.emplace();
     if (memory->path.empty()) return fail("kinto.core.storage.memory: cannot create a directory under $TMPDIR");
     store_options.directory = memory->path;
   } else {
     store_options.directory = reader.text("storage_url", "./kinto-data");
   }
-  store_options.map_size = lmdb_map_size(reader);
+  if (!on_postgresql) store_options.map_size = lmdb_map_size(reader);
   kinto::actors::write_service_options write_options;
   write_options.worker_threads = static_cast<std::size_t>(reader.integer("actor_threads", 0, 0, 1024));
   write_options.history = cfg.history;
@@ -285,12 +344,23 @@ int main(int argc, char** argv) {
 
   std::string error;
   store_options.log = log_line;
-  auto store = kinto::storage::open_lmdb(store_options, error);
+  auto store = on_postgresql ? kinto::storage::open_postgresql(*database, error)
+                             : kinto::storage::open_lmdb(store_options, error);
   if (!store) return fail(error);
-  // Without a configured userid_hmac_secret, the data directory keeps one of
-  // its own, so that user ids (and what their permissions name) survive
+  // Without a configured userid_hmac_secret, the store keeps one of its own
+  // (in the LMDB data directory, or among the database's facts, shared by
+  // every head), so that user ids (and what their permissions name) survive
   // restarts. A value set explicitly, even empty, is used as given.
-  if (!secret_configured) {
+  if (!secret_configured && on_postgresql) {
+    auto secret = shared_secret(*store, "userid_hmac_secret", error);
+    if (!secret) {
+      std::cerr << "kintod: userid_hmac_secret: " << error << "\n";
+      return 1;
+    }
+    std::cerr << "kintod: userid_hmac_secret " << (secret->generated ? "generated and stored" : "read")
+              << " in the database" << std::endl;
+    kinto::http::use_userid_secret(cfg, std::move(secret->value));
+  } else if (!secret_configured) {
     const std::string path = (std::filesystem::path(store_options.directory) / "userid_hmac_secret").string();
     auto secret = kinto::http::load_or_create_secret(path, error);
     if (!secret) {
@@ -316,7 +386,8 @@ int main(int argc, char** argv) {
       std::string plugins;
       for (const auto& p : application.cfg.plugins) plugins += (plugins.empty() ? "" : ", ") + p.substr(p.rfind('.') + 1);
       std::cerr << "kintod listening on http://" << server_options.host << ":" << server.port()
-                << " (data: " << std::filesystem::absolute(store_options.directory).string()
+                << " (data: "
+                << (on_postgresql ? std::string("PostgreSQL") : std::filesystem::absolute(store_options.directory).string())
                 << "; plugins: " << (plugins.empty() ? "none" : plugins) << ")" << std::endl;
       server.run();
       std::cerr << "kintod: stopped accepting; requests in flight are done" << std::endl;

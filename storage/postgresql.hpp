@@ -58,6 +58,9 @@ public:
   result prepare(const std::string& name, const std::string& sql);
   /// Runs the prepared statement `name` with `params` sent as text.
   result run_prepared(const std::string& name, const std::vector<param>& params);
+  /// Whether the connection is lost (or was never made): nothing more can
+  /// run on it.
+  bool broken() const { return !c_ || PQstatus(c_.get()) != CONNECTION_OK; }
 
 private:
   struct finish {

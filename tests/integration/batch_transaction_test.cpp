@@ -139,7 +139,7 @@ TEST_CASE("the permissions endpoint and a personal bucket inside a writing batch
   CHECK(responses[3].find("body")->find("data")->as_array().size() == 1);
 }
 
-TEST_CASE("a 5xx in a batch drops the whole batch and answers with that error", "[batch][transaction]") {
+TEST_CASE("a 5xx in a batch drops the whole batch and answers with that error", "[batch][transaction][lmdb]") {
   // A map small enough that one big record cannot fit: the write fails
   // with 507 and nothing of the batch is kept.
   kintod_process server({.settings = {{"kinto.storage_map_size", std::to_string(2 << 20)}}});

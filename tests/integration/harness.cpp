@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <libpq-fe.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -299,7 +300,88 @@ void erase_setting(std::map<std::string, std::string>& settings, std::string_vie
 
 } // namespace
 
+// ---- storage engine under test ---------------------------------------------------
+
+namespace {
+
+/// The libpq URI of the test cluster's `postgres` database, from the state
+/// file tests/postgresql/cluster wrote (KINTOD_TEST_POSTGRESQL).
+std::string cluster_url() {
+  const char* state = std::getenv("KINTOD_TEST_POSTGRESQL");
+  if (!state || !*state) throw std::runtime_error("KINTOD_TEST_POSTGRESQL: no cluster state file");
+  std::ifstream in(state);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("url=", 0) == 0) return line.substr(4);
+  throw std::runtime_error(std::string("no url= line in ") + state + " (is the test cluster running?)");
+}
+
+/// Runs `sql` on the cluster's `postgres` database; throws when it fails.
+void run_on_cluster(const std::string& sql) {
+  PGconn* c = PQconnectdb(cluster_url().c_str());
+  std::string error;
+  if (PQstatus(c) != CONNECTION_OK) {
+    error = PQerrorMessage(c);
+  } else {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) error = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(c);
+  if (!error.empty()) throw std::runtime_error("test cluster: " + sql + ": " + error);
+}
+
+/// The database that stands for the data directory `data_dir`: one per
+/// directory, so that a server restarted on a directory finds its data.
+std::string database_for(const std::string& data_dir) {
+  char name[32];
+  std::snprintf(name, sizeof name, "kt_%016zx", std::hash<std::string>{}(data_dir));
+  return name;
+}
+
+/// The URI of the database `name` of the test cluster, created when missing.
+std::string database_url(const std::string& name) {
+  const std::string url = cluster_url();
+  const auto slash = url.find("/postgres?");
+  if (slash == std::string::npos) throw std::runtime_error("unexpected test cluster URL " + url);
+  PGconn* c = PQconnectdb(url.c_str());
+  bool exists = false;
+  if (PQstatus(c) == CONNECTION_OK) {
+    const char* values[] = {name.c_str()};
+    PGresult* r = PQexecParams(c, "SELECT 1 FROM pg_database WHERE datname = $1", 1, nullptr, values, nullptr, nullptr, 0);
+    exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    PQclear(r);
+  }
+  PQfinish(c);
+  if (!exists) run_on_cluster("CREATE DATABASE " + name);
+  return url.substr(0, slash) + "/" + name + url.substr(slash + 9);
+}
+
+} // namespace
+
+bool on_postgresql() {
+  const char* state = std::getenv("KINTOD_TEST_POSTGRESQL");
+  return state && *state;
+}
+
 std::map<std::string, std::string> default_settings(const std::string& data_dir) {
+  if (on_postgresql()) {
+    const std::string url = database_url(database_for(data_dir));
+    return {
+        {"kinto.storage_backend", "kinto.core.storage.postgresql"},
+        {"kinto.storage_url", url},
+        {"kinto.permission_backend", "kinto.core.permission.postgresql"},
+        {"kinto.permission_url", url},
+        {"kinto.includes", "kinto.plugins.accounts"},
+        {"multiauth.policies", "account basicauth"},
+        {"multiauth.policy.account.use", "kinto.plugins.accounts.AccountsPolicy"},
+        {"multiauth.policy.basicauth.use", "kinto.core.authentication.BasicAuthAuthenticationPolicy"},
+        {"kinto.account_create_principals", "system.Everyone"},
+        {"kinto.account_write_principals", "account:admin"},
+        {"kinto.bcrypt_cost", "4"},
+        {"kinto.userid_hmac_secret", ""},
+    };
+  }
   return {
       {"kinto.storage_url", data_dir},
       {"kinto.includes", "kinto.plugins.accounts"},
@@ -441,6 +523,14 @@ kintod_process::kintod_process(kintod_options options) : options_(std::move(opti
 
 kintod_process::~kintod_process() {
   if (pid_ > 0) stop();
+  // A database standing for a directory of this process's own goes with it.
+  if (on_postgresql() && options_.data_dir.empty()) {
+    try {
+      run_on_cluster("DROP DATABASE IF EXISTS " + database_for(data_dir_) + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+    }
+  }
 }
 
 std::string kintod_process::url(std::string_view path) const {

@@ -97,7 +97,14 @@ private:
 
 void write_file(const std::string& path, std::string_view content);
 
-/// The settings the harness writes unless a test overrides them.
+/// Whether the servers of this run store their data in PostgreSQL rather
+/// than LMDB: KINTOD_TEST_POSTGRESQL names the state file of the test
+/// cluster (tests/postgresql/cluster) they use.
+bool on_postgresql();
+
+/// The settings the harness writes unless a test overrides them: on
+/// PostgreSQL, a database of the test cluster stands for `data_dir` (one per
+/// directory, created when missing).
 std::map<std::string, std::string> default_settings(const std::string& data_dir);
 /// An ini text with `settings` in an `[app:main]` section.
 std::string ini_text(const std::map<std::string, std::string>& settings);

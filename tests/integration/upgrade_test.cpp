@@ -64,7 +64,7 @@ std::size_t occurrences(const std::string& text, std::string_view what) {
 
 } // namespace
 
-TEST_CASE("a data directory of storage format 1 is upgraded in place and answers as before") {
+TEST_CASE("a data directory of storage format 1 is upgraded in place and answers as before", "[lmdb]") {
   temp_dir dir;
   const std::string data = dir.path() + "/data";
   std::filesystem::create_directory(data);

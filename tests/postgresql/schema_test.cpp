@@ -358,15 +358,3 @@ TEST_CASE("kintod migrate on the LMDB backend opens and upgrades its data direct
   CHECK_THAT(run.output, Catch::Contains("up to date"));
   CHECK(std::filesystem::exists(data + "/data.mdb"));
 }
-
-TEST_CASE("kintod refuses to serve from PostgreSQL, naming what it can do", "[postgresql]") {
-  scratch_database db;
-  kintod_test::temp_dir dir;
-  const auto ini = write_ini(dir, "kinto.storage_backend = kinto.core.storage.postgresql\n"
-                                  "kinto.storage_url = " +
-                                      db.url() + "\n");
-  auto run = kintod_test::run_kintod({"--ini", ini, "--host", "127.0.0.1", "--port", "0"});
-  INFO(run.output);
-  CHECK(run.exit_status != 0);
-  CHECK_THAT(run.output, Catch::Contains("kintod migrate"));
-}

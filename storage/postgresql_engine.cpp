@@ -1,0 +1,801 @@
+// The PostgreSQL engine. Objects and tombstones are rows of `objects`
+// (data without id and last_modified, as upstream keeps them; a tombstone's
+// data is {"deleted": true}), list timestamps rows of `timestamps`,
+// permissions rows of `access_control_entries` (object URI, permission,
+// principal), memberships rows of `user_principals` (member, group URI).
+// kintod's own server-wide facts (secrets, counters) are in `kintod_meta`.
+//
+// A list's timestamp is what upstream says it is: the newest of its objects'
+// and of its `timestamps` row. A write transaction serializes the writers
+// of a list across every head: the first time it reads a list's timestamp
+// it takes a transaction-level advisory lock on the list, so the timestamp
+// it reads stays the newest until it commits (upstream processes meet the
+// lock on the `timestamps` row instead).
+//
+// Reads run on pooled connections, each snapshot in a REPEATABLE READ, READ
+// ONLY transaction; the write transaction has its own connection. A lost
+// connection is replaced on the next use, so kintod carries on once the
+// database is back.
+#include "storage/postgresql_engine.hpp"
+
+#include "base/json.hpp"
+#include "storage/lmdb_engine.hpp"
+#include "storage/postgresql.hpp"
+#include "storage/postgresql_schema.hpp"
+
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+namespace kinto::storage {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// Far past any stored timestamp, and still a valid PostgreSQL TIMESTAMP
+/// (9999-12-31).
+constexpr std::uint64_t end_of_time = 253402300799999;
+
+std::string text_of(std::uint64_t n) { return std::to_string(n); }
+
+std::optional<std::uint64_t> number_of(std::string_view text) {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
+}
+
+/// `text` as a LIKE pattern matching itself.
+std::string like_escaped(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '\\' || ch == '%' || ch == '_') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+/// A kintod meta key as a TEXT value (which cannot hold NUL bytes).
+std::string meta_name(std::string_view key) {
+  std::string name(key);
+  for (char& ch : name)
+    if (ch == '\0') ch = '\x1f';
+  return name;
+}
+
+/// The lock key of a list, or of a meta key, for pg_advisory_xact_lock.
+std::string lock_name(std::string_view what, std::string_view name) {
+  std::string key(what);
+  key += ':';
+  key += name;
+  return key;
+}
+
+/// Where a list's rows are, in SQL: the predicate on `objects` and on
+/// `timestamps`, `$1` being the list's parent. Accounts are one list, but
+/// each account is its own parent in upstream's rows (parent_id = id), and
+/// `$1` (always '') only keeps the parameter typed.
+struct list_where {
+  std::string objects;
+  std::string timestamps;
+};
+
+list_where where_of(kind k) {
+  if (k == kind::account)
+    return {"resource_name = 'account' AND parent_id = id AND $1::text = ''",
+            "resource_name = 'account' AND $1::text = ''"};
+  const std::string name(kind_name(k));
+  const std::string where = "parent_id = $1 AND resource_name = '" + name + "'";
+  return {where, where};
+}
+
+/// The parent_id of an object's row: the list's parent, or for an account
+/// the account itself.
+std::string row_parent(const list_key& list, std::string_view id) {
+  return list.of == kind::account ? std::string(id) : list.parent;
+}
+
+/// The permissions of the object whose URI is the SQL expression `uri`, as
+/// a JSON object text, NULL when it has none.
+std::string permissions_of(const std::string& uri) {
+  return "(SELECT jsonb_object_agg(permission, principals)::text FROM (SELECT permission, jsonb_agg(principal ORDER "
+         "BY principal) AS principals FROM access_control_entries WHERE object_id = " +
+         uri + " GROUP BY permission) AS granted)";
+}
+
+/// The data of a row as kintod keeps it: the stored data with id first and
+/// last_modified last.
+std::string data_of(std::string_view id, std::uint64_t last_modified, std::string_view stored) {
+  std::string data = "{\"id\":";
+  json::quote_to(id, data);
+  // `stored` is a JSON object's text: "{}" or "{...}".
+  if (stored.size() > 2) {
+    data += ',';
+    data.append(stored.substr(1, stored.size() - 2));
+  }
+  data += ",\"last_modified\":";
+  data += text_of(last_modified);
+  data += '}';
+  return data;
+}
+
+/// One connection and the statements prepared on it, by their text.
+class session {
+public:
+  session(pg::connection c) : c_(std::move(c)), opened_(clock::now()) {}
+
+  pg::result run(const std::string& sql) { return c_.run(sql); }
+  /// Runs `sql` as a statement prepared on this connection the first time.
+  pg::result run(const std::string& sql, const std::vector<pg::param>& params) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "k" + std::to_string(prepared_.size());
+      if (pg::result r = c_.prepare(name, sql); !r.ok()) return r;
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    return c_.run_prepared(it->second, params);
+  }
+  bool broken() const { return c_.broken(); }
+  clock::time_point opened() const { return opened_; }
+
+private:
+  pg::connection c_;
+  std::unordered_map<std::string, std::string> prepared_;
+  clock::time_point opened_;
+};
+
+/// Opens a session on `url`, in UTC (as_epoch and from_epoch need it).
+std::unique_ptr<session> connect(const postgresql_options& options, std::string& error) {
+  std::string url = options.url;
+  url += url.find('?') == std::string::npos ? '?' : '&';
+  url += "connect_timeout=" + std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count()));
+  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0)
+    url = options.url + " connect_timeout=" + std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count()));
+  auto c = pg::connection::open(url, error);
+  if (!c) return nullptr;
+  auto s = std::make_unique<session>(std::move(*c));
+  if (pg::result r = s->run("SET TIME ZONE 'UTC'; SET client_encoding TO 'UTF8'"); !r.ok()) {
+    error = r.error();
+    return nullptr;
+  }
+  return s;
+}
+
+// ---- operations over one transaction ------------------------------------------------
+
+/// What a write transaction knows of a list it has locked: the list's
+/// timestamp, as it reads it now.
+struct locked_list {
+  std::optional<std::uint64_t> timestamp;
+  bool known = false; ///< false once erase_children may have changed it
+};
+
+using locked_lists = std::map<std::string, locked_list>;
+
+/// Reads and writes over the transaction of one session. `locks` is null in
+/// a read snapshot.
+class txn_ops {
+public:
+  txn_ops(session& s, locked_lists* locks) : s_(&s), locks_(locks) {}
+
+  std::optional<object> get(const list_key& list, std::string_view id) const;
+  std::optional<std::uint64_t> list_timestamp(const list_key& list) const;
+  std::optional<std::string> permissions(std::string_view uri) const;
+  std::vector<std::string> groups_of(std::string_view principal) const;
+  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+            const std::function<bool(const change&)>& visit,
+            const std::function<bool(std::string_view id)>& wanted) const;
+  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const;
+  void walk_grants(std::string_view principal, const list_key* list, const grant_visitor& visit) const;
+  std::optional<std::string> meta(std::string_view key) const;
+
+  status put(const list_key& list, std::string_view id, const object& obj, std::optional<std::uint64_t> previous);
+  status set_list_timestamp(const list_key& list, std::uint64_t ts);
+  status add_member(std::string_view principal, std::string_view group_uri);
+  status remove_member(std::string_view principal, std::string_view group_uri);
+  status erase_children(std::string_view uri);
+  status erase_object(const list_key& list, std::string_view id);
+  status forget_principal(std::string_view principal);
+  status set_meta(std::string_view key, std::string_view value);
+  status erase_everything();
+
+  /// Runs the write `work` unless a failure came first; answers the first
+  /// failure if it met one, in its reads too.
+  template <class Work> status guarded(Work&& work) {
+    if (failure_ != status::ok) return failure_;
+    const status s = work();
+    if ((s == status::full || s == status::failed) && failure_ == status::ok) failure_ = s;
+    return failure_ != status::ok ? failure_ : s;
+  }
+  status failure() const { return failure_; }
+  session& connection() const { return *s_; }
+
+private:
+  /// Runs a statement; a failure spoils the transaction (PostgreSQL aborts
+  /// it), and is remembered.
+  pg::result run(const std::string& sql, const std::vector<pg::param>& params) const {
+    if (failure_ != status::ok) return pg::result();
+    pg::result r = s_->run(sql, params);
+    if (!r.ok()) failure_ = status::failed;
+    return r;
+  }
+  bool failed() const { return failure_ != status::ok; }
+  /// Takes the advisory lock named `name` for the rest of the transaction.
+  bool lock(const std::string& name) const {
+    return run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {name}).ok();
+  }
+  std::optional<std::uint64_t> read_list_timestamp(const list_key& list) const;
+
+  session* s_;
+  locked_lists* locks_;
+  mutable status failure_ = status::ok;
+};
+
+std::optional<object> txn_ops::get(const list_key& list, std::string_view id) const {
+  const list_where where = where_of(list.of);
+  const std::string sql = "SELECT as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
+                          "CASE WHEN deleted THEN NULL ELSE " +
+                          permissions_of("$3") + " END FROM objects WHERE " + where.objects + " AND id = $2";
+  pg::result r = run(sql, {list.parent, std::string(id), list.object_uri(id)});
+  if (r.rows() != 1) return std::nullopt;
+  auto ts = number_of(r.text(0, 0));
+  if (!ts) return std::nullopt;
+  object obj;
+  obj.last_modified = *ts;
+  obj.deleted = r.text(0, 1) == "t";
+  if (!obj.deleted) {
+    obj.data = data_of(id, *ts, r.text(0, 2));
+    obj.permissions = std::string(r.text(0, 3));
+  }
+  return obj;
+}
+
+std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) const {
+  const list_where where = where_of(list.of);
+  const std::string sql = "SELECT as_epoch(MAX(ts)) FROM ((SELECT last_modified AS ts FROM objects WHERE " +
+                          where.objects +
+                          " ORDER BY last_modified DESC LIMIT 1) UNION ALL (SELECT last_modified FROM timestamps "
+                          "WHERE " +
+                          where.timestamps + ")) AS stamps";
+  pg::result r = run(sql, {list.parent});
+  return r.rows() == 1 ? number_of(r.text(0, 0)) : std::nullopt;
+}
+
+std::optional<std::uint64_t> txn_ops::list_timestamp(const list_key& list) const {
+  if (!locks_) return read_list_timestamp(list);
+  const std::string id = list_id(list);
+  auto it = locks_->find(id);
+  if (it == locks_->end()) {
+    if (!lock(lock_name("list", id))) return std::nullopt;
+    it = locks_->emplace(id, locked_list{}).first;
+  }
+  if (!it->second.known) {
+    it->second.timestamp = read_list_timestamp(list);
+    it->second.known = !failed();
+  }
+  return it->second.timestamp;
+}
+
+std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
+  pg::result r = run("SELECT " + permissions_of("$1"), {std::string(uri)});
+  if (r.rows() != 1 || r.text(0, 0).empty()) return std::nullopt;
+  return std::string(r.text(0, 0));
+}
+
+std::vector<std::string> txn_ops::groups_of(std::string_view principal) const {
+  std::vector<std::string> groups;
+  pg::result r = run("SELECT principal FROM user_principals WHERE user_id = $1 ORDER BY principal",
+                     {std::string(principal)});
+  for (int i = 0; i < r.rows(); ++i) groups.emplace_back(r.text(i, 0));
+  return groups;
+}
+
+void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+                   const std::function<bool(const change&)>& visit,
+                   const std::function<bool(std::string_view id)>& wanted) const {
+  const list_where where = where_of(list.of);
+  const std::string sql = "SELECT id, as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
+                          "CASE WHEN deleted THEN NULL ELSE " +
+                          permissions_of("$5 || id") + " END FROM objects WHERE " + where.objects +
+                          " AND last_modified > from_epoch($2) AND last_modified < from_epoch($3) ORDER BY "
+                          "last_modified " +
+                          (newest_first ? "DESC" : "ASC") + " LIMIT $4";
+  const std::string uri_prefix = list.object_uri("");
+  std::uint64_t low = after, high = before == 0 ? end_of_time : before;
+  // Pages grow, so that a walk that stops early reads little and a long
+  // one takes few round trips.
+  std::uint64_t page = 32;
+  while (low < high) {
+    pg::result r = run(sql, {list.parent, text_of(low), text_of(high), text_of(page), uri_prefix});
+    const int rows = r.rows();
+    for (int i = 0; i < rows; ++i) {
+      const std::string_view id = r.text(i, 0);
+      const auto ts = number_of(r.text(i, 1));
+      if (!ts) return;
+      (newest_first ? high : low) = *ts;
+      if (wanted && !wanted(id)) continue;
+      const bool deleted = r.text(i, 2) == "t";
+      const std::string data = deleted ? std::string() : data_of(id, *ts, r.text(i, 3));
+      if (!visit(change{*ts, id, deleted, data, r.text(i, 4)})) return;
+    }
+    if (static_cast<std::uint64_t>(rows) < page) return;
+    page = std::min<std::uint64_t>(page * 4, 2048);
+  }
+}
+
+void txn_ops::walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const {
+  const list_where where = where_of(list.of);
+  const std::string sql = "SELECT id, as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
+                          "CASE WHEN deleted THEN NULL ELSE " +
+                          permissions_of("$4 || id") + " END FROM objects WHERE " + where.objects +
+                          " AND id > $2 ORDER BY id LIMIT $3";
+  const std::string uri_prefix = list.object_uri("");
+  constexpr int page = 1000;
+  std::string from;
+  for (;;) {
+    pg::result r = run(sql, {list.parent, from, text_of(page), uri_prefix});
+    const int rows = r.rows();
+    for (int i = 0; i < rows; ++i) {
+      const std::string_view id = r.text(i, 0);
+      const auto ts = number_of(r.text(i, 1));
+      if (!ts) return;
+      const bool deleted = r.text(i, 2) == "t";
+      const std::string data = deleted ? std::string() : data_of(id, *ts, r.text(i, 3));
+      if (!visit(change{*ts, id, deleted, data, r.text(i, 4)})) return;
+    }
+    if (rows < page) return;
+    from = std::string(r.text(rows - 1, 0));
+  }
+}
+
+void txn_ops::walk_grants(std::string_view principal, const list_key* list, const grant_visitor& visit) const {
+  pg::result r =
+    list ? run("SELECT object_id, permission FROM access_control_entries WHERE principal = $1 AND object_id LIKE $2 "
+               "ORDER BY object_id, permission",
+               {std::string(principal), like_escaped(list->object_uri("")) + "%"})
+         : run("SELECT object_id, permission FROM access_control_entries WHERE principal = $1 ORDER BY object_id, "
+               "permission",
+               {std::string(principal)});
+  for (int i = 0; i < r.rows(); ++i) {
+    // Rows for URIs that name no object of kintod's (another plugin's) are
+    // not grants on objects.
+    auto at = owner_of(r.text(i, 0));
+    if (!at || at->id.empty() || (list && !(at->list == *list))) continue;
+    if (!visit(at->list, at->id, r.text(i, 1))) return;
+  }
+}
+
+std::optional<std::string> txn_ops::meta(std::string_view key) const {
+  const std::string name = meta_name(key);
+  if (locks_ && !lock(lock_name("meta", name))) return std::nullopt;
+  pg::result r = run("SELECT value FROM kintod_meta WHERE name = $1", {name});
+  if (r.rows() != 1) return std::nullopt;
+  return std::string(r.text(0, 0));
+}
+
+status txn_ops::put(const list_key& list, std::string_view id, const object& obj,
+                    std::optional<std::uint64_t> previous) {
+  const list_where where = where_of(list.of);
+  const std::string key(id);
+  // The stored version, locked until the transaction ends.
+  pg::result stored = run("SELECT as_epoch(last_modified) FROM objects WHERE " + where.objects + " AND id = $2 FOR UPDATE",
+                          {list.parent, key});
+  if (failed()) return failure_;
+  const std::optional<std::uint64_t> current = stored.rows() == 1 ? number_of(stored.text(0, 0)) : std::nullopt;
+  if (current != previous) return status::stale;
+  pg::result taken = run("SELECT 1 FROM objects WHERE " + where.objects +
+                           " AND last_modified = from_epoch($2) AND id <> $3 LIMIT 1",
+                         {list.parent, text_of(obj.last_modified), key});
+  if (failed()) return failure_;
+  if (taken.rows() > 0) return status::conflict;
+
+  run("INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES ($1, $2, $3, "
+      "from_epoch($4), $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, resource_name) DO UPDATE "
+      "SET last_modified = EXCLUDED.last_modified, data = EXCLUDED.data, deleted = EXCLUDED.deleted",
+      {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified),
+       obj.deleted ? std::string("{\"deleted\": true}") : obj.data, std::string(obj.deleted ? "true" : "false")});
+  const std::string uri = list.object_uri(id);
+  run("DELETE FROM access_control_entries WHERE object_id = $1", {uri});
+  if (!obj.deleted && !no_permissions(obj.permissions))
+    run("INSERT INTO access_control_entries (object_id, permission, principal) SELECT $1, granted.key, "
+        "jsonb_array_elements_text(granted.value) FROM jsonb_each($2::jsonb) AS granted ON CONFLICT DO NOTHING",
+        {uri, obj.permissions});
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::set_list_timestamp(const list_key& list, std::uint64_t ts) {
+  run("INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3)) ON CONFLICT "
+      "(parent_id, resource_name) DO UPDATE SET last_modified = EXCLUDED.last_modified",
+      {list.parent, std::string(kind_name(list.of)), text_of(ts)});
+  if (failed()) return failure_;
+  if (locks_) {
+    // Once written, the list is this transaction's to stamp: it holds its
+    // lock from here on.
+    const std::string id = list_id(list);
+    auto it = locks_->find(id);
+    if (it == locks_->end()) {
+      if (!lock(lock_name("list", id))) return failure_;
+      it = locks_->emplace(id, locked_list{}).first;
+    }
+    it->second.timestamp = ts;
+    it->second.known = true;
+  }
+  return status::ok;
+}
+
+status txn_ops::add_member(std::string_view principal, std::string_view group_uri) {
+  run("INSERT INTO user_principals (user_id, principal) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+      {std::string(principal), std::string(group_uri)});
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::remove_member(std::string_view principal, std::string_view group_uri) {
+  run("DELETE FROM user_principals WHERE user_id = $1 AND principal = $2",
+      {std::string(principal), std::string(group_uri)});
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::erase_children(std::string_view uri) {
+  const std::string exact(uri);
+  const std::string below = like_escaped(uri) + "/%";
+  run("DELETE FROM objects WHERE parent_id = $1 OR parent_id LIKE $2", {exact, below});
+  run("DELETE FROM timestamps WHERE parent_id = $1 OR parent_id LIKE $2", {exact, below});
+  run("DELETE FROM access_control_entries WHERE object_id LIKE $1", {below});
+  run("DELETE FROM user_principals WHERE principal LIKE $1", {below});
+  if (locks_)
+    for (auto& [name, locked] : *locks_) locked.known = false;
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::erase_object(const list_key& list, std::string_view id) {
+  const list_where where = where_of(list.of);
+  run("DELETE FROM objects WHERE " + where.objects + " AND id = $2", {list.parent, std::string(id)});
+  run("DELETE FROM access_control_entries WHERE object_id = $1", {list.object_uri(id)});
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::forget_principal(std::string_view principal) {
+  run("DELETE FROM access_control_entries WHERE principal = $1", {std::string(principal)});
+  run("DELETE FROM user_principals WHERE user_id = $1", {std::string(principal)});
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::set_meta(std::string_view key, std::string_view value) {
+  run("INSERT INTO kintod_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+      {meta_name(key), std::string(value)});
+  return failed() ? failure_ : status::ok;
+}
+
+status txn_ops::erase_everything() {
+  for (const char* table : {"objects", "timestamps", "access_control_entries", "user_principals"})
+    run(std::string("DELETE FROM ") + table, {});
+  if (locks_)
+    for (auto& [name, locked] : *locks_) locked.known = false;
+  return failed() ? failure_ : status::ok;
+}
+
+// ---- the interface's classes --------------------------------------------------------
+
+template <class Interface> class reads : public Interface {
+public:
+  std::optional<object> get(const list_key& list, std::string_view id) const override { return ops_.get(list, id); }
+  std::optional<std::uint64_t> list_timestamp(const list_key& list) const override {
+    return ops_.list_timestamp(list);
+  }
+  std::vector<std::string> groups_of(std::string_view principal) const override { return ops_.groups_of(principal); }
+  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
+            const std::function<bool(const change&)>& visit,
+            const std::function<bool(std::string_view id)>& wanted = {}) const override {
+    ops_.walk(list, after, before, newest_first, visit, wanted);
+  }
+  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override {
+    ops_.walk_all(list, visit);
+  }
+  std::optional<std::string> meta(std::string_view key) const override { return ops_.meta(key); }
+
+protected:
+  explicit reads(txn_ops ops) : ops_(std::move(ops)) {}
+  txn_ops ops_;
+
+private:
+  std::optional<std::string> read_permissions(std::string_view uri) const override { return ops_.permissions(uri); }
+  void walk_grants_in(std::string_view principal, const list_key* list, const grant_visitor& visit) const override {
+    ops_.walk_grants(principal, list, visit);
+  }
+};
+
+template <class Interface> class writes : public reads<Interface> {
+public:
+  status put(const list_key& list, std::string_view id, const object& obj,
+             std::optional<std::uint64_t> previous) override {
+    return this->ops_.guarded([&] { return this->ops_.put(list, id, obj, previous); });
+  }
+  status set_list_timestamp(const list_key& list, std::uint64_t ts) override {
+    return this->ops_.guarded([&] { return this->ops_.set_list_timestamp(list, ts); });
+  }
+  status add_member(std::string_view principal, std::string_view group_uri) override {
+    return this->ops_.guarded([&] { return this->ops_.add_member(principal, group_uri); });
+  }
+  status remove_member(std::string_view principal, std::string_view group_uri) override {
+    return this->ops_.guarded([&] { return this->ops_.remove_member(principal, group_uri); });
+  }
+  status erase_children(std::string_view uri) override {
+    return this->ops_.guarded([&] { return this->ops_.erase_children(uri); });
+  }
+  status erase_object(const list_key& list, std::string_view id) override {
+    return this->ops_.guarded([&] { return this->ops_.erase_object(list, id); });
+  }
+  status forget_principal(std::string_view principal) override {
+    return this->ops_.guarded([&] { return this->ops_.forget_principal(principal); });
+  }
+  status set_meta(std::string_view key, std::string_view value) override {
+    return this->ops_.guarded([&] { return this->ops_.set_meta(key, value); });
+  }
+  status erase_everything() override {
+    return this->ops_.guarded([&] { return this->ops_.erase_everything(); });
+  }
+  status failure() const override { return this->ops_.failure(); }
+
+protected:
+  using reads<Interface>::reads;
+};
+
+class postgresql_engine;
+
+/// A read snapshot: a pooled session in a REPEATABLE READ, READ ONLY
+/// transaction, given back to the pool when the snapshot ends.
+class pg_snapshot final : public reads<view> {
+public:
+  pg_snapshot(const postgresql_engine& engine, std::unique_ptr<session> s)
+      : reads(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
+  ~pg_snapshot() override;
+  pg_snapshot(const pg_snapshot&) = delete;
+  pg_snapshot& operator=(const pg_snapshot&) = delete;
+
+private:
+  const postgresql_engine& engine_;
+  std::unique_ptr<session> session_;
+};
+
+/// Writes since a SAVEPOINT of the write transaction. It works on a copy of
+/// the transaction's locked lists: a rollback to the savepoint releases the
+/// locks taken since, and forgets the timestamps it wrote.
+class pg_savepoint final : public writes<savepoint> {
+public:
+  pg_savepoint(session& s, locked_lists& enclosing)
+      : writes(txn_ops(s, &locks_)), enclosing_(enclosing), locks_(enclosing) {}
+  ~pg_savepoint() override {
+    if (done_) return;
+    session& s = ops_.connection();
+    (void)s.run("ROLLBACK TO SAVEPOINT kintod; RELEASE SAVEPOINT kintod");
+  }
+  status release() override {
+    done_ = true;
+    session& s = ops_.connection();
+    if (ops_.failure() != status::ok) {
+      (void)s.run("ROLLBACK TO SAVEPOINT kintod; RELEASE SAVEPOINT kintod");
+      return ops_.failure();
+    }
+    if (pg::result r = s.run("RELEASE SAVEPOINT kintod"); !r.ok()) return status::failed;
+    enclosing_ = std::move(locks_);
+    return status::ok;
+  }
+
+private:
+  locked_lists& enclosing_;
+  locked_lists locks_;
+  bool done_ = false;
+};
+
+class pg_transaction final : public writes<write_transaction> {
+public:
+  pg_transaction(postgresql_engine& engine, session& s) : writes(txn_ops(s, &locks_)), engine_(engine) {}
+  ~pg_transaction() override;
+  pg_transaction(const pg_transaction&) = delete;
+  pg_transaction& operator=(const pg_transaction&) = delete;
+
+  std::unique_ptr<savepoint> open_savepoint() override {
+    if (ops_.failure() != status::ok) return nullptr;
+    if (pg::result r = ops_.connection().run("SAVEPOINT kintod"); !r.ok()) return nullptr;
+    return std::make_unique<pg_savepoint>(ops_.connection(), locks_);
+  }
+  void commit(std::function<void(status)> done) override;
+
+private:
+  postgresql_engine& engine_;
+  locked_lists locks_;
+  bool ended_ = false;
+};
+
+class postgresql_engine final : public engine {
+public:
+  explicit postgresql_engine(postgresql_options options)
+      : options_(std::move(options)), limits_(lmdb_key_limits(511)) {}
+
+  // A session idle since the database restarted finds out it is lost only
+  // when used: then a new one is tried, once.
+  snapshot read() const override {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto s = take();
+      if (!s) return snapshot();
+      pg::result r = s->run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      if (r.ok()) return snapshot(std::make_unique<pg_snapshot>(*this, std::move(s)));
+      const bool lost_session = s->broken();
+      if (!lost_session) lost(r.error());
+      give_back(std::move(s));
+      if (!lost_session) break;
+      // The idle sessions were most likely lost with it (the database
+      // restarted): the next try opens a new one.
+      drop_idle();
+    }
+    return snapshot();
+  }
+
+  status begin_write(std::unique_ptr<write_transaction>& txn) override {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!writer_ || writer_->broken()) {
+        std::string error;
+        writer_ = connect(options_, error);
+        if (!writer_) {
+          lost(error);
+          return status::failed;
+        }
+      }
+      pg::result r = writer_->run("BEGIN");
+      if (r.ok()) {
+        txn = std::make_unique<pg_transaction>(*this, *writer_);
+        return status::ok;
+      }
+      const bool lost_session = writer_->broken();
+      writer_.reset();
+      if (!lost_session) {
+        lost(r.error());
+        break;
+      }
+    }
+    return status::failed;
+  }
+
+  const key_limits& keys() const override { return limits_; }
+
+  /// Ends the transaction of a read snapshot and returns its session.
+  void give_back(std::unique_ptr<session> s) const {
+    if (!s->broken()) {
+      if (pg::result r = s->run("ROLLBACK"); !r.ok()) s.reset();
+    }
+    const bool old = options_.pool_recycle.count() > 0 && s && clock::now() - s->opened() > options_.pool_recycle;
+    std::lock_guard lock(mutex_);
+    if (s && !s->broken() && !old) idle_.push_back(std::move(s));
+    else --open_;
+    free_.notify_one();
+  }
+
+  /// Closes the idle sessions of the pool.
+  void drop_idle() const {
+    std::lock_guard lock(mutex_);
+    open_ -= idle_.size();
+    idle_.clear();
+    free_.notify_all();
+  }
+
+  /// The writer's session after its transaction ended: kept, or dropped
+  /// when lost.
+  void writer_done() {
+    if (writer_ && writer_->broken()) writer_.reset();
+  }
+
+  /// Logs what the database or libpq said, on one line.
+  void lost(const std::string& error) const {
+    if (!options_.log) return;
+    std::string line = "PostgreSQL: ";
+    for (char ch : error) {
+      if (ch == '\n' || ch == '\t') {
+        if (line.back() != ' ') line += ' ';
+      } else {
+        line += ch;
+      }
+    }
+    options_.log(line);
+  }
+
+private:
+  /// A session of the pool: an idle one, a new one while the pool is not
+  /// full, or the next one given back within the pool timeout.
+  std::unique_ptr<session> take() const {
+    std::unique_lock lock(mutex_);
+    const auto deadline = clock::now() + options_.pool_timeout;
+    for (;;) {
+      if (!idle_.empty()) {
+        auto s = std::move(idle_.back());
+        idle_.pop_back();
+        return s;
+      }
+      if (open_ < options_.pool_size) {
+        ++open_;
+        lock.unlock();
+        std::string error;
+        auto s = connect(options_, error);
+        if (s) return s;
+        lost(error);
+        lock.lock();
+        --open_;
+        free_.notify_one();
+        return nullptr;
+      }
+      if (free_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= options_.pool_size)
+        return nullptr;
+    }
+  }
+
+  postgresql_options options_;
+  key_limits limits_;
+  std::unique_ptr<session> writer_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable free_;
+  mutable std::vector<std::unique_ptr<session>> idle_;
+  mutable std::size_t open_ = 0; ///< sessions of the pool, idle or in use
+};
+
+pg_snapshot::~pg_snapshot() { engine_.give_back(std::move(session_)); }
+
+pg_transaction::~pg_transaction() {
+  if (!ended_) (void)ops_.connection().run("ROLLBACK");
+  engine_.writer_done();
+}
+
+void pg_transaction::commit(std::function<void(status)> done) {
+  ended_ = true;
+  if (ops_.failure() != status::ok) {
+    (void)ops_.connection().run("ROLLBACK");
+    return done(ops_.failure());
+  }
+  pg::result r = ops_.connection().run("COMMIT");
+  if (!r.ok()) engine_.lost("commit failed: " + r.error());
+  done(r.ok() ? status::ok : status::failed);
+}
+
+/// kintod's own table, beside upstream's: server-wide facts (secrets,
+/// counters) under names of its own.
+const char* const kintod_tables = R"sql(
+SET client_min_messages TO ERROR;
+CREATE TABLE IF NOT EXISTS kintod_meta (
+  name  TEXT COLLATE "C" PRIMARY KEY,
+  value TEXT NOT NULL
+);
+RESET client_min_messages;
+)sql";
+
+} // namespace
+
+std::unique_ptr<engine> open_postgresql(const postgresql_options& options, std::string& error) {
+  for (bool permission : {false, true}) {
+    std::optional<int> version;
+    if (!postgresql_schema_version(options.url, permission, version, error)) return nullptr;
+    const int wanted = permission ? postgresql_permission_schema_version : postgresql_storage_schema_version;
+    if (!version) {
+      postgresql_migration m;
+      m.storage_url = m.permission_url = options.url;
+      m.log = options.log;
+      if (!migrate_postgresql(m, error)) return nullptr;
+      break;
+    }
+    if (*version != wanted) {
+      error = std::string(permission ? "permission" : "storage") + " schema version " + std::to_string(*version) +
+              " in the database, this kintod uses " + std::to_string(wanted) + ": run kintod migrate";
+      return nullptr;
+    }
+  }
+  auto setup = connect(options, error);
+  if (!setup) return nullptr;
+  if (pg::result r = setup->run(kintod_tables); !r.ok()) {
+    error = "cannot create kintod_meta: " + r.error();
+    return nullptr;
+  }
+  return std::make_unique<postgresql_engine>(options);
+}
+
+} // namespace kinto::storage
