@@ -332,6 +332,9 @@ int main(int argc, char** argv) {
     store_options.directory = reader.text("storage_url", "./kinto-data");
   }
   if (!on_postgresql) store_options.map_size = lmdb_map_size(reader);
+  // On PostgreSQL a request's reads wait for the database on their I/O
+  // thread: by default there are as many threads as pooled connections.
+  if (on_postgresql && server_options.io_threads == 0) server_options.io_threads = database->pool_size;
   kinto::actors::write_service_options write_options;
   write_options.worker_threads = static_cast<std::size_t>(reader.integer("actor_threads", 0, 0, 1024));
   write_options.history = cfg.history;

@@ -1,5 +1,7 @@
 #include "storage/postgresql.hpp"
 
+#include <cstdlib>
+
 namespace kinto::storage::pg {
 
 namespace {
@@ -36,6 +38,11 @@ std::string result::sqlstate() const {
   if (!r_) return {};
   const char* code = PQresultErrorField(r_.get(), PG_DIAG_SQLSTATE);
   return code ? code : "";
+}
+
+int result::affected() const {
+  const char* n = r_ ? PQcmdTuples(r_.get()) : nullptr;
+  return n && *n ? std::atoi(n) : 0;
 }
 
 std::string_view result::text(int row, int column) const {

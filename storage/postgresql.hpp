@@ -1,6 +1,6 @@
 // A thin RAII layer over libpq: a connection, a result, statements with
-// parameters sent as text. Synchronous; used where waiting is what is
-// wanted (the schema migration of `kintod migrate`, tests, benchmarks).
+// parameters sent as text. Synchronous: the PostgreSQL engine's sessions,
+// the schema migration of `kintod migrate`, tests and benchmarks.
 // Beyond storage/, only tests and benchmarks include it. No exception
 // leaves it.
 #pragma once
@@ -28,6 +28,8 @@ public:
   /// The SQLSTATE code ("40001", "23505"); empty when there is none.
   std::string sqlstate() const;
   int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
+  /// How many rows an INSERT, UPDATE or DELETE touched.
+  int affected() const;
   /// The text of a field; empty when it is NULL.
   std::string_view text(int row, int column) const;
 

@@ -381,25 +381,40 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
                     std::optional<std::uint64_t> previous) {
   const list_where where = where_of(list.of);
   const std::string key(id);
-  // The stored version, locked until the transaction ends.
-  pg::result stored = run("SELECT as_epoch(last_modified) FROM objects WHERE " + where.objects + " AND id = $2 FOR UPDATE",
-                          {list.parent, key});
+  // No other object of the list can have a timestamp past the list's, as
+  // this transaction read it under the list's lock; an older one (a
+  // timestamp the client chose) may be taken.
+  const locked_list* locked = nullptr;
+  if (locks_)
+    if (auto it = locks_->find(list_id(list)); it != locks_->end() && it->second.known) locked = &it->second;
+  if (!locked || (locked->timestamp && obj.last_modified <= *locked->timestamp)) {
+    pg::result taken = run("SELECT 1 FROM objects WHERE " + where.objects +
+                             " AND last_modified = from_epoch($2) AND id <> $3 LIMIT 1",
+                           {list.parent, text_of(obj.last_modified), key});
+    if (failed()) return failure_;
+    if (taken.rows() > 0) return status::conflict;
+  }
+  // One statement writes the new version if the stored one is still the
+  // one planned on (none: an insert; another: an update of exactly it), and
+  // touches no row otherwise.
+  const std::string data = obj.deleted ? std::string("{\"deleted\": true}") : obj.data;
+  const std::string deleted = obj.deleted ? "true" : "false";
+  pg::result written =
+    previous ? run("UPDATE objects SET last_modified = from_epoch($3), data = $4::jsonb - 'id' - 'last_modified', "
+                   "deleted = $5 WHERE " +
+                     where.objects + " AND id = $2 AND as_epoch(last_modified) = $6",
+                   {list.parent, key, text_of(obj.last_modified), data, deleted, text_of(*previous)})
+             : run("INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES ($1, $2, "
+                   "$3, from_epoch($4), $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, "
+                   "resource_name) DO NOTHING",
+                   {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified), data,
+                    deleted});
   if (failed()) return failure_;
-  const std::optional<std::uint64_t> current = stored.rows() == 1 ? number_of(stored.text(0, 0)) : std::nullopt;
-  if (current != previous) return status::stale;
-  pg::result taken = run("SELECT 1 FROM objects WHERE " + where.objects +
-                           " AND last_modified = from_epoch($2) AND id <> $3 LIMIT 1",
-                         {list.parent, text_of(obj.last_modified), key});
-  if (failed()) return failure_;
-  if (taken.rows() > 0) return status::conflict;
-
-  run("INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES ($1, $2, $3, "
-      "from_epoch($4), $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, resource_name) DO UPDATE "
-      "SET last_modified = EXCLUDED.last_modified, data = EXCLUDED.data, deleted = EXCLUDED.deleted",
-      {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified),
-       obj.deleted ? std::string("{\"deleted\": true}") : obj.data, std::string(obj.deleted ? "true" : "false")});
+  if (written.affected() != 1) return status::stale;
   const std::string uri = list.object_uri(id);
-  run("DELETE FROM access_control_entries WHERE object_id = $1", {uri});
+  // An object never stored has no permissions yet (deletions, kintod's and
+  // upstream's, remove them with the object).
+  if (previous) run("DELETE FROM access_control_entries WHERE object_id = $1", {uri});
   if (!obj.deleted && !no_permissions(obj.permissions))
     run("INSERT INTO access_control_entries (object_id, permission, principal) SELECT $1, granted.key, "
         "jsonb_array_elements_text(granted.value) FROM jsonb_each($2::jsonb) AS granted ON CONFLICT DO NOTHING",
