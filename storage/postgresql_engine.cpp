@@ -168,10 +168,13 @@ std::unique_ptr<session> connect(const postgresql_options& options, std::string&
 // ---- operations over one transaction ------------------------------------------------
 
 /// What a write transaction knows of a list it has locked: the list's
-/// timestamp, as it reads it now.
+/// timestamp, as it reads it now. A timestamp the transaction set is
+/// written to `timestamps` once, before the commit (or before an erasure).
 struct locked_list {
+  list_key list;
   std::optional<std::uint64_t> timestamp;
-  bool known = false; ///< false once erase_children may have changed it
+  bool known = false;     ///< false once erase_children may have changed it
+  bool unwritten = false; ///< `timestamp` was set and is not in `timestamps` yet
 };
 
 using locked_lists = std::map<std::string, locked_list>;
@@ -213,6 +216,10 @@ public:
   }
   status failure() const { return failure_; }
   session& connection() const { return *s_; }
+  /// Writes the list timestamps set since the last time; the first failure.
+  status write_timestamps();
+  /// Forgets the objects read so far (a savepoint may change any).
+  void forget_reads() { read_objects_.clear(); }
 
 private:
   /// Runs a statement; a failure spoils the transaction (PostgreSQL aborts
@@ -230,28 +237,48 @@ private:
   }
   std::optional<std::uint64_t> read_list_timestamp(const list_key& list) const;
 
+  /// The key of an object in `read_objects_`.
+  static std::string object_key(const list_key& list, std::string_view id) {
+    std::string key = list_id(list);
+    key += '\0';
+    key += id;
+    return key;
+  }
+  /// The entry of a list this transaction has locked (taking the lock).
+  locked_list* locked(const list_key& list) const;
+
   session* s_;
   locked_lists* locks_;
+  /// In a write transaction, the objects it read and has not written since
+  /// (a write's parent, read once per transaction rather than per write).
+  mutable std::map<std::string, std::optional<object>> read_objects_;
   mutable status failure_ = status::ok;
 };
 
 std::optional<object> txn_ops::get(const list_key& list, std::string_view id) const {
+  std::string cached;
+  if (locks_) {
+    cached = object_key(list, id);
+    if (auto it = read_objects_.find(cached); it != read_objects_.end()) return it->second;
+  }
   const list_where where = where_of(list.of);
   const std::string sql = "SELECT as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
                           "CASE WHEN deleted THEN NULL ELSE " +
                           permissions_of("$3") + " END FROM objects WHERE " + where.objects + " AND id = $2";
   pg::result r = run(sql, {list.parent, std::string(id), list.object_uri(id)});
-  if (r.rows() != 1) return std::nullopt;
-  auto ts = number_of(r.text(0, 0));
-  if (!ts) return std::nullopt;
-  object obj;
-  obj.last_modified = *ts;
-  obj.deleted = r.text(0, 1) == "t";
-  if (!obj.deleted) {
-    obj.data = data_of(id, *ts, r.text(0, 2));
-    obj.permissions = std::string(r.text(0, 3));
+  if (failed()) return std::nullopt;
+  std::optional<object> found;
+  if (auto ts = r.rows() == 1 ? number_of(r.text(0, 0)) : std::nullopt) {
+    found.emplace();
+    found->last_modified = *ts;
+    found->deleted = r.text(0, 1) == "t";
+    if (!found->deleted) {
+      found->data = data_of(id, *ts, r.text(0, 2));
+      found->permissions = std::string(r.text(0, 3));
+    }
   }
-  return obj;
+  if (locks_) read_objects_[cached] = found;
+  return found;
 }
 
 std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) const {
@@ -265,19 +292,25 @@ std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) 
   return r.rows() == 1 ? number_of(r.text(0, 0)) : std::nullopt;
 }
 
-std::optional<std::uint64_t> txn_ops::list_timestamp(const list_key& list) const {
-  if (!locks_) return read_list_timestamp(list);
+locked_list* txn_ops::locked(const list_key& list) const {
   const std::string id = list_id(list);
   auto it = locks_->find(id);
   if (it == locks_->end()) {
-    if (!lock(lock_name("list", id))) return std::nullopt;
-    it = locks_->emplace(id, locked_list{}).first;
+    if (!lock(lock_name("list", id))) return nullptr;
+    it = locks_->emplace(id, locked_list{list, std::nullopt, false, false}).first;
   }
-  if (!it->second.known) {
-    it->second.timestamp = read_list_timestamp(list);
-    it->second.known = !failed();
+  return &it->second;
+}
+
+std::optional<std::uint64_t> txn_ops::list_timestamp(const list_key& list) const {
+  if (!locks_) return read_list_timestamp(list);
+  locked_list* entry = locked(list);
+  if (!entry) return std::nullopt;
+  if (!entry->known) {
+    entry->timestamp = read_list_timestamp(list);
+    entry->known = !failed();
   }
-  return it->second.timestamp;
+  return entry->timestamp;
 }
 
 std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
@@ -411,6 +444,7 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
                     deleted});
   if (failed()) return failure_;
   if (written.affected() != 1) return status::stale;
+  read_objects_.erase(object_key(list, id));
   const std::string uri = list.object_uri(id);
   // An object never stored has no permissions yet (deletions, kintod's and
   // upstream's, remove them with the object).
@@ -423,21 +457,23 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
 }
 
 status txn_ops::set_list_timestamp(const list_key& list, std::uint64_t ts) {
-  run("INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3)) ON CONFLICT "
-      "(parent_id, resource_name) DO UPDATE SET last_modified = EXCLUDED.last_modified",
-      {list.parent, std::string(kind_name(list.of)), text_of(ts)});
-  if (failed()) return failure_;
-  if (locks_) {
-    // Once written, the list is this transaction's to stamp: it holds its
-    // lock from here on.
-    const std::string id = list_id(list);
-    auto it = locks_->find(id);
-    if (it == locks_->end()) {
-      if (!lock(lock_name("list", id))) return failure_;
-      it = locks_->emplace(id, locked_list{}).first;
-    }
-    it->second.timestamp = ts;
-    it->second.known = true;
+  // The list is this transaction's to stamp from here on: it holds its lock.
+  locked_list* entry = locked(list);
+  if (!entry) return failure_;
+  entry->timestamp = ts;
+  entry->known = true;
+  entry->unwritten = true;
+  return status::ok;
+}
+
+status txn_ops::write_timestamps() {
+  for (auto& [name, entry] : *locks_) {
+    if (!entry.unwritten || !entry.timestamp) continue;
+    run("INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3)) ON CONFLICT "
+        "(parent_id, resource_name) DO UPDATE SET last_modified = EXCLUDED.last_modified",
+        {entry.list.parent, std::string(kind_name(entry.list.of)), text_of(*entry.timestamp)});
+    if (failed()) return failure_;
+    entry.unwritten = false;
   }
   return status::ok;
 }
@@ -455,6 +491,8 @@ status txn_ops::remove_member(std::string_view principal, std::string_view group
 }
 
 status txn_ops::erase_children(std::string_view uri) {
+  if (locks_ && write_timestamps() != status::ok) return failure_;
+  read_objects_.clear();
   const std::string exact(uri);
   const std::string below = like_escaped(uri) + "/%";
   run("DELETE FROM objects WHERE parent_id = $1 OR parent_id LIKE $2", {exact, below});
@@ -469,11 +507,13 @@ status txn_ops::erase_children(std::string_view uri) {
 status txn_ops::erase_object(const list_key& list, std::string_view id) {
   const list_where where = where_of(list.of);
   run("DELETE FROM objects WHERE " + where.objects + " AND id = $2", {list.parent, std::string(id)});
+  read_objects_.erase(object_key(list, id));
   run("DELETE FROM access_control_entries WHERE object_id = $1", {list.object_uri(id)});
   return failed() ? failure_ : status::ok;
 }
 
 status txn_ops::forget_principal(std::string_view principal) {
+  read_objects_.clear();
   run("DELETE FROM access_control_entries WHERE principal = $1", {std::string(principal)});
   run("DELETE FROM user_principals WHERE user_id = $1", {std::string(principal)});
   return failed() ? failure_ : status::ok;
@@ -486,6 +526,8 @@ status txn_ops::set_meta(std::string_view key, std::string_view value) {
 }
 
 status txn_ops::erase_everything() {
+  if (locks_ && write_timestamps() != status::ok) return failure_;
+  read_objects_.clear();
   for (const char* table : {"objects", "timestamps", "access_control_entries", "user_principals"})
     run(std::string("DELETE FROM ") + table, {});
   if (locks_)
@@ -616,6 +658,7 @@ public:
   std::unique_ptr<savepoint> open_savepoint() override {
     if (ops_.failure() != status::ok) return nullptr;
     if (pg::result r = ops_.connection().run("SAVEPOINT kintod"); !r.ok()) return nullptr;
+    ops_.forget_reads();
     return std::make_unique<pg_savepoint>(ops_.connection(), locks_);
   }
   void commit(std::function<void(status)> done) override;
@@ -764,6 +807,7 @@ pg_transaction::~pg_transaction() {
 
 void pg_transaction::commit(std::function<void(status)> done) {
   ended_ = true;
+  if (ops_.failure() == status::ok) (void)ops_.write_timestamps();
   if (ops_.failure() != status::ok) {
     (void)ops_.connection().run("ROLLBACK");
     return done(ops_.failure());
