@@ -3,6 +3,8 @@
 // named databases, and the in-place upgrade of a format 1 directory.
 #include "storage/lmdb_engine.hpp"
 
+#include "storage/engine_ops.hpp"
+
 #include "base/json.hpp"
 #include "storage/lmdb.hpp"
 
@@ -724,83 +726,21 @@ int checked(int rc) {
 
 // ---- the interface's classes ------------------------------------------------------
 
-/// view's reads, for any of the interfaces derived from it.
-template <class Interface> class reads : public Interface {
-public:
-  std::optional<object> get(const list_key& list, std::string_view id) const override { return ops_.get(list, id); }
-  std::optional<std::uint64_t> list_timestamp(const list_key& list) const override { return ops_.list_timestamp(list); }
-  std::vector<std::string> groups_of(std::string_view principal) const override { return ops_.groups_of(principal); }
-  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
-            const std::function<bool(const change&)>& visit,
-            const std::function<bool(std::string_view id)>& wanted) const override {
-    ops_.walk(list, after, before, newest_first, visit, wanted);
-  }
-  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override {
-    ops_.walk_all(list, visit);
-  }
-  std::optional<std::string> meta(std::string_view key) const override { return ops_.meta(key); }
-
-protected:
-  explicit reads(txn_ops ops) : ops_(ops) {}
-  txn_ops ops_;
-
-private:
-  std::optional<std::string> read_permissions(std::string_view uri) const override { return ops_.permissions(uri); }
-  void walk_grants_in(std::string_view principal, const list_key* list, const grant_visitor& visit) const override {
-    ops_.walk_grants(principal, list, visit);
-  }
-};
 
 /// A read snapshot's view: owns its read-only transaction.
-class read_view final : public reads<view> {
+class read_view final : public view_over<txn_ops, view> {
 public:
-  read_view(lmdb::txn txn, const databases& dbs) : reads(txn_ops(txn.get(), dbs)), txn_(std::move(txn)) {}
+  read_view(lmdb::txn txn, const databases& dbs) : view_over(txn_ops(txn.get(), dbs)), txn_(std::move(txn)) {}
 
 private:
   lmdb::txn txn_;
 };
 
-/// writer's writes, for savepoints and write transactions.
-template <class Interface> class writes : public reads<Interface> {
-public:
-  status put(const list_key& list, std::string_view id, const object& obj,
-             std::optional<std::uint64_t> previous) override {
-    return this->ops_.guarded([&] { return this->ops_.put(list, id, obj, previous); });
-  }
-  status set_list_timestamp(const list_key& list, std::uint64_t ts) override {
-    return this->ops_.guarded([&] { return this->ops_.set_list_timestamp(list, ts); });
-  }
-  status add_member(std::string_view principal, std::string_view group_uri) override {
-    return this->ops_.guarded([&] { return this->ops_.add_member(principal, group_uri); });
-  }
-  status remove_member(std::string_view principal, std::string_view group_uri) override {
-    return this->ops_.guarded([&] { return this->ops_.remove_member(principal, group_uri); });
-  }
-  status erase_children(std::string_view uri) override {
-    return this->ops_.guarded([&] { return this->ops_.erase_children(uri); });
-  }
-  status erase_object(const list_key& list, std::string_view id) override {
-    return this->ops_.guarded([&] { return this->ops_.erase_object(list, id); });
-  }
-  status forget_principal(std::string_view principal) override {
-    return this->ops_.guarded([&] { return this->ops_.forget_principal(principal); });
-  }
-  status set_meta(std::string_view key, std::string_view value) override {
-    return this->ops_.guarded([&] { return this->ops_.set_meta(key, value); });
-  }
-  status erase_everything() override {
-    return this->ops_.guarded([&] { return this->ops_.erase_everything(); });
-  }
-  status failure() const override { return this->ops_.failure(); }
-
-protected:
-  using reads<Interface>::reads;
-};
 
 /// A nested transaction of the write transaction.
-class lmdb_savepoint final : public writes<savepoint> {
+class lmdb_savepoint final : public writer_over<txn_ops, savepoint> {
 public:
-  lmdb_savepoint(lmdb::txn txn, const databases& dbs) : writes(txn_ops(txn.get(), dbs)), txn_(std::move(txn)) {}
+  lmdb_savepoint(lmdb::txn txn, const databases& dbs) : writer_over(txn_ops(txn.get(), dbs)), txn_(std::move(txn)) {}
 
   status release() override {
     status s = ops_.failure();
@@ -814,10 +754,10 @@ private:
   lmdb::txn txn_;
 };
 
-class lmdb_write_transaction final : public writes<write_transaction> {
+class lmdb_write_transaction final : public writer_over<txn_ops, write_transaction> {
 public:
   lmdb_write_transaction(MDB_env* env, lmdb::txn txn, const databases& dbs)
-      : writes(txn_ops(txn.get(), dbs)), env_(env), dbs_(dbs), txn_(std::move(txn)) {}
+      : writer_over(txn_ops(txn.get(), dbs)), env_(env), dbs_(dbs), txn_(std::move(txn)) {}
 
   std::unique_ptr<savepoint> open_savepoint() override {
     if (ops_.failure() != status::ok) return nullptr;

@@ -19,6 +19,7 @@
 #include "storage/postgresql_engine.hpp"
 
 #include "base/json.hpp"
+#include "storage/engine_ops.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "storage/postgresql.hpp"
 #include "storage/postgresql_schema.hpp"
@@ -537,78 +538,16 @@ status txn_ops::erase_everything() {
 
 // ---- the interface's classes --------------------------------------------------------
 
-template <class Interface> class reads : public Interface {
-public:
-  std::optional<object> get(const list_key& list, std::string_view id) const override { return ops_.get(list, id); }
-  std::optional<std::uint64_t> list_timestamp(const list_key& list) const override {
-    return ops_.list_timestamp(list);
-  }
-  std::vector<std::string> groups_of(std::string_view principal) const override { return ops_.groups_of(principal); }
-  void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
-            const std::function<bool(const change&)>& visit,
-            const std::function<bool(std::string_view id)>& wanted = {}) const override {
-    ops_.walk(list, after, before, newest_first, visit, wanted);
-  }
-  void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override {
-    ops_.walk_all(list, visit);
-  }
-  std::optional<std::string> meta(std::string_view key) const override { return ops_.meta(key); }
 
-protected:
-  explicit reads(txn_ops ops) : ops_(std::move(ops)) {}
-  txn_ops ops_;
-
-private:
-  std::optional<std::string> read_permissions(std::string_view uri) const override { return ops_.permissions(uri); }
-  void walk_grants_in(std::string_view principal, const list_key* list, const grant_visitor& visit) const override {
-    ops_.walk_grants(principal, list, visit);
-  }
-};
-
-template <class Interface> class writes : public reads<Interface> {
-public:
-  status put(const list_key& list, std::string_view id, const object& obj,
-             std::optional<std::uint64_t> previous) override {
-    return this->ops_.guarded([&] { return this->ops_.put(list, id, obj, previous); });
-  }
-  status set_list_timestamp(const list_key& list, std::uint64_t ts) override {
-    return this->ops_.guarded([&] { return this->ops_.set_list_timestamp(list, ts); });
-  }
-  status add_member(std::string_view principal, std::string_view group_uri) override {
-    return this->ops_.guarded([&] { return this->ops_.add_member(principal, group_uri); });
-  }
-  status remove_member(std::string_view principal, std::string_view group_uri) override {
-    return this->ops_.guarded([&] { return this->ops_.remove_member(principal, group_uri); });
-  }
-  status erase_children(std::string_view uri) override {
-    return this->ops_.guarded([&] { return this->ops_.erase_children(uri); });
-  }
-  status erase_object(const list_key& list, std::string_view id) override {
-    return this->ops_.guarded([&] { return this->ops_.erase_object(list, id); });
-  }
-  status forget_principal(std::string_view principal) override {
-    return this->ops_.guarded([&] { return this->ops_.forget_principal(principal); });
-  }
-  status set_meta(std::string_view key, std::string_view value) override {
-    return this->ops_.guarded([&] { return this->ops_.set_meta(key, value); });
-  }
-  status erase_everything() override {
-    return this->ops_.guarded([&] { return this->ops_.erase_everything(); });
-  }
-  status failure() const override { return this->ops_.failure(); }
-
-protected:
-  using reads<Interface>::reads;
-};
 
 class postgresql_engine;
 
 /// A read snapshot: a pooled session in a REPEATABLE READ, READ ONLY
 /// transaction, given back to the pool when the snapshot ends.
-class pg_snapshot final : public reads<view> {
+class pg_snapshot final : public view_over<txn_ops, view> {
 public:
   pg_snapshot(const postgresql_engine& engine, std::unique_ptr<session> s)
-      : reads(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
+      : view_over(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
   ~pg_snapshot() override;
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
@@ -621,10 +560,10 @@ private:
 /// Writes since a SAVEPOINT of the write transaction. It works on a copy of
 /// the transaction's locked lists: a rollback to the savepoint releases the
 /// locks taken since, and forgets the timestamps it wrote.
-class pg_savepoint final : public writes<savepoint> {
+class pg_savepoint final : public writer_over<txn_ops, savepoint> {
 public:
   pg_savepoint(session& s, locked_lists& enclosing)
-      : writes(txn_ops(s, &locks_)), enclosing_(enclosing), locks_(enclosing) {}
+      : writer_over(txn_ops(s, &locks_)), enclosing_(enclosing), locks_(enclosing) {}
   ~pg_savepoint() override {
     if (done_) return;
     session& s = ops_.connection();
@@ -648,9 +587,9 @@ private:
   bool done_ = false;
 };
 
-class pg_transaction final : public writes<write_transaction> {
+class pg_transaction final : public writer_over<txn_ops, write_transaction> {
 public:
-  pg_transaction(postgresql_engine& engine, session& s) : writes(txn_ops(s, &locks_)), engine_(engine) {}
+  pg_transaction(postgresql_engine& engine, session& s) : writer_over(txn_ops(s, &locks_)), engine_(engine) {}
   ~pg_transaction() override;
   pg_transaction(const pg_transaction&) = delete;
   pg_transaction& operator=(const pg_transaction&) = delete;

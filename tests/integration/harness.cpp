@@ -316,19 +316,23 @@ std::string cluster_url() {
   throw std::runtime_error(std::string("no url= line in ") + state + " (is the test cluster running?)");
 }
 
-/// Runs `sql` on the cluster's `postgres` database; throws when it fails.
-void run_on_cluster(const std::string& sql) {
+/// Runs `sql` on the cluster's `postgres` database: the rows it answered.
+/// Throws when it fails.
+int run_on_cluster(const std::string& sql) {
   PGconn* c = PQconnectdb(cluster_url().c_str());
   std::string error;
+  int rows = 0;
   if (PQstatus(c) != CONNECTION_OK) {
     error = PQerrorMessage(c);
   } else {
     PGresult* r = PQexec(c, sql.c_str());
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) error = PQresultErrorMessage(r);
+    rows = PQntuples(r);
     PQclear(r);
   }
   PQfinish(c);
   if (!error.empty()) throw std::runtime_error("test cluster: " + sql + ": " + error);
+  return rows;
 }
 
 /// The database that stands for the data directory `data_dir`: one per
@@ -339,21 +343,14 @@ std::string database_for(const std::string& data_dir) {
   return name;
 }
 
-/// The URI of the database `name` of the test cluster, created when missing.
+/// The URI of the database `name` (a plain identifier) of the test cluster,
+/// created when missing.
 std::string database_url(const std::string& name) {
   const std::string url = cluster_url();
   const auto slash = url.find("/postgres?");
   if (slash == std::string::npos) throw std::runtime_error("unexpected test cluster URL " + url);
-  PGconn* c = PQconnectdb(url.c_str());
-  bool exists = false;
-  if (PQstatus(c) == CONNECTION_OK) {
-    const char* values[] = {name.c_str()};
-    PGresult* r = PQexecParams(c, "SELECT 1 FROM pg_database WHERE datname = $1", 1, nullptr, values, nullptr, nullptr, 0);
-    exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    PQclear(r);
-  }
-  PQfinish(c);
-  if (!exists) run_on_cluster("CREATE DATABASE " + name);
+  if (run_on_cluster("SELECT 1 FROM pg_database WHERE datname = '" + name + "'") == 0)
+    run_on_cluster("CREATE DATABASE " + name);
   return url.substr(0, slash) + "/" + name + url.substr(slash + 9);
 }
 
@@ -365,25 +362,7 @@ bool on_postgresql() {
 }
 
 std::map<std::string, std::string> default_settings(const std::string& data_dir) {
-  if (on_postgresql()) {
-    const std::string url = database_url(database_for(data_dir));
-    return {
-        {"kinto.storage_backend", "kinto.core.storage.postgresql"},
-        {"kinto.storage_url", url},
-        {"kinto.permission_backend", "kinto.core.permission.postgresql"},
-        {"kinto.permission_url", url},
-        {"kinto.includes", "kinto.plugins.accounts"},
-        {"multiauth.policies", "account basicauth"},
-        {"multiauth.policy.account.use", "kinto.plugins.accounts.AccountsPolicy"},
-        {"multiauth.policy.basicauth.use", "kinto.core.authentication.BasicAuthAuthenticationPolicy"},
-        {"kinto.account_create_principals", "system.Everyone"},
-        {"kinto.account_write_principals", "account:admin"},
-        {"kinto.bcrypt_cost", "4"},
-        {"kinto.userid_hmac_secret", ""},
-    };
-  }
-  return {
-      {"kinto.storage_url", data_dir},
+  std::map<std::string, std::string> settings{
       {"kinto.includes", "kinto.plugins.accounts"},
       {"multiauth.policies", "account basicauth"},
       {"multiauth.policy.account.use", "kinto.plugins.accounts.AccountsPolicy"},
@@ -393,6 +372,16 @@ std::map<std::string, std::string> default_settings(const std::string& data_dir)
       {"kinto.bcrypt_cost", "4"},
       {"kinto.userid_hmac_secret", ""},
   };
+  if (!on_postgresql()) {
+    settings["kinto.storage_url"] = data_dir;
+    return settings;
+  }
+  const std::string url = database_url(database_for(data_dir));
+  settings["kinto.storage_backend"] = "kinto.core.storage.postgresql";
+  settings["kinto.storage_url"] = url;
+  settings["kinto.permission_backend"] = "kinto.core.permission.postgresql";
+  settings["kinto.permission_url"] = url;
+  return settings;
 }
 
 std::string ini_text(const std::map<std::string, std::string>& settings) {

@@ -17,17 +17,14 @@ using namespace kintod_pg_test;
 
 namespace {
 
-/// A kintod on `db` (storage and permissions), with `extra` settings.
-kintod_options on_database(const scratch_database& db, std::map<std::string, std::string> extra = {}) {
-  kintod_options options;
-  options.settings = {
-      {"kinto.storage_backend", "kinto.core.storage.postgresql"},
-      {"kinto.storage_url", db.url()},
-      {"kinto.permission_backend", "kinto.core.permission.postgresql"},
-      {"kinto.permission_url", db.url()},
-  };
-  for (auto& [name, value] : extra) options.settings[name] = value;
-  return options;
+/// Runs kintod (to exit by itself) with the test settings and `settings`.
+run_result run_with(const std::map<std::string, std::string>& settings) {
+  temp_dir dir;
+  auto all = default_settings(dir.path());
+  for (const auto& [name, value] : settings) all[name] = value;
+  const std::string ini = dir.path() + "/kinto.ini";
+  write_file(ini, ini_text(all));
+  return run_kintod({"--ini", ini, "--host", "127.0.0.1", "--port", "0"});
 }
 
 /// Runs `sql` on the test cluster's `postgres` database.
@@ -108,27 +105,16 @@ TEST_CASE("kintod refuses a database of another schema version, and permissions 
     kintod_process first(on_database(db)); // creates the schema
   }
   auto c = db.connect();
-  temp_dir dir;
   SECTION("another storage schema version") {
     must(c, "UPDATE metadata SET value = '25' WHERE name = 'storage_schema_version'");
-    kintod_options options = on_database(db);
-    auto settings = default_settings(dir.path());
-    for (auto& [name, value] : options.settings) settings[name] = value;
-    const std::string ini = dir.path() + "/kinto.ini";
-    write_file(ini, ini_text(settings));
-    auto run = run_kintod({"--ini", ini, "--host", "127.0.0.1", "--port", "0"});
+    auto run = run_with(on_database(db).settings);
     INFO(run.output);
     CHECK(run.exit_status != 0);
     CHECK_THAT(run.output, Catch::Contains("storage schema version 25") && Catch::Contains("kintod migrate"));
   }
   SECTION("permissions in another database") {
     scratch_database other;
-    kintod_options options = on_database(db, {{"kinto.permission_url", other.url()}});
-    auto settings = default_settings(dir.path());
-    for (auto& [name, value] : options.settings) settings[name] = value;
-    const std::string ini = dir.path() + "/kinto.ini";
-    write_file(ini, ini_text(settings));
-    auto run = run_kintod({"--ini", ini, "--host", "127.0.0.1", "--port", "0"});
+    auto run = run_with(on_database(db, {{"kinto.permission_url", other.url()}}).settings);
     INFO(run.output);
     CHECK(run.exit_status == 2);
     CHECK_THAT(run.output, Catch::Contains("kinto.permission_url = kinto.storage_url"));

@@ -22,17 +22,6 @@ using namespace kintod_pg_test;
 
 namespace {
 
-kintod_options on_database(const scratch_database& db) {
-  kintod_options options;
-  options.settings = {
-      {"kinto.storage_backend", "kinto.core.storage.postgresql"},
-      {"kinto.storage_url", db.url()},
-      {"kinto.permission_backend", "kinto.core.permission.postgresql"},
-      {"kinto.permission_url", db.url()},
-  };
-  return options;
-}
-
 const std::string records = "/v1/buckets/b/collections/c/records";
 
 /// What one writer saw. Filled by its own thread, checked by the test's.

@@ -2,12 +2,14 @@
 // started (tests/postgresql/cluster), and a fresh database per test.
 #pragma once
 
+#include "harness.hpp"
 #include "storage/postgresql.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -90,6 +92,20 @@ inline std::string scalar(kinto::storage::pg::connection& c, const std::string& 
                           const std::vector<kinto::storage::pg::param>& params = {}) {
   auto r = must(c, sql, params);
   return r.rows() == 0 ? std::string() : std::string(r.text(0, 0));
+}
+
+/// A kintod storing its data and permissions in `db`, with `extra` settings.
+inline kintod_test::kintod_options on_database(const scratch_database& db,
+                                               const std::map<std::string, std::string>& extra = {}) {
+  kintod_test::kintod_options options;
+  options.settings = {
+      {"kinto.storage_backend", "kinto.core.storage.postgresql"},
+      {"kinto.storage_url", db.url()},
+      {"kinto.permission_backend", "kinto.core.permission.postgresql"},
+      {"kinto.permission_url", db.url()},
+  };
+  for (const auto& [name, value] : extra) options.settings[name] = value;
+  return options;
 }
 
 } // namespace kintod_pg_test
