@@ -50,8 +50,18 @@ std::string_view result::text(int row, int column) const {
   return {PQgetvalue(r_.get(), row, column), static_cast<std::size_t>(PQgetlength(r_.get(), row, column))};
 }
 
-std::optional<connection> connection::open(const std::string& url, std::string& error) {
-  PGconn* raw = PQconnectdb(url.c_str());
+std::optional<connection> connection::open(const std::string& url, std::string& error,
+                                           std::chrono::seconds connect_timeout) {
+  // The timeout comes first: what `url` sets, expanded from dbname, wins.
+  const std::string timeout = std::to_string(connect_timeout.count());
+  std::vector<const char*> keywords, values;
+  if (connect_timeout.count() > 0) {
+    keywords.push_back("connect_timeout");
+    values.push_back(timeout.c_str());
+  }
+  keywords.insert(keywords.end(), {"dbname", nullptr});
+  values.insert(values.end(), {url.c_str(), nullptr});
+  PGconn* raw = PQconnectdbParams(keywords.data(), values.data(), 1);
   if (!raw) {
     error = "cannot allocate a PostgreSQL connection";
     return std::nullopt;

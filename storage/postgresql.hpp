@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,8 +48,10 @@ using param = std::optional<std::string>;
 class connection {
 public:
   /// Connects to `url` (a libpq URI, `postgresql://user:pass@host:port/db`,
-  /// or key=value pairs); nullopt with `error` set when that fails.
-  static std::optional<connection> open(const std::string& url, std::string& error);
+  /// or key=value pairs); nullopt with `error` set when that fails. A
+  /// positive `connect_timeout` bounds the attempt unless `url` sets its own.
+  static std::optional<connection> open(const std::string& url, std::string& error,
+                                        std::chrono::seconds connect_timeout = {});
 
   /// Runs `sql`, which may hold several statements, in the simple query
   /// protocol: the result of the last one (or of the first that failed).

@@ -29,6 +29,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 namespace kinto::storage {
@@ -151,12 +152,7 @@ private:
 
 /// Opens a session on `url`, in UTC (as_epoch and from_epoch need it).
 std::unique_ptr<session> connect(const postgresql_options& options, std::string& error) {
-  std::string url = options.url;
-  url += url.find('?') == std::string::npos ? '?' : '&';
-  url += "connect_timeout=" + std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count()));
-  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0)
-    url = options.url + " connect_timeout=" + std::to_string(std::max<std::int64_t>(1, options.connect_timeout.count()));
-  auto c = pg::connection::open(url, error);
+  auto c = pg::connection::open(options.url, error, options.connect_timeout);
   if (!c) return nullptr;
   auto s = std::make_unique<session>(std::move(*c));
   if (pg::result r = s->run("SET TIME ZONE 'UTC'; SET client_encoding TO 'UTF8'"); !r.ok()) {
@@ -178,13 +174,18 @@ struct locked_list {
   bool unwritten = false; ///< `timestamp` was set and is not in `timestamps` yet
 };
 
-using locked_lists = std::map<std::string, locked_list>;
+/// The advisory locks a write transaction holds: on lists (with what it
+/// knows of them) and on meta keys.
+struct held_locks {
+  std::map<std::string, locked_list> lists;
+  std::set<std::string> meta;
+};
 
 /// Reads and writes over the transaction of one session. `locks` is null in
 /// a read snapshot.
 class txn_ops {
 public:
-  txn_ops(session& s, locked_lists* locks) : s_(&s), locks_(locks) {}
+  txn_ops(session& s, held_locks* locks) : s_(&s), locks_(locks) {}
 
   std::optional<object> get(const list_key& list, std::string_view id) const;
   std::optional<std::uint64_t> list_timestamp(const list_key& list) const;
@@ -249,7 +250,7 @@ private:
   locked_list* locked(const list_key& list) const;
 
   session* s_;
-  locked_lists* locks_;
+  held_locks* locks_;
   /// In a write transaction, the objects it read and has not written since
   /// (a write's parent, read once per transaction rather than per write).
   mutable std::map<std::string, std::optional<object>> read_objects_;
@@ -295,10 +296,10 @@ std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) 
 
 locked_list* txn_ops::locked(const list_key& list) const {
   const std::string id = list_id(list);
-  auto it = locks_->find(id);
-  if (it == locks_->end()) {
+  auto it = locks_->lists.find(id);
+  if (it == locks_->lists.end()) {
     if (!lock(lock_name("list", id))) return nullptr;
-    it = locks_->emplace(id, locked_list{list, std::nullopt, false, false}).first;
+    it = locks_->lists.emplace(id, locked_list{list, std::nullopt, false, false}).first;
   }
   return &it->second;
 }
@@ -405,7 +406,10 @@ void txn_ops::walk_grants(std::string_view principal, const list_key* list, cons
 
 std::optional<std::string> txn_ops::meta(std::string_view key) const {
   const std::string name = meta_name(key);
-  if (locks_ && !lock(lock_name("meta", name))) return std::nullopt;
+  if (locks_ && !locks_->meta.count(name)) {
+    if (!lock(lock_name("meta", name))) return std::nullopt;
+    locks_->meta.insert(name);
+  }
   pg::result r = run("SELECT value FROM kintod_meta WHERE name = $1", {name});
   if (r.rows() != 1) return std::nullopt;
   return std::string(r.text(0, 0));
@@ -420,7 +424,7 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
   // timestamp the client chose) may be taken.
   const locked_list* locked = nullptr;
   if (locks_)
-    if (auto it = locks_->find(list_id(list)); it != locks_->end() && it->second.known) locked = &it->second;
+    if (auto it = locks_->lists.find(list_id(list)); it != locks_->lists.end() && it->second.known) locked = &it->second;
   if (!locked || (locked->timestamp && obj.last_modified <= *locked->timestamp)) {
     pg::result taken = run("SELECT 1 FROM objects WHERE " + where.objects +
                              " AND last_modified = from_epoch($2) AND id <> $3 LIMIT 1",
@@ -468,7 +472,7 @@ status txn_ops::set_list_timestamp(const list_key& list, std::uint64_t ts) {
 }
 
 status txn_ops::write_timestamps() {
-  for (auto& [name, entry] : *locks_) {
+  for (auto& [name, entry] : locks_->lists) {
     if (!entry.unwritten || !entry.timestamp) continue;
     run("INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3)) ON CONFLICT "
         "(parent_id, resource_name) DO UPDATE SET last_modified = EXCLUDED.last_modified",
@@ -501,7 +505,7 @@ status txn_ops::erase_children(std::string_view uri) {
   run("DELETE FROM access_control_entries WHERE object_id LIKE $1", {below});
   run("DELETE FROM user_principals WHERE principal LIKE $1", {below});
   if (locks_)
-    for (auto& [name, locked] : *locks_) locked.known = false;
+    for (auto& [name, locked] : locks_->lists) locked.known = false;
   return failed() ? failure_ : status::ok;
 }
 
@@ -532,7 +536,7 @@ status txn_ops::erase_everything() {
   for (const char* table : {"objects", "timestamps", "access_control_entries", "user_principals"})
     run(std::string("DELETE FROM ") + table, {});
   if (locks_)
-    for (auto& [name, locked] : *locks_) locked.known = false;
+    for (auto& [name, locked] : locks_->lists) locked.known = false;
   return failed() ? failure_ : status::ok;
 }
 
@@ -558,11 +562,12 @@ private:
 };
 
 /// Writes since a SAVEPOINT of the write transaction. It works on a copy of
-/// the transaction's locked lists: a rollback to the savepoint releases the
-/// locks taken since, and forgets the timestamps it wrote.
+/// the transaction's locks (and what it knows of its lists): a rollback to
+/// the savepoint releases the locks taken since, and forgets the timestamps
+/// it wrote.
 class pg_savepoint final : public writer_over<txn_ops, savepoint> {
 public:
-  pg_savepoint(session& s, locked_lists& enclosing)
+  pg_savepoint(session& s, held_locks& enclosing)
       : writer_over(txn_ops(s, &locks_)), enclosing_(enclosing), locks_(enclosing) {}
   ~pg_savepoint() override {
     if (done_) return;
@@ -582,8 +587,8 @@ public:
   }
 
 private:
-  locked_lists& enclosing_;
-  locked_lists locks_;
+  held_locks& enclosing_;
+  held_locks locks_;
   bool done_ = false;
 };
 
@@ -604,7 +609,7 @@ public:
 
 private:
   postgresql_engine& engine_;
-  locked_lists locks_;
+  held_locks locks_;
   bool ended_ = false;
 };
 
