@@ -28,9 +28,9 @@ caller resolve_caller(std::string user_id, const storage::view& v) {
   who.principals.emplace_back(everyone);
   if (!who.authenticated()) return who;
   who.principals.emplace_back(authenticated);
-  for (std::string_view member : {std::string_view(who.user_id), authenticated})
-    for (auto& group : v.groups_of(member))
-      if (!contains(who.principals, group)) who.principals.push_back(std::move(group));
+  const std::string_view members[] = {who.user_id, authenticated};
+  for (auto& group : v.groups_of_any(members))
+    if (!contains(who.principals, group)) who.principals.push_back(std::move(group));
   return who;
 }
 

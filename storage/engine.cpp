@@ -73,9 +73,9 @@ std::optional<std::string> snapshot::read_permissions(std::string_view uri) cons
   return target_->permissions(uri);
 }
 
-std::vector<std::string> snapshot::groups_of(std::string_view principal) const {
+std::vector<std::string> snapshot::groups_of_any(std::span<const std::string_view> principals) const {
   if (!target_) return {};
-  return target_->groups_of(principal);
+  return target_->groups_of_any(principals);
 }
 
 void snapshot::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
@@ -95,6 +95,10 @@ void snapshot::walk_grants_in(std::string_view principal, const list_key* list, 
   } else {
     target_->walk_grants(principal, visit);
   }
+}
+
+void snapshot::read_ahead(const list_key& list, std::string_view id) const {
+  if (target_) target_->read_ahead(list, id);
 }
 
 std::optional<std::string> snapshot::meta(std::string_view key) const {

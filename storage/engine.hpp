@@ -2,7 +2,8 @@
 // the store of Kinto's data (objects and tombstones, the change index by
 // timestamp, list timestamps, permissions, group memberships), whatever
 // engine holds it. Names no engine's types; LMDB implements it
-// (lmdb_engine.hpp). Knows nothing of actors or HTTP; no exception leaves it.
+// (lmdb_engine.hpp), and PostgreSQL (postgresql_engine.hpp). Knows nothing
+// of actors or HTTP; no exception leaves it.
 #pragma once
 
 #include "schema/resource.hpp"
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,7 +81,10 @@ public:
     return read_permissions(uri);
   }
   /// Group URIs whose members include `principal`.
-  virtual std::vector<std::string> groups_of(std::string_view principal) const = 0;
+  std::vector<std::string> groups_of(std::string_view principal) const { return groups_of_any({&principal, 1}); }
+  /// Group URIs whose members include one of `principals`: the groups of
+  /// each principal in turn, each group once.
+  virtual std::vector<std::string> groups_of_any(std::span<const std::string_view> principals) const = 0;
   /// Walks the list by timestamp over (after, before), newest or oldest
   /// first; `before` 0 means no upper bound. Tombstones are included. Stops
   /// when `visit` returns false. Costs what it visits, not the list size.
@@ -102,6 +107,14 @@ public:
   }
   /// A value of the server-wide facts (secrets, counters).
   virtual std::optional<std::string> meta(std::string_view key) const = 0;
+  /// Says that the reads which follow concern the object `id` of `list`
+  /// and the objects above it (its collection, its bucket), with their
+  /// permissions: an engine whose reads are round trips may read them all
+  /// at once. Changes no answer.
+  virtual void read_ahead(const list_key& list, std::string_view id) const {
+    (void)list;
+    (void)id;
+  }
 
   /// How many times permissions() was called on this view (diagnostics:
   /// the cost of permission filtering is counted in lookups).
@@ -214,12 +227,13 @@ public:
 
   std::optional<object> get(const list_key& list, std::string_view id) const override;
   std::optional<std::uint64_t> list_timestamp(const list_key& list) const override;
-  std::vector<std::string> groups_of(std::string_view principal) const override;
+  std::vector<std::string> groups_of_any(std::span<const std::string_view> principals) const override;
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
             const std::function<bool(const change&)>& visit,
             const std::function<bool(std::string_view id)>& wanted = {}) const override;
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override;
   std::optional<std::string> meta(std::string_view key) const override;
+  void read_ahead(const list_key& list, std::string_view id) const override;
 
 private:
   std::optional<std::string> read_permissions(std::string_view uri) const override;

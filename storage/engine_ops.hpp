@@ -16,7 +16,9 @@ template <class Ops, class Interface> class view_over : public Interface {
 public:
   std::optional<object> get(const list_key& list, std::string_view id) const override { return ops_.get(list, id); }
   std::optional<std::uint64_t> list_timestamp(const list_key& list) const override { return ops_.list_timestamp(list); }
-  std::vector<std::string> groups_of(std::string_view principal) const override { return ops_.groups_of(principal); }
+  std::vector<std::string> groups_of_any(std::span<const std::string_view> principals) const override {
+    return ops_.groups_of(principals);
+  }
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
             const std::function<bool(const change&)>& visit,
             const std::function<bool(std::string_view id)>& wanted) const override {

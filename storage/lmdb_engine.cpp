@@ -284,7 +284,7 @@ public:
   std::optional<object> get(const list_key& list, std::string_view id) const;
   std::optional<std::uint64_t> list_timestamp(const list_key& list) const;
   std::optional<std::string> permissions(std::string_view uri) const;
-  std::vector<std::string> groups_of(std::string_view principal) const;
+  std::vector<std::string> groups_of(std::span<const std::string_view> principals) const;
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
             const std::function<bool(const change&)>& visit,
             const std::function<bool(std::string_view id)>& wanted) const;
@@ -425,16 +425,20 @@ std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
   return std::string(v->permissions);
 }
 
-std::vector<std::string> txn_ops::groups_of(std::string_view principal) const {
+std::vector<std::string> txn_ops::groups_of(std::span<const std::string_view> principals) const {
   std::vector<std::string> groups;
   const MDB_dbi dbi = dbs_->members;
   lmdb::cursor cur;
   if (!open_cursor(cur, dbi)) return groups;
-  std::string prefix(principal);
-  prefix += '\0';
-  for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
-       ok = positioned(cur.next(), dbi))
-    groups.emplace_back(cur.key().substr(prefix.size()));
+  for (std::string_view principal : principals) {
+    std::string prefix(principal);
+    prefix += '\0';
+    for (bool ok = positioned(cur.seek(prefix), dbi); ok && starts_with(cur.key(), prefix);
+         ok = positioned(cur.next(), dbi)) {
+      std::string_view group = cur.key().substr(prefix.size());
+      if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
+    }
+  }
   return groups;
 }
 

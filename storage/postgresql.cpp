@@ -86,6 +86,15 @@ result connection::run(const std::string& sql, const std::vector<param>& params)
                              nullptr, 0));
 }
 
+bool connection::send(const std::string& sql) { return c_ && PQsendQuery(c_.get(), sql.c_str()) == 1; }
+
+bool connection::settle() {
+  if (!c_) return false;
+  bool ok = true;
+  while (PGresult* r = PQgetResult(c_.get())) ok = result(r).ok() && ok;
+  return ok && !broken();
+}
+
 result connection::prepare(const std::string& name, const std::string& sql) {
   if (!c_) return result();
   return result(PQprepare(c_.get(), name.c_str(), sql.c_str(), 0, nullptr));

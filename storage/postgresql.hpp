@@ -1,5 +1,5 @@
 // A thin RAII layer over libpq: a connection, a result, statements with
-// parameters sent as text. Synchronous: the PostgreSQL engine's sessions,
+// parameters sent as text. Synchronous (but for send()): the PostgreSQL engine's sessions,
 // the schema migration of `kintod migrate`, tests and benchmarks.
 // Beyond storage/, only tests and benchmarks include it. No exception
 // leaves it.
@@ -63,6 +63,15 @@ public:
   result prepare(const std::string& name, const std::string& sql);
   /// Runs the prepared statement `name` with `params` sent as text.
   result run_prepared(const std::string& name, const std::vector<param>& params);
+  /// Sends `sql` (statements without parameters) and returns at once; its
+  /// results are read by settle(), before anything else runs. False when
+  /// it could not be sent.
+  bool send(const std::string& sql);
+  /// Reads the results of what send() sent: whether every statement
+  /// succeeded.
+  bool settle();
+  /// Closes the connection: it is broken from then on.
+  void close() { c_.reset(); }
   /// Whether the connection is lost (or was never made): nothing more can
   /// run on it.
   bool broken() const { return !c_ || PQstatus(c_.get()) != CONNECTION_OK; }

@@ -24,6 +24,7 @@
 #include "storage/postgresql.hpp"
 #include "storage/postgresql_schema.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -109,6 +110,22 @@ std::string permissions_of(const std::string& uri) {
          uri + " GROUP BY permission) AS granted)";
 }
 
+/// `items` as the text of a PostgreSQL array of TEXT.
+template <class Items> std::string array_of(const Items& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char ch : std::string_view(item)) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 /// The data of a row as kintod keeps it: the stored data with id first and
 /// last_modified last.
 std::string data_of(std::string_view id, std::uint64_t last_modified, std::string_view stored) {
@@ -130,9 +147,13 @@ class session {
 public:
   session(pg::connection c) : c_(std::move(c)), opened_(clock::now()) {}
 
-  pg::result run(const std::string& sql) { return c_.run(sql); }
+  pg::result run(const std::string& sql) {
+    if (!settled()) return pg::result();
+    return c_.run(sql);
+  }
   /// Runs `sql` as a statement prepared on this connection the first time.
   pg::result run(const std::string& sql, const std::vector<pg::param>& params) {
+    if (!settled()) return pg::result();
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
       std::string name = "k" + std::to_string(prepared_.size());
@@ -141,11 +162,24 @@ public:
     }
     return c_.run_prepared(it->second, params);
   }
+  /// Sends `sql` without waiting for its outcome, which the next use of
+  /// the session reads first (a failure there closes the session).
+  bool send(const std::string& sql) { return sent_ = c_.send(sql); }
   bool broken() const { return c_.broken(); }
   clock::time_point opened() const { return opened_; }
 
 private:
+  /// Whether what was sent ended well; the session is closed otherwise.
+  bool settled() {
+    if (!sent_) return true;
+    sent_ = false;
+    if (c_.settle()) return true;
+    c_.close();
+    return false;
+  }
+
   pg::connection c_;
+  bool sent_ = false;
   std::unordered_map<std::string, std::string> prepared_;
   clock::time_point opened_;
 };
@@ -155,7 +189,11 @@ std::unique_ptr<session> connect(const postgresql_options& options, std::string&
   auto c = pg::connection::open(options.url, error, options.connect_timeout);
   if (!c) return nullptr;
   auto s = std::make_unique<session>(std::move(*c));
-  if (pg::result r = s->run("SET TIME ZONE 'UTC'; SET client_encoding TO 'UTF8'"); !r.ok()) {
+  // kintod's statements are prepared once per session and run many times
+  // with parameters: planned once, not at every run.
+  if (pg::result r = s->run("SET TIME ZONE 'UTC'; SET client_encoding TO 'UTF8'; SET plan_cache_mode TO "
+                            "force_generic_plan");
+      !r.ok()) {
     error = r.error();
     return nullptr;
   }
@@ -190,7 +228,7 @@ public:
   std::optional<object> get(const list_key& list, std::string_view id) const;
   std::optional<std::uint64_t> list_timestamp(const list_key& list) const;
   std::optional<std::string> permissions(std::string_view uri) const;
-  std::vector<std::string> groups_of(std::string_view principal) const;
+  std::vector<std::string> groups_of(std::span<const std::string_view> principals) const;
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
             const std::function<bool(const change&)>& visit,
             const std::function<bool(std::string_view id)>& wanted) const;
@@ -222,6 +260,11 @@ public:
   status write_timestamps();
   /// Forgets the objects read so far (a savepoint may change any).
   void forget_reads() { read_objects_.clear(); }
+  /// In a read snapshot, reads the object `id` of `list` and every object
+  /// above it (its collection, its bucket), each with its permissions, in
+  /// one statement: what a request's permission checks and parent checks
+  /// read next.
+  void read_lineage(const list_key& list, std::string_view id) const;
 
 private:
   /// Runs a statement; a failure spoils the transaction (PostgreSQL aborts
@@ -251,17 +294,22 @@ private:
 
   session* s_;
   held_locks* locks_;
-  /// In a write transaction, the objects it read and has not written since
-  /// (a write's parent, read once per transaction rather than per write).
+  /// The objects read so far: in a read snapshot, all of them; in a write
+  /// transaction, those it has not written since (a write's parent, read
+  /// once per transaction rather than per write).
   mutable std::map<std::string, std::optional<object>> read_objects_;
+  /// In a read snapshot, the permissions read so far, by object URI.
+  mutable std::map<std::string, std::optional<std::string>> read_permissions_;
   mutable status failure_ = status::ok;
 };
 
 std::optional<object> txn_ops::get(const list_key& list, std::string_view id) const {
-  std::string cached;
-  if (locks_) {
-    cached = object_key(list, id);
+  std::string cached = object_key(list, id);
+  if (auto it = read_objects_.find(cached); it != read_objects_.end()) return it->second;
+  if (!locks_) {
+    read_lineage(list, id);
     if (auto it = read_objects_.find(cached); it != read_objects_.end()) return it->second;
+    return std::nullopt;
   }
   const list_where where = where_of(list.of);
   const std::string sql = "SELECT as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
@@ -279,8 +327,50 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
       found->permissions = std::string(r.text(0, 3));
     }
   }
-  if (locks_) read_objects_[cached] = found;
+  read_objects_[cached] = found;
   return found;
+}
+
+void txn_ops::read_lineage(const list_key& list, std::string_view id) const {
+  std::vector<std::string> uris, parents, names, ids, keys;
+  std::optional<object_ref> at = object_ref{list, std::string(id)};
+  for (; at; at = owner_of(at->list.parent)) {
+    std::string uri = at->list.object_uri(at->id);
+    std::string key = object_key(at->list, at->id);
+    if (read_objects_.count(key) && read_permissions_.count(uri)) continue;
+    parents.push_back(row_parent(at->list, at->id));
+    names.emplace_back(kind_name(at->list.of));
+    ids.push_back(at->id);
+    uris.push_back(std::move(uri));
+    keys.push_back(std::move(key));
+  }
+  if (uris.empty()) return;
+  const std::string sql =
+    "SELECT wanted.n, as_epoch(o.last_modified), o.deleted, (o.data - 'id' - 'last_modified')::text, " +
+    permissions_of("wanted.uri") +
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS wanted(uri, parent_id, "
+    "resource_name, id, n) LEFT JOIN objects AS o ON o.parent_id = wanted.parent_id AND o.resource_name = "
+    "wanted.resource_name AND o.id = wanted.id";
+  pg::result r = run(sql, {array_of(uris), array_of(parents), array_of(names), array_of(ids)});
+  if (failed()) return;
+  for (int i = 0; i < r.rows(); ++i) {
+    const auto n = number_of(r.text(i, 0));
+    if (!n || *n < 1 || *n > uris.size()) continue;
+    const std::size_t k = *n - 1;
+    std::optional<object> found;
+    if (auto ts = number_of(r.text(i, 1))) {
+      found.emplace();
+      found->last_modified = *ts;
+      found->deleted = r.text(i, 2) == "t";
+      if (!found->deleted) {
+        found->data = data_of(ids[k], *ts, r.text(i, 3));
+        found->permissions = std::string(r.text(i, 4));
+      }
+    }
+    read_objects_[keys[k]] = std::move(found);
+    const std::string_view granted = r.text(i, 4);
+    read_permissions_[uris[k]] = granted.empty() ? std::nullopt : std::optional<std::string>(granted);
+  }
 }
 
 std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) const {
@@ -316,16 +406,28 @@ std::optional<std::uint64_t> txn_ops::list_timestamp(const list_key& list) const
 }
 
 std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
+  if (!locks_) {
+    const std::string key(uri);
+    if (auto it = read_permissions_.find(key); it != read_permissions_.end()) return it->second;
+    if (auto at = owner_of(uri); at && !at->id.empty() && at->list.object_uri(at->id) == uri) {
+      read_lineage(at->list, at->id);
+      if (auto it = read_permissions_.find(key); it != read_permissions_.end()) return it->second;
+    }
+  }
   pg::result r = run("SELECT " + permissions_of("$1"), {std::string(uri)});
   if (r.rows() != 1 || r.text(0, 0).empty()) return std::nullopt;
   return std::string(r.text(0, 0));
 }
 
-std::vector<std::string> txn_ops::groups_of(std::string_view principal) const {
+std::vector<std::string> txn_ops::groups_of(std::span<const std::string_view> principals) const {
   std::vector<std::string> groups;
-  pg::result r = run("SELECT principal FROM user_principals WHERE user_id = $1 ORDER BY principal",
-                     {std::string(principal)});
-  for (int i = 0; i < r.rows(); ++i) groups.emplace_back(r.text(i, 0));
+  pg::result r = run("SELECT principal FROM user_principals WHERE user_id = ANY($1::text[]) ORDER BY "
+                     "array_position($1::text[], user_id), principal",
+                     {array_of(principals)});
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::string_view group = r.text(i, 0);
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
+  }
   return groups;
 }
 
@@ -498,12 +600,14 @@ status txn_ops::remove_member(std::string_view principal, std::string_view group
 status txn_ops::erase_children(std::string_view uri) {
   if (locks_ && write_timestamps() != status::ok) return failure_;
   read_objects_.clear();
-  const std::string exact(uri);
-  const std::string below = like_escaped(uri) + "/%";
-  run("DELETE FROM objects WHERE parent_id = $1 OR parent_id LIKE $2", {exact, below});
-  run("DELETE FROM timestamps WHERE parent_id = $1 OR parent_id LIKE $2", {exact, below});
-  run("DELETE FROM access_control_entries WHERE object_id LIKE $1", {below});
-  run("DELETE FROM user_principals WHERE principal LIKE $1", {below});
+  // What is below `uri` sorts (in the "C" collation of these columns) from
+  // "uri/" up to "uri0", '0' following '/': a range of their indexes, as
+  // generic plans take it (they cannot see a constant LIKE prefix).
+  const std::string exact(uri), first = exact + "/", past = exact + "0";
+  run("DELETE FROM objects WHERE parent_id = $1 OR (parent_id >= $2 AND parent_id < $3)", {exact, first, past});
+  run("DELETE FROM timestamps WHERE parent_id = $1 OR (parent_id >= $2 AND parent_id < $3)", {exact, first, past});
+  run("DELETE FROM access_control_entries WHERE object_id >= $1 AND object_id < $2", {first, past});
+  run("DELETE FROM user_principals WHERE principal LIKE $1", {like_escaped(uri) + "/%"});
   if (locks_)
     for (auto& [name, locked] : locks_->lists) locked.known = false;
   return failed() ? failure_ : status::ok;
@@ -553,6 +657,7 @@ public:
   pg_snapshot(const postgresql_engine& engine, std::unique_ptr<session> s)
       : view_over(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
   ~pg_snapshot() override;
+  void read_ahead(const list_key& list, std::string_view id) const override { ops_.read_lineage(list, id); }
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
 
@@ -664,11 +769,11 @@ public:
 
   const key_limits& keys() const override { return limits_; }
 
-  /// Ends the transaction of a read snapshot and returns its session.
+  /// Ends the transaction of a read snapshot and returns its session. The
+  /// ROLLBACK is not waited for: its outcome is read when the session is
+  /// next used.
   void give_back(std::unique_ptr<session> s) const {
-    if (!s->broken()) {
-      if (pg::result r = s->run("ROLLBACK"); !r.ok()) s.reset();
-    }
+    if (!s->broken() && !s->send("ROLLBACK")) s.reset();
     const bool old = options_.pool_recycle.count() > 0 && s && clock::now() - s->opened() > options_.pool_recycle;
     std::lock_guard lock(mutex_);
     if (s && !s->broken() && !old) idle_.push_back(std::move(s));

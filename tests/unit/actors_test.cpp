@@ -701,7 +701,9 @@ public:
   std::optional<std::uint64_t> list_timestamp(const list_key& list) const override {
     return inner_->list_timestamp(list);
   }
-  std::vector<std::string> groups_of(std::string_view principal) const override { return inner_->groups_of(principal); }
+  std::vector<std::string> groups_of_any(std::span<const std::string_view> principals) const override {
+    return inner_->groups_of_any(principals);
+  }
   void walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
             const std::function<bool(const storage::change&)>& visit,
             const std::function<bool(std::string_view id)>& wanted) const override {

@@ -192,6 +192,21 @@ TEST_CASE("memberships give the groups of a principal") {
   CHECK(f.engine->read().groups_of("alice") == std::vector<std::string>{"/buckets/b/groups/g2"});
 }
 
+TEST_CASE("the groups of several principals come principal by principal, each group once") {
+  fixture f;
+  f.write([](storage::writer& b) {
+    REQUIRE(b.add_member("alice", "/buckets/b/groups/g2") == status::ok);
+    REQUIRE(b.add_member("alice", "/buckets/b/groups/g1") == status::ok);
+    REQUIRE(b.add_member("system.Authenticated", "/buckets/b/groups/g0") == status::ok);
+    REQUIRE(b.add_member("system.Authenticated", "/buckets/b/groups/g1") == status::ok);
+    REQUIRE(b.add_member("bob", "/buckets/b/groups/g9") == status::ok);
+  });
+  const std::string_view principals[] = {"alice", "system.Authenticated"};
+  CHECK(f.engine->read().groups_of_any(principals) ==
+        std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2", "/buckets/b/groups/g0"});
+  CHECK(f.engine->read().groups_of_any({}).empty());
+}
+
 TEST_CASE("erasing the children of a bucket removes everything below it and nothing else") {
   fixture f;
   const list_key buckets{"", kind::bucket};

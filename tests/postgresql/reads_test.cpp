@@ -1,0 +1,141 @@
+// The PostgreSQL engine's reads, in process: a snapshot told what a request
+// will read (read_ahead) answers exactly what one reading object by object
+// answers, for present, deleted and missing objects and ids that need
+// quoting; the groups of several principals come in one answer.
+#include "support.hpp"
+
+#include "storage/postgresql_engine.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace kintod_pg_test;
+using kinto::kind;
+using kinto::list_key;
+namespace storage = kinto::storage;
+using storage::status;
+
+namespace {
+
+std::unique_ptr<storage::engine> open_engine(const scratch_database& db) {
+  std::string error;
+  storage::postgresql_options options;
+  options.url = db.url();
+  options.pool_size = 4;
+  auto engine = storage::open_postgresql(options, error);
+  INFO(error);
+  REQUIRE(engine);
+  return engine;
+}
+
+/// An object whose data is `{"id": id, "last_modified": ts}`.
+storage::object object_at(const std::string& id, std::uint64_t ts, std::string permissions = {}) {
+  storage::object o;
+  o.last_modified = ts;
+  o.data = "{\"id\":\"" + id + "\",\"last_modified\":" + std::to_string(ts) + "}";
+  o.permissions = std::move(permissions);
+  return o;
+}
+
+template <class Work> void write(storage::engine& engine, Work work) {
+  std::unique_ptr<storage::write_transaction> txn;
+  REQUIRE(engine.begin_write(txn) == status::ok);
+  work(*txn);
+  std::optional<status> committed;
+  txn->commit([&](status s) { committed = s; });
+  REQUIRE(committed == status::ok);
+}
+
+/// What a view answers about the object `id` of `list`, as one text.
+std::string seen(const storage::view& v, const list_key& list, const std::string& id) {
+  auto o = v.get(list, id);
+  std::string text = o ? std::to_string(o->last_modified) + (o->deleted ? " deleted " : " ") + o->data + " " +
+                           o->permissions
+                       : "none";
+  text += " | " + v.permissions(list.object_uri(id)).value_or("no permissions");
+  return text;
+}
+
+const list_key buckets{"", kind::bucket};
+const list_key collections{"/buckets/b", kind::collection};
+const list_key records{"/buckets/b/collections/c", kind::record};
+
+} // namespace
+
+TEST_CASE("a snapshot told what it will read answers as one reading object by object", "[postgresql]") {
+  scratch_database db;
+  auto engine = open_engine(db);
+  const std::string odd = "q\"uo\\te,{x}";
+  write(*engine, [&](storage::writer& w) {
+    REQUIRE(w.put(buckets, "b", object_at("b", 10, R"({"write": ["alice"]})"), std::nullopt) == status::ok);
+    REQUIRE(w.put(collections, "c", object_at("c", 20, R"({"read": ["bob", "system.Everyone"]})"), std::nullopt) ==
+            status::ok);
+    REQUIRE(w.put(records, "r1", object_at("r1", 30, R"({"read": ["carol"]})"), std::nullopt) == status::ok);
+    REQUIRE(w.put(records, "gone", object_at("gone", 31), std::nullopt) == status::ok);
+    REQUIRE(w.put(records, odd, object_at("odd", 32, R"({"write": ["dave"]})"), std::nullopt) == status::ok);
+  });
+  write(*engine, [&](storage::writer& w) {
+    storage::object tombstone;
+    tombstone.last_modified = 40;
+    tombstone.deleted = true;
+    REQUIRE(w.put(records, "gone", tombstone, 31) == status::ok);
+  });
+
+  const std::vector<std::pair<list_key, std::string>> objects = {
+    {buckets, "b"}, {collections, "c"}, {records, "r1"}, {records, "gone"}, {records, "never"}, {records, odd},
+    {buckets, "other"}, {list_key{"/buckets/other/collections/x", kind::record}, "r1"}};
+  for (const auto& [list, id] : objects) {
+    INFO(list.object_uri(id));
+    auto plain = engine->read();
+    auto told = engine->read();
+    REQUIRE(plain.valid());
+    REQUIRE(told.valid());
+    told.read_ahead(list, id);
+    const std::string expected = seen(plain, list, id);
+    CHECK(seen(told, list, id) == expected);
+    // And everything above it, as read ahead with it.
+    if (auto owner = kinto::owner_of(list.parent)) {
+      CHECK(seen(told, owner->list, owner->id) == seen(plain, owner->list, owner->id));
+      if (auto top = kinto::owner_of(owner->list.parent))
+        CHECK(seen(told, top->list, top->id) == seen(plain, top->list, top->id));
+    }
+  }
+
+  auto plain = engine->read();
+  CHECK(seen(plain, records, "r1") == R"(30 {"id":"r1","last_modified":30} {"read": ["carol"]} | {"read": ["carol"]})");
+  CHECK(seen(plain, records, "gone").rfind("40 deleted", 0) == 0);
+  CHECK(seen(plain, records, "never") == "none | no permissions");
+  CHECK(seen(plain, records, odd).find(R"({"write": ["dave"]})") != std::string::npos);
+
+  SECTION("what was read ahead is the snapshot's: later writes are not seen") {
+    auto told = engine->read();
+    told.read_ahead(records, "r1");
+    write(*engine, [&](storage::writer& w) {
+      REQUIRE(w.put(records, "r1", object_at("r1", 50), 30) == status::ok);
+    });
+    CHECK(told.get(records, "r1").value_or(storage::object{}).last_modified == 30);
+    CHECK(engine->read().get(records, "r1").value_or(storage::object{}).last_modified == 50);
+  }
+}
+
+TEST_CASE("the groups of several principals come principal by principal, each group once, on PostgreSQL",
+          "[postgresql]") {
+  scratch_database db;
+  auto engine = open_engine(db);
+  write(*engine, [&](storage::writer& w) {
+    REQUIRE(w.add_member("alice", "/buckets/b/groups/g2") == status::ok);
+    REQUIRE(w.add_member("alice", "/buckets/b/groups/g1") == status::ok);
+    REQUIRE(w.add_member("system.Authenticated", "/buckets/b/groups/g0") == status::ok);
+    REQUIRE(w.add_member("system.Authenticated", "/buckets/b/groups/g1") == status::ok);
+    REQUIRE(w.add_member("bob", "/buckets/b/groups/g9") == status::ok);
+  });
+  const std::string_view principals[] = {"alice", "system.Authenticated"};
+  CHECK(engine->read().groups_of_any(principals) ==
+        std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2", "/buckets/b/groups/g0"});
+  const std::string_view odd[] = {"q\"uo\\te,{x}"};
+  CHECK(engine->read().groups_of_any(odd).empty());
+}
