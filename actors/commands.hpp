@@ -62,6 +62,7 @@ struct write_plan {
   bool created = false;
   storage::object object;                   ///< new version (with its permissions) or tombstone
   std::optional<std::uint64_t> previous;    ///< timestamp of the version planned on; nullopt: nothing stored
+  std::uint64_t list_seen = 0;              ///< the list's timestamp in the view it was planned on (0: none)
   /// The timestamp the client asked for (`last_modified` in the data, or a
   /// DELETE's `?last_modified=`), when it may be honoured (concurrency.md §2).
   std::optional<std::uint64_t> proposed;

@@ -1,7 +1,7 @@
 // A list actor gives the writes planned for its list their timestamps, in
 // arrival order, and delegates them to the committer, which answers their
-// submitters once they are durable. It reads nothing but its list's
-// timestamp: writes come planned on a version of their target. The versions
+// submitters once they are durable. It reads nothing: writes come planned
+// on a version of their target and of the list's timestamp. The versions
 // it handed on and whose fate it does not know yet stay in `pending`, so
 // that a write planned on an older version is recognised (and answered
 // stale once the newer one's fate is known, to be planned again).
@@ -31,9 +31,6 @@ struct list_state {
   std::uint64_t list_ts = 0;
   std::uint64_t next_seq = 0;
   std::size_t in_flight = 0; ///< writes handed to the committer, fate unknown
-  /// A write was found stale in storage (another head stamped the list):
-  /// the next one reads the list's timestamp again.
-  bool reload = false;
   std::uint64_t handled = 0, handled_at_last_check = 0; ///< writes received (idle retirement)
   std::unordered_map<std::string, pending_version> pending;
   static inline const char* name = "list";
@@ -55,20 +52,14 @@ list_actor::behavior_type list_behavior(list_pointer self, std::shared_ptr<const
     [=](write_atom, planned_write& w) -> caf::result<write_outcome> {
       auto& st = self->state;
       ++st.handled;
-      // The stored timestamp is the truth whenever nothing of this list is
-      // on its way to storage (batch sessions write lists directly); a
-      // history list also grows through the committer (entries are written
-      // with the changes they describe).
-      if (st.in_flight == 0 || st.reload || list.of == kind::history) {
-        st.reload = false;
-        storage::snapshot snap = ctx->engine->read();
-        if (!snap.valid()) {
-          settled();
-          return failed_with(backend_unavailable());
-        }
-        st.list_ts = snap.list_timestamp(list).value_or(0);
-      }
+      // Others stamp the list too: batch sessions, which write lists
+      // directly, the committer, which writes history entries with the
+      // changes they describe, and other heads on a shared database. Each
+      // write brings the list's timestamp as its planner read it; one
+      // stamped after that is found stale when it is applied, and planned
+      // again on what is stored.
       write_plan& plan = w.plan;
+      if (plan.list_seen > st.list_ts) st.list_ts = plan.list_seen;
       std::vector<caf::typed_response_promise<write_outcome>> parked;
       if (!plan.touch) {
         if (auto it = st.pending.find(w.id); it != st.pending.end()) {
@@ -90,10 +81,9 @@ list_actor::behavior_type list_behavior(list_pointer self, std::shared_ptr<const
     },
     // The committer's word on a write handed on: the versions planned on
     // something else than it are planned again.
-    [=](committed_atom, std::uint64_t seq, const std::string& id, storage::status s) {
+    [=](committed_atom, std::uint64_t seq, const std::string& id, storage::status) {
       auto& st = self->state;
       --st.in_flight;
-      if (s == storage::status::stale) st.reload = true;
       settled();
       auto it = st.pending.find(id);
       if (it == st.pending.end() || it->second.seq != seq) return;

@@ -3,7 +3,6 @@
 // hands each write to the committer. Internal to actors/.
 #pragma once
 
-#include "actors/history.hpp"
 #include "actors/messages.hpp"
 
 #include <atomic>
@@ -12,9 +11,7 @@ namespace kinto::actors {
 
 /// What every list actor shares.
 struct list_context {
-  storage::engine* engine;
   committer_actor committer;
-  history_options history;
   std::chrono::milliseconds idle_retirement;
   /// Called when the actor has been idle; true means it may stop (it was
   /// removed from the directory and no job is queued for it).

@@ -67,7 +67,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_plan& x) {
   optional_field<std::uint64_t> previous(x.previous), proposed(x.proposed);
   return f(caf::meta::type_name("write_plan"), x.needs_write, x.touch, x.created, x.object, previous, proposed,
-           x.stamp_at, x.list_timestamp, x.members_added, x.members_removed, x.erase_children);
+           x.list_seen, x.stamp_at, x.list_timestamp, x.members_added, x.members_removed, x.erase_children);
 }
 
 template <class Inspector>

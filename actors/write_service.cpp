@@ -44,10 +44,8 @@ struct write_service::impl {
     committer = spawn_committer(system, committer_context{&engine, options.history, &sessions});
     for (auto& e : edges) e = std::make_unique<edge>(system);
     auto ctx = std::make_shared<list_context>();
-    ctx->engine = &engine;
     ctx->committer = committer;
     ctx->idle_retirement = options.idle_retirement;
-    ctx->history = options.history;
     ctx->retire = [this](const std::string& list_id) { return retire(list_id); };
     context = std::move(ctx);
   }

@@ -34,7 +34,7 @@ void create_from(const std::shared_ptr<creation>& c, std::size_t i) {
           create_from(c, i + 1);
         });
       },
-      nullptr);
+      nullptr, c->ctx.resume);
   }
   c->next(std::nullopt);
 }

@@ -124,7 +124,7 @@ void read_list(const context& ctx, port& p, std::shared_ptr<list_read> req, std:
         read_page(ctx, *req, again, *ts, use, done);
       });
     },
-    nullptr);
+    nullptr, ctx.resume);
 }
 
 /// One page of a plural DELETE, chosen on a view: the ids to remove in sort
@@ -224,7 +224,7 @@ void purge_history(const context& ctx, port& p, std::shared_ptr<list_removal> re
         }
         out->tombstones.emplace_back(std::move(removed.data));
         out->newest = std::max(out->newest, removed.last_modified);
-      }, nullptr);
+      }, nullptr, ctx.resume);
     }
   };
   p.transact(run, [ctx, out, done](storage::status s) {
@@ -275,7 +275,7 @@ void delete_list(const context& ctx, port& p, std::shared_ptr<list_removal> req,
         last = --state->remaining == 0;
       }
       if (last) ctx.resume(finish);
-    }, nullptr);
+    }, nullptr, ctx.resume);
   }
 }
 

@@ -80,7 +80,7 @@ void submit(const context& ctx, port& p, const list_key& list, write_command cmd
     [resume = ctx.resume, settle = std::move(settle)](write_outcome out) mutable {
       resume([settle = std::move(settle), out = std::move(out)]() mutable { settle(std::move(out)); });
     },
-    read);
+    read, ctx.resume);
 }
 
 /// Accounts (batch-and-plugins.md §2): seen and changed by themselves and

@@ -16,7 +16,7 @@ public:
   explicit session_port(actors::write_session& session) : session_(session) {}
   storage::snapshot read() const override { return storage::snapshot(session_.read()); }
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
-             const target_read* read) override {
+             const target_read* read, const executor&) override {
     // Planned on the session's own state, which nothing else changes meanwhile.
     auto planned = read ? plan_on(read->view, read->current, list, cmd, session_.keys())
                         : plan_against(session_.read(), list, cmd, session_.keys());
@@ -49,10 +49,11 @@ storage::snapshot direct_port::read() const { return store_.read(); }
 namespace {
 
 /// Plans `cmd` on a fresh snapshot and submits it; a write found stale (its
-/// target changed after the snapshot) is planned again on what is stored.
+/// target or its list changed after the snapshot) is planned again on what
+/// is stored, on `resume`.
 void plan_and_submit(storage::engine& store, actors::write_service& writes, const list_key& list,
                      std::shared_ptr<const actors::write_command> cmd, std::function<void(actors::write_outcome)> done,
-                     const target_read* read = nullptr) {
+                     executor resume, const target_read* read = nullptr) {
   std::variant<actors::planned_write, actors::write_outcome> planned;
   if (read) {
     planned = plan_on(read->view, read->current, list, *cmd, store.keys());
@@ -63,18 +64,22 @@ void plan_and_submit(storage::engine& store, actors::write_service& writes, cons
   }
   if (auto* answered = std::get_if<actors::write_outcome>(&planned)) return done(std::move(*answered));
   writes.submit(list, std::move(std::get<actors::planned_write>(planned)),
-                [&store, &writes, list, cmd, done = std::move(done)](actors::write_outcome outcome) mutable {
-                  if (outcome.stale) return plan_and_submit(store, writes, list, cmd, std::move(done));
-                  done(std::move(outcome));
+                [&store, &writes, list, cmd, done = std::move(done), resume](actors::write_outcome outcome) mutable {
+                  if (!outcome.stale) return done(std::move(outcome));
+                  executor again = resume;
+                  again([&store, &writes, list, cmd, done = std::move(done), resume = std::move(resume)]() mutable {
+                    plan_and_submit(store, writes, list, cmd, std::move(done), std::move(resume));
+                  });
                 });
 }
 
 } // namespace
 
 void direct_port::write(const list_key& list, actors::write_command cmd,
-                        std::function<void(actors::write_outcome)> done, const target_read* read) {
+                        std::function<void(actors::write_outcome)> done, const target_read* read,
+                        const executor& resume) {
   plan_and_submit(store_, writes_, list, std::make_shared<const actors::write_command>(std::move(cmd)), std::move(done),
-                  read);
+                  resume, read);
 }
 
 void direct_port::transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) {

@@ -22,6 +22,9 @@ namespace kinto::core {
 
 class transaction;
 
+/// Where work continues: a request's executor.
+using executor = std::function<void(std::function<void()>)>;
+
 /// How a storage step ended, for callers that only pass it on.
 using storage_status = storage::status;
 
@@ -41,9 +44,11 @@ public:
   /// One object write; `done` runs once, when it is durable or refused (in
   /// a transaction: before write() returns, and durable with it). `read`,
   /// when given, is what the caller read of the target (used during the
-  /// call only).
+  /// call only). A write found stale is planned again on `resume`, the
+  /// request's executor (its reads may wait for the database: never on an
+  /// actor's thread).
   virtual void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
-                     const target_read* read) = 0;
+                     const target_read* read, const executor& resume) = 0;
   /// Runs `body` in a transaction, alone among writers, reading what it
   /// writes (inside a transaction: in that one). `done` gets ok once what it
   /// kept is durable, or the storage failure that made it keep nothing.
@@ -73,7 +78,7 @@ public:
       : store_(store), writes_(writes), offload_(std::move(offload)) {}
   storage::snapshot read() const override;
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
-             const target_read* read) override;
+             const target_read* read, const executor& resume) override;
   void transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) override;
   void apply(std::function<storage::status(storage::writer&)> work, std::function<void(storage::status)> done) override;
   bool offload(std::function<void()> work) override { return offload_(std::move(work)); }

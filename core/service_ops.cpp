@@ -204,7 +204,7 @@ void op_delete_user_data(const context& ctx, port& p, user_data_removal req, std
   for (auto& [list, cmd] : writes)
     p.write(list, std::move(cmd), [ctx, remaining, finish](write_outcome) {
       if (remaining->fetch_sub(1) == 1) ctx.resume(finish);
-    }, nullptr);
+    }, nullptr, ctx.resume);
 }
 
 void op_flush(port& p, std::function<void(result<bool>)> done) {

@@ -359,6 +359,7 @@ std::variant<planned_write, write_outcome> plan_on(const storage::view& v, const
   w.id = cmd.id;
   w.author = cmd.author;
   w.plan = std::move(std::get<write_plan>(planned));
+  w.plan.list_seen = list_ts;
   if (cmd.op == write_op::patch && current.exists()) w.previous = current.object->data;
   if (!w.plan.needs_write) return actors::outcome_of(w);
   return w;

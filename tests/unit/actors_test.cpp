@@ -67,7 +67,7 @@ void submit(storage::engine& store, write_service& service, const list_key& list
     work();
     return true;
   });
-  port.write(list, std::move(cmd), std::move(done), nullptr);
+  port.write(list, std::move(cmd), std::move(done), nullptr, [](std::function<void()> work) { work(); });
 }
 
 /// Plans `cmd` on the session's own state and writes it there.
@@ -654,6 +654,30 @@ TEST_CASE("a list actor picks up the timestamp a session gave its list") {
   auto after = f.run(records, command(write_op::put, "z", "{}"));
   REQUIRE_FALSE(after.failure);
   CHECK(after.last_modified > future);
+}
+
+TEST_CASE("a write planned before a session moved its list on is answered stale and writes nothing") {
+  service_fixture f;
+  f.create_parents();
+  REQUIRE_FALSE(f.run(records, command(write_op::put, "x", "{}")).failure);
+  auto planned = core::plan_against(f.store->read(), records, command(write_op::put, "y", "{}"), f.store->keys());
+  REQUIRE(std::holds_alternative<planned_write>(planned));
+  const std::uint64_t future = now_ms() + 1000000;
+  run_session(f, [&](write_session& s) {
+    CHECK_FALSE(write_in(s, records, command(write_op::put, "z", R"({"last_modified":)" + std::to_string(future) + "}"))
+                  .failure);
+  });
+  // The list actor knows the list only as the write was planned on it.
+  std::promise<write_outcome> done;
+  f.service->submit(records, std::get<planned_write>(std::move(planned)),
+                    [&](write_outcome o) { done.set_value(std::move(o)); });
+  auto out = done.get_future().get();
+  CHECK(out.stale);
+  CHECK_FALSE(f.store->read().get(records, "y"));
+  // Planned again, on what is stored, it lands past the session's write.
+  auto again = f.run(records, command(write_op::put, "y", "{}"));
+  REQUIRE_FALSE(again.failure);
+  CHECK(again.last_modified > future);
 }
 
 // ---- commits that report back later ---------------------------------------------

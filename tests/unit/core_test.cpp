@@ -37,7 +37,9 @@ struct store_fixture : test::store_fixture {
     });
     std::promise<actors::write_outcome> done;
     auto outcome = done.get_future();
-    port.write(list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); }, nullptr);
+    port.write(
+      list, std::move(cmd), [&done](actors::write_outcome o) { done.set_value(std::move(o)); }, nullptr,
+      [](std::function<void()> work) { work(); });
     REQUIRE_FALSE(outcome.get().failure);
   }
 };
@@ -305,7 +307,9 @@ TEST_CASE("a write planned on what its caller read is planned again when another
   std::promise<actors::write_outcome> done;
   auto outcome = done.get_future();
   const core::target_read read{snap, target};
-  port.write(records, second, [&done](actors::write_outcome o) { done.set_value(std::move(o)); }, &read);
+  port.write(
+    records, second, [&done](actors::write_outcome o) { done.set_value(std::move(o)); }, &read,
+    [](std::function<void()> work) { work(); });
   const auto out = outcome.get();
   REQUIRE_FALSE(out.failure);
   const auto stored = parse(f.store->read().get(records, "r")->data);
