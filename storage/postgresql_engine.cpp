@@ -142,6 +142,21 @@ std::string data_of(std::string_view id, std::uint64_t last_modified, std::strin
   return data;
 }
 
+/// The object `id` in row `row` of `r`, from the columns at `column`:
+/// timestamp (NULL: there is none), deleted, stored data, permissions.
+std::optional<object> object_in(const pg::result& r, int row, int column, std::string_view id) {
+  const auto ts = number_of(r.text(row, column));
+  if (!ts) return std::nullopt;
+  object found;
+  found.last_modified = *ts;
+  found.deleted = r.text(row, column + 1) == "t";
+  if (!found.deleted) {
+    found.data = data_of(id, *ts, r.text(row, column + 2));
+    found.permissions = std::string(r.text(row, column + 3));
+  }
+  return found;
+}
+
 /// One connection and the statements prepared on it, by their text.
 class session {
 public:
@@ -317,16 +332,7 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
                           permissions_of("$3") + " END FROM objects WHERE " + where.objects + " AND id = $2";
   pg::result r = run(sql, {list.parent, std::string(id), list.object_uri(id)});
   if (failed()) return std::nullopt;
-  std::optional<object> found;
-  if (auto ts = r.rows() == 1 ? number_of(r.text(0, 0)) : std::nullopt) {
-    found.emplace();
-    found->last_modified = *ts;
-    found->deleted = r.text(0, 1) == "t";
-    if (!found->deleted) {
-      found->data = data_of(id, *ts, r.text(0, 2));
-      found->permissions = std::string(r.text(0, 3));
-    }
-  }
+  std::optional<object> found = r.rows() == 1 ? object_in(r, 0, 0, id) : std::nullopt;
   read_objects_[cached] = found;
   return found;
 }
@@ -357,17 +363,7 @@ void txn_ops::read_lineage(const list_key& list, std::string_view id) const {
     const auto n = number_of(r.text(i, 0));
     if (!n || *n < 1 || *n > uris.size()) continue;
     const std::size_t k = *n - 1;
-    std::optional<object> found;
-    if (auto ts = number_of(r.text(i, 1))) {
-      found.emplace();
-      found->last_modified = *ts;
-      found->deleted = r.text(i, 2) == "t";
-      if (!found->deleted) {
-        found->data = data_of(ids[k], *ts, r.text(i, 3));
-        found->permissions = std::string(r.text(i, 4));
-      }
-    }
-    read_objects_[keys[k]] = std::move(found);
+    read_objects_[keys[k]] = object_in(r, i, 1, ids[k]);
     const std::string_view granted = r.text(i, 4);
     read_permissions_[uris[k]] = granted.empty() ? std::nullopt : std::optional<std::string>(granted);
   }
