@@ -107,4 +107,53 @@ result connection::run_prepared(const std::string& name, const std::vector<param
       PQexecPrepared(c_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
 }
 
+result connection::run_prepared_after(const std::string& first, const std::string& name,
+                                      const std::vector<param>& params) {
+  if (!c_) return result();
+  PGconn* c = c_.get();
+  if (PQenterPipelineMode(c) != 1) return result();
+  const auto values = values_of(params);
+  const bool sent =
+      PQsendQueryParams(c, first.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+      PQsendQueryPrepared(c, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0) == 1 &&
+      PQpipelineSync(c) == 1;
+  // Each statement's results end with a null; the pipeline with a
+  // PGRES_PIPELINE_SYNC. The answer is the first failure, or the last result.
+  result answer;
+  bool failed = false;
+  for (int statement = 0; sent && statement < 2; ++statement) {
+    result last;
+    while (PGresult* r = PQgetResult(c)) last = result(r);
+    if (failed) continue;
+    if (statement == 0 && !last.ok()) {
+      failed = true;
+      answer = std::move(last);
+    } else if (statement == 1) {
+      answer = std::move(last);
+    }
+  }
+  if (sent) {
+    PGresult* sync = PQgetResult(c);
+    const bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || PQexitPipelineMode(c) != 1) {
+      // The connection is in a state nothing else can use.
+      c_.reset();
+      return result();
+    }
+  } else {
+    c_.reset();
+  }
+  return answer;
+}
+
+bool connection::alive() {
+  if (broken()) return false;
+  // A server that ends a session sends why, then closes: the first read
+  // may take the message, the second meets the end of the stream.
+  for (int read = 0; read < 2; ++read)
+    if (PQconsumeInput(c_.get()) != 1) return false;
+  return !broken();
+}
+
 } // namespace kinto::storage::pg

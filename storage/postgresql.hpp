@@ -1,6 +1,6 @@
 // A thin RAII layer over libpq: a connection, a result, statements with
-// parameters sent as text. Synchronous (but for send()): the PostgreSQL engine's sessions,
-// the schema migration of `kintod migrate`, tests and benchmarks.
+// parameters sent as text. Synchronous (but for send()): the PostgreSQL
+// engine's sessions, the schema migration of `kintod migrate`, tests and benchmarks.
 // Beyond storage/, only tests and benchmarks include it. No exception
 // leaves it.
 #pragma once
@@ -63,6 +63,10 @@ public:
   result prepare(const std::string& name, const std::string& sql);
   /// Runs the prepared statement `name` with `params` sent as text.
   result run_prepared(const std::string& name, const std::vector<param>& params);
+  /// Runs the statement `first` (no parameters), then the prepared
+  /// statement `name`, in one round trip (libpq's pipeline mode): the
+  /// result of `name`, or of `first` when that one failed.
+  result run_prepared_after(const std::string& first, const std::string& name, const std::vector<param>& params);
   /// Sends `sql` (statements without parameters) and returns at once; its
   /// results are read by settle(), before anything else runs. False when
   /// it could not be sent.
@@ -70,6 +74,9 @@ public:
   /// Reads the results of what send() sent: whether every statement
   /// succeeded.
   bool settle();
+  /// Whether the server is still there, as far as what it sent says
+  /// without waiting: false once it closed the connection (it restarted).
+  bool alive();
   /// Closes the connection: it is broken from then on.
   void close() { c_.reset(); }
   /// Whether the connection is lost (or was never made): nothing more can
