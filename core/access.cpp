@@ -28,10 +28,14 @@ caller resolve_caller(std::string user_id, const storage::view& v) {
   who.principals.emplace_back(everyone);
   if (!who.authenticated()) return who;
   who.principals.emplace_back(authenticated);
-  const std::string_view members[] = {who.user_id, authenticated};
-  for (auto& group : v.groups_of_any(members))
+  for (auto& group : v.groups_of_any(members_of(who.user_id)))
     if (!contains(who.principals, group)) who.principals.push_back(std::move(group));
   return who;
+}
+
+std::vector<std::string_view> members_of(const std::string& user_id) {
+  if (user_id.empty()) return {};
+  return {user_id, authenticated};
 }
 
 const std::vector<std::string>& principal_settings::of(const std::string& setting) const {

@@ -38,6 +38,10 @@ error denied(const caller& who);
 /// from the membership index of `v`.
 caller resolve_caller(std::string user_id, const storage::view& v);
 
+/// The principals whose groups the caller `user_id` holds: the user and
+/// system.Authenticated; none when anonymous. Views into `user_id`.
+std::vector<std::string_view> members_of(const std::string& user_id);
+
 /// The `<type>_<perm>_principals` settings that are set, by setting name.
 struct principal_settings {
   std::unordered_map<std::string, std::vector<std::string>> by_name;

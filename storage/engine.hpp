@@ -109,11 +109,14 @@ public:
   virtual std::optional<std::string> meta(std::string_view key) const = 0;
   /// Says that the reads which follow concern the object `id` of `list`
   /// and the objects above it (its collection, its bucket), with their
-  /// permissions: an engine whose reads are round trips may read them all
-  /// at once. Changes no answer.
-  virtual void read_ahead(const list_key& list, std::string_view id) const {
+  /// permissions, and the groups of `members` (groups_of_any): an engine
+  /// whose reads are round trips may read them all at once. Changes no
+  /// answer.
+  virtual void read_ahead(const list_key& list, std::string_view id,
+                          std::span<const std::string_view> members = {}) const {
     (void)list;
     (void)id;
+    (void)members;
   }
 
   /// How many times permissions() was called on this view (diagnostics:
@@ -233,7 +236,8 @@ public:
             const std::function<bool(std::string_view id)>& wanted = {}) const override;
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override;
   std::optional<std::string> meta(std::string_view key) const override;
-  void read_ahead(const list_key& list, std::string_view id) const override;
+  void read_ahead(const list_key& list, std::string_view id,
+                  std::span<const std::string_view> members = {}) const override;
 
 private:
   std::optional<std::string> read_permissions(std::string_view uri) const override;

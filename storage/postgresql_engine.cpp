@@ -110,6 +110,18 @@ std::string permissions_of(const std::string& uri) {
          uri + " GROUP BY permission) AS granted)";
 }
 
+/// as_epoch(column) of upstream's schema, written out: the same value,
+/// without a call into PL/pgSQL for every row.
+std::string epoch_of(const std::string& column) {
+  return "(EXTRACT(EPOCH FROM " + column + ") * 1000)::BIGINT";
+}
+
+/// from_epoch(parameter) of upstream's schema, written out (in UTC, as
+/// kintod's sessions are).
+std::string time_of(const std::string& parameter) {
+  return "(TIMESTAMP 'epoch' + " + parameter + "::BIGINT * INTERVAL '1 millisecond')";
+}
+
 /// `items` as the text of a PostgreSQL array of TEXT.
 template <class Items> std::string array_of(const Items& items) {
   std::string out = "{";
@@ -157,6 +169,31 @@ std::optional<object> object_in(const pg::result& r, int row, int column, std::s
   return found;
 }
 
+/// The permissions of an object as a JSON object's text, from its
+/// (permission, principal) rows, written as PostgreSQL writes the JSONB of
+/// permissions_of(): keys shortest first, then bytewise; principals sorted.
+std::string permissions_text(std::vector<std::pair<std::string_view, std::string_view>> rows) {
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    if (a.first.size() != b.first.size()) return a.first.size() < b.first.size();
+    return a < b;
+  });
+  std::string text = "{";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const bool first_of_permission = i == 0 || rows[i].first != rows[i - 1].first;
+    if (first_of_permission) {
+      if (i > 0) text += "], ";
+      json::quote_to(rows[i].first, text);
+      text += ": [";
+    } else {
+      text += ", ";
+    }
+    json::quote_to(rows[i].second, text);
+  }
+  if (!rows.empty()) text += ']';
+  text += '}';
+  return text;
+}
+
 /// One connection and the statements prepared on it, by their text.
 class session {
 public:
@@ -167,7 +204,10 @@ public:
     return c_.run(sql);
   }
   /// Runs `sql` as a statement prepared on this connection the first time.
-  pg::result run(const std::string& sql, const std::vector<pg::param>& params) {
+  /// The first statement after begin() runs before the transaction begin()
+  /// deferred, in one of its own, when it may run `alone`; any other
+  /// statement begins that transaction.
+  pg::result run(const std::string& sql, const std::vector<pg::param>& params, bool alone = false) {
     if (!settled()) return pg::result();
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
@@ -175,12 +215,37 @@ public:
       if (pg::result r = c_.prepare(name, sql); !r.ok()) return r;
       it = prepared_.emplace(sql, std::move(name)).first;
     }
-    return c_.run_prepared(it->second, params);
+    const bool before_transaction = alone && first_;
+    first_ = false;
+    if (deferred_.empty() || before_transaction) return c_.run_prepared(it->second, params);
+    const std::string begin = std::move(deferred_);
+    deferred_.clear();
+    in_transaction_ = true;
+    return c_.run_prepared_after(begin, it->second, params);
+  }
+  /// Defers the statement `begin` until a statement needs the transaction
+  /// it begins, and sends it in the same round trip as that statement.
+  /// The first statement may run before it (see run()).
+  void begin(std::string begin) {
+    deferred_ = std::move(begin);
+    in_transaction_ = false;
+    first_ = true;
+  }
+  /// Whether the transaction begin() deferred has begun.
+  bool in_transaction() const { return in_transaction_; }
+  /// Forgets the transaction begin() deferred (it ended, or never began).
+  void end() {
+    deferred_.clear();
+    in_transaction_ = false;
+    first_ = false;
   }
   /// Sends `sql` without waiting for its outcome, which the next use of
   /// the session reads first (a failure there closes the session).
   bool send(const std::string& sql) { return sent_ = c_.send(sql); }
   bool broken() const { return c_.broken(); }
+  /// Whether the session may be used: what was sent ended well, and the
+  /// server has not closed the connection meanwhile.
+  bool alive() { return settled() && c_.alive(); }
   clock::time_point opened() const { return opened_; }
 
 private:
@@ -195,11 +260,14 @@ private:
 
   pg::connection c_;
   bool sent_ = false;
+  std::string deferred_;
+  bool in_transaction_ = false;
+  bool first_ = false;
   std::unordered_map<std::string, std::string> prepared_;
   clock::time_point opened_;
 };
 
-/// Opens a session on `url`, in UTC (as_epoch and from_epoch need it).
+/// Opens a session on `url`, in UTC (time_of() and upstream's from_epoch need it).
 std::unique_ptr<session> connect(const postgresql_options& options, std::string& error) {
   auto c = pg::connection::open(options.url, error, options.connect_timeout);
   if (!c) return nullptr;
@@ -276,17 +344,18 @@ public:
   /// Forgets the objects read so far (a savepoint may change any).
   void forget_reads() { read_objects_.clear(); }
   /// In a read snapshot, reads the object `id` of `list` and every object
-  /// above it (its collection, its bucket), each with its permissions, in
-  /// one statement: what a request's permission checks and parent checks
-  /// read next.
-  void read_lineage(const list_key& list, std::string_view id) const;
+  /// above it (its collection, its bucket), each with its permissions, and
+  /// the groups of `members`, in one statement: what a request's caller,
+  /// permission checks and parent checks read next. As a snapshot's first
+  /// statement, it runs before the snapshot's transaction begins.
+  void read_lineage(const list_key& list, std::string_view id, std::span<const std::string_view> members = {}) const;
 
 private:
   /// Runs a statement; a failure spoils the transaction (PostgreSQL aborts
   /// it), and is remembered.
-  pg::result run(const std::string& sql, const std::vector<pg::param>& params) const {
+  pg::result run(const std::string& sql, const std::vector<pg::param>& params, bool alone = false) const {
     if (failure_ != status::ok) return pg::result();
-    pg::result r = s_->run(sql, params);
+    pg::result r = s_->run(sql, params, alone);
     if (!r.ok()) failure_ = status::failed;
     return r;
   }
@@ -315,6 +384,8 @@ private:
   mutable std::map<std::string, std::optional<object>> read_objects_;
   /// In a read snapshot, the permissions read so far, by object URI.
   mutable std::map<std::string, std::optional<std::string>> read_permissions_;
+  /// In a read snapshot, the groups read ahead, by the members' array.
+  mutable std::map<std::string, std::vector<std::string>> read_groups_;
   mutable status failure_ = status::ok;
 };
 
@@ -327,7 +398,8 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
     return std::nullopt;
   }
   const list_where where = where_of(list.of);
-  const std::string sql = "SELECT as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
+  const std::string sql = "SELECT " + epoch_of("last_modified") +
+                          ", deleted, (data - 'id' - 'last_modified')::text, "
                           "CASE WHEN deleted THEN NULL ELSE " +
                           permissions_of("$3") + " END FROM objects WHERE " + where.objects + " AND id = $2";
   pg::result r = run(sql, {list.parent, std::string(id), list.object_uri(id)});
@@ -337,41 +409,93 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
   return found;
 }
 
-void txn_ops::read_lineage(const list_key& list, std::string_view id) const {
-  std::vector<std::string> uris, parents, names, ids, keys;
-  std::optional<object_ref> at = object_ref{list, std::string(id)};
-  for (; at; at = owner_of(at->list.parent)) {
+void txn_ops::read_lineage(const list_key& list, std::string_view id, std::span<const std::string_view> members) const {
+  struct wanted {
+    object_ref at;
+    std::string uri, key;
+  };
+  std::vector<wanted> lineage;
+  for (std::optional<object_ref> at = object_ref{list, std::string(id)}; at; at = owner_of(at->list.parent)) {
     std::string uri = at->list.object_uri(at->id);
     std::string key = object_key(at->list, at->id);
     if (read_objects_.count(key) && read_permissions_.count(uri)) continue;
-    parents.push_back(row_parent(at->list, at->id));
-    names.emplace_back(kind_name(at->list.of));
-    ids.push_back(at->id);
-    uris.push_back(std::move(uri));
-    keys.push_back(std::move(key));
+    lineage.push_back({*at, std::move(uri), std::move(key)});
   }
-  if (uris.empty()) return;
-  const std::string sql =
-    "SELECT wanted.n, as_epoch(o.last_modified), o.deleted, (o.data - 'id' - 'last_modified')::text, " +
-    permissions_of("wanted.uri") +
-    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS wanted(uri, parent_id, "
-    "resource_name, id, n) LEFT JOIN objects AS o ON o.parent_id = wanted.parent_id AND o.resource_name = "
-    "wanted.resource_name AND o.id = wanted.id";
-  pg::result r = run(sql, {array_of(uris), array_of(parents), array_of(names), array_of(ids)});
+  if (lineage.empty()) return;
+  const std::string group_key = array_of(members);
+  const bool groups_wanted = !members.empty() && !read_groups_.count(group_key);
+
+  // One branch per object (a primary-key lookup, tagged with its place in
+  // `lineage` from 1), then the rows of their ACLs (tag 0) and the
+  // memberships of `members` (tag -1): every row is a plain index read, and
+  // the permissions are put together here rather than aggregated there.
+  std::string sql, uris;
+  std::vector<pg::param> params;
+  auto param = [&](std::string value) {
+    params.emplace_back(std::move(value));
+    return "$" + std::to_string(params.size());
+  };
+  for (std::size_t k = 0; k < lineage.size(); ++k) {
+    const object_ref& at = lineage[k].at;
+    if (!sql.empty()) sql += " UNION ALL ";
+    sql += "SELECT " + std::to_string(k + 1) + ", " + epoch_of("last_modified") +
+           "::text, deleted::text, (data - 'id' - 'last_modified')::text FROM objects "
+           "WHERE id = " +
+           param(at.id) + " AND parent_id = " + param(row_parent(at.list, at.id)) + " AND resource_name = '" +
+           std::string(kind_name(at.list.of)) + "'";
+    if (!uris.empty()) uris += ", ";
+    uris += param(lineage[k].uri);
+  }
+  sql += " UNION ALL SELECT 0, object_id, permission, principal FROM access_control_entries WHERE object_id IN (" +
+         uris + ")";
+  if (groups_wanted) {
+    std::string users;
+    for (std::string_view member : members) users += (users.empty() ? "" : ", ") + param(std::string(member));
+    sql += " UNION ALL SELECT -1, user_id, principal, NULL FROM user_principals WHERE user_id IN (" + users + ")";
+  }
+  pg::result r = run(sql, params, true);
   if (failed()) return;
+
+  std::vector<std::optional<object>> found(lineage.size());
+  std::map<std::string_view, std::vector<std::pair<std::string_view, std::string_view>>> granted;
+  std::vector<std::pair<std::size_t, std::string_view>> memberships;
   for (int i = 0; i < r.rows(); ++i) {
-    const auto n = number_of(r.text(i, 0));
-    if (!n || *n < 1 || *n > uris.size()) continue;
-    const std::size_t k = *n - 1;
-    read_objects_[keys[k]] = object_in(r, i, 1, ids[k]);
-    const std::string_view granted = r.text(i, 4);
-    read_permissions_[uris[k]] = granted.empty() ? std::nullopt : std::optional<std::string>(granted);
+    const std::string_view tag = r.text(i, 0);
+    if (tag == "0") {
+      granted[r.text(i, 1)].emplace_back(r.text(i, 2), r.text(i, 3));
+    } else if (tag == "-1") {
+      const auto member = std::find(members.begin(), members.end(), r.text(i, 1));
+      memberships.emplace_back(member - members.begin(), r.text(i, 2));
+    } else if (const auto n = number_of(tag); n && *n >= 1 && *n <= lineage.size()) {
+      const auto ts = number_of(r.text(i, 1));
+      if (!ts) continue;
+      object& o = found[*n - 1].emplace();
+      o.last_modified = *ts;
+      o.deleted = r.text(i, 2) == "true";
+      if (!o.deleted) o.data = data_of(lineage[*n - 1].at.id, *ts, r.text(i, 3));
+    }
+  }
+  for (std::size_t k = 0; k < lineage.size(); ++k) {
+    auto it = granted.find(lineage[k].uri);
+    std::optional<std::string> acl;
+    if (it != granted.end()) acl = permissions_text(it->second);
+    if (found[k] && !found[k]->deleted) found[k]->permissions = acl.value_or(std::string());
+    read_objects_[lineage[k].key] = std::move(found[k]);
+    read_permissions_[lineage[k].uri] = std::move(acl);
+  }
+  if (groups_wanted) {
+    // As groups_of() orders them: member by member, then by name.
+    std::sort(memberships.begin(), memberships.end());
+    std::vector<std::string> groups;
+    for (const auto& [member, group] : memberships)
+      if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
+    read_groups_[group_key] = std::move(groups);
   }
 }
 
 std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) const {
   const list_where where = where_of(list.of);
-  const std::string sql = "SELECT as_epoch(MAX(ts)) FROM ((SELECT last_modified AS ts FROM objects WHERE " +
+  const std::string sql = "SELECT " + epoch_of("MAX(ts)") + " FROM ((SELECT last_modified AS ts FROM objects WHERE " +
                           where.objects +
                           " ORDER BY last_modified DESC LIMIT 1) UNION ALL (SELECT last_modified FROM timestamps "
                           "WHERE " +
@@ -416,6 +540,8 @@ std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
 }
 
 std::vector<std::string> txn_ops::groups_of(std::span<const std::string_view> principals) const {
+  if (!locks_)
+    if (auto it = read_groups_.find(array_of(principals)); it != read_groups_.end()) return it->second;
   std::vector<std::string> groups;
   pg::result r = run("SELECT principal FROM user_principals WHERE user_id = ANY($1::text[]) ORDER BY "
                      "array_position($1::text[], user_id), principal",
@@ -431,10 +557,12 @@ void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t befo
                    const std::function<bool(const change&)>& visit,
                    const std::function<bool(std::string_view id)>& wanted) const {
   const list_where where = where_of(list.of);
-  const std::string sql = "SELECT id, as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
+  const std::string sql = "SELECT id, " + epoch_of("last_modified") +
+                          ", deleted, (data - 'id' - 'last_modified')::text, "
                           "CASE WHEN deleted THEN NULL ELSE " +
                           permissions_of("$5 || id") + " END FROM objects WHERE " + where.objects +
-                          " AND last_modified > from_epoch($2) AND last_modified < from_epoch($3) ORDER BY "
+                          " AND last_modified > " + time_of("$2") + " AND last_modified < " + time_of("$3") +
+                          " ORDER BY "
                           "last_modified " +
                           (newest_first ? "DESC" : "ASC") + " LIMIT $4";
   const std::string uri_prefix = list.object_uri("");
@@ -462,7 +590,8 @@ void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t befo
 
 void txn_ops::walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const {
   const list_where where = where_of(list.of);
-  const std::string sql = "SELECT id, as_epoch(last_modified), deleted, (data - 'id' - 'last_modified')::text, "
+  const std::string sql = "SELECT id, " + epoch_of("last_modified") +
+                          ", deleted, (data - 'id' - 'last_modified')::text, "
                           "CASE WHEN deleted THEN NULL ELSE " +
                           permissions_of("$4 || id") + " END FROM objects WHERE " + where.objects +
                           " AND id > $2 ORDER BY id LIMIT $3";
@@ -487,12 +616,12 @@ void txn_ops::walk_all(const list_key& list, const std::function<bool(const chan
 
 void txn_ops::walk_grants(std::string_view principal, const list_key* list, const grant_visitor& visit) const {
   pg::result r =
-    list ? run("SELECT object_id, permission FROM access_control_entries WHERE principal = $1 AND object_id LIKE $2 "
-               "ORDER BY object_id, permission",
-               {std::string(principal), like_escaped(list->object_uri("")) + "%"})
-         : run("SELECT object_id, permission FROM access_control_entries WHERE principal = $1 ORDER BY object_id, "
-               "permission",
-               {std::string(principal)});
+      list ? run("SELECT object_id, permission FROM access_control_entries WHERE principal = $1 AND object_id LIKE $2 "
+                 "ORDER BY object_id, permission",
+                 {std::string(principal), like_escaped(list->object_uri("")) + "%"})
+           : run("SELECT object_id, permission FROM access_control_entries WHERE principal = $1 ORDER BY object_id, "
+                 "permission",
+                 {std::string(principal)});
   for (int i = 0; i < r.rows(); ++i) {
     // Rows for URIs that name no object of kintod's (another plugin's) are
     // not grants on objects.
@@ -522,10 +651,11 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
   // timestamp the client chose) may be taken.
   const locked_list* locked = nullptr;
   if (locks_)
-    if (auto it = locks_->lists.find(list_id(list)); it != locks_->lists.end() && it->second.known) locked = &it->second;
+    if (auto it = locks_->lists.find(list_id(list)); it != locks_->lists.end() && it->second.known)
+      locked = &it->second;
   if (!locked || (locked->timestamp && obj.last_modified <= *locked->timestamp)) {
-    pg::result taken = run("SELECT 1 FROM objects WHERE " + where.objects +
-                             " AND last_modified = from_epoch($2) AND id <> $3 LIMIT 1",
+    pg::result taken = run("SELECT 1 FROM objects WHERE " + where.objects + " AND last_modified = " + time_of("$2") +
+                               " AND id <> $3 LIMIT 1",
                            {list.parent, text_of(obj.last_modified), key});
     if (failed()) return failure_;
     if (taken.rows() > 0) return status::conflict;
@@ -536,15 +666,18 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
   const std::string data = obj.deleted ? std::string("{\"deleted\": true}") : obj.data;
   const std::string deleted = obj.deleted ? "true" : "false";
   pg::result written =
-    previous ? run("UPDATE objects SET last_modified = from_epoch($3), data = $4::jsonb - 'id' - 'last_modified', "
-                   "deleted = $5 WHERE " +
-                     where.objects + " AND id = $2 AND as_epoch(last_modified) = $6",
-                   {list.parent, key, text_of(obj.last_modified), data, deleted, text_of(*previous)})
-             : run("INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES ($1, $2, "
-                   "$3, from_epoch($4), $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, "
-                   "resource_name) DO NOTHING",
-                   {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified), data,
-                    deleted});
+      previous ? run("UPDATE objects SET last_modified = " + time_of("$3") +
+                         ", data = $4::jsonb - 'id' - 'last_modified', "
+                         "deleted = $5 WHERE " +
+                         where.objects + " AND id = $2 AND " + epoch_of("last_modified") + " = $6",
+                     {list.parent, key, text_of(obj.last_modified), data, deleted, text_of(*previous)})
+               : run("INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES ($1, $2, "
+                     "$3, " +
+                         time_of("$4") +
+                         ", $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, "
+                         "resource_name) DO NOTHING",
+                     {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified), data,
+                      deleted});
   if (failed()) return failure_;
   if (written.affected() != 1) return status::stale;
   read_objects_.erase(object_key(list, id));
@@ -572,8 +705,9 @@ status txn_ops::set_list_timestamp(const list_key& list, std::uint64_t ts) {
 status txn_ops::write_timestamps() {
   for (auto& [name, entry] : locks_->lists) {
     if (!entry.unwritten || !entry.timestamp) continue;
-    run("INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, from_epoch($3)) ON CONFLICT "
-        "(parent_id, resource_name) DO UPDATE SET last_modified = EXCLUDED.last_modified",
+    run("INSERT INTO timestamps (parent_id, resource_name, last_modified) VALUES ($1, $2, " + time_of("$3") +
+            ") ON CONFLICT "
+            "(parent_id, resource_name) DO UPDATE SET last_modified = EXCLUDED.last_modified",
         {entry.list.parent, std::string(kind_name(entry.list.of)), text_of(*entry.timestamp)});
     if (failed()) return failure_;
     entry.unwritten = false;
@@ -642,18 +776,24 @@ status txn_ops::erase_everything() {
 
 // ---- the interface's classes --------------------------------------------------------
 
-
-
 class postgresql_engine;
 
 /// A read snapshot: a pooled session in a REPEATABLE READ, READ ONLY
-/// transaction, given back to the pool when the snapshot ends.
+/// transaction, given back to the pool when the snapshot ends. What it
+/// reads ahead it reads before that transaction begins, in one statement;
+/// the transaction begins with the next statement, in the same round trip,
+/// and a request answered from what was read ahead never begins it. What
+/// was read ahead is consistent in itself; what is read after it may be
+/// newer, as though the request had checked its caller and permissions a
+/// moment before reading the rest.
 class pg_snapshot final : public view_over<txn_ops, view> {
 public:
   pg_snapshot(const postgresql_engine& engine, std::unique_ptr<session> s)
       : view_over(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
   ~pg_snapshot() override;
-  void read_ahead(const list_key& list, std::string_view id) const override { ops_.read_lineage(list, id); }
+  void read_ahead(const list_key& list, std::string_view id, std::span<const std::string_view> members) const override {
+    ops_.read_lineage(list, id, members);
+  }
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
 
@@ -719,18 +859,17 @@ public:
   explicit postgresql_engine(postgresql_options options)
       : options_(std::move(options)), limits_(lmdb_key_limits(511)) {}
 
-  // A session idle since the database restarted finds out it is lost only
-  // when used: then a new one is tried, once.
+  // A session idle since the database restarted finds out it is lost when
+  // it looks at what the server sent: then a new one is tried, once.
   snapshot read() const override {
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto s = take();
       if (!s) return snapshot();
-      pg::result r = s->run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      if (r.ok()) return snapshot(std::make_unique<pg_snapshot>(*this, std::move(s)));
-      const bool lost_session = s->broken();
-      if (!lost_session) lost(r.error());
+      if (s->alive()) {
+        s->begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        return snapshot(std::make_unique<pg_snapshot>(*this, std::move(s)));
+      }
       give_back(std::move(s));
-      if (!lost_session) break;
       // The idle sessions were most likely lost with it (the database
       // restarted): the next try opens a new one.
       drop_idle();
@@ -765,15 +904,18 @@ public:
 
   const key_limits& keys() const override { return limits_; }
 
-  /// Ends the transaction of a read snapshot and returns its session. The
-  /// ROLLBACK is not waited for: its outcome is read when the session is
-  /// next used.
+  /// Ends the transaction of a read snapshot, if it began, and returns its
+  /// session. The ROLLBACK is not waited for: its outcome is read when the
+  /// session is next used.
   void give_back(std::unique_ptr<session> s) const {
-    if (!s->broken() && !s->send("ROLLBACK")) s.reset();
+    if (s->in_transaction() && !s->broken() && !s->send("ROLLBACK")) s.reset();
+    if (s) s->end();
     const bool old = options_.pool_recycle.count() > 0 && s && clock::now() - s->opened() > options_.pool_recycle;
     std::lock_guard lock(mutex_);
-    if (s && !s->broken() && !old) idle_.push_back(std::move(s));
-    else --open_;
+    if (s && !s->broken() && !old)
+      idle_.push_back(std::move(s));
+    else
+      --open_;
     free_.notify_one();
   }
 

@@ -1,7 +1,8 @@
 // The PostgreSQL engine's reads, in process: a snapshot told what a request
 // will read (read_ahead) answers exactly what one reading object by object
 // answers, for present, deleted and missing objects and ids that need
-// quoting; the groups of several principals come in one answer.
+// quoting, and the groups of the caller's principals; the groups of
+// several principals come in one answer.
 #include "support.hpp"
 
 #include "storage/postgresql_engine.hpp"
@@ -77,6 +78,11 @@ TEST_CASE("a snapshot told what it will read answers as one reading object by ob
     REQUIRE(w.put(records, "r1", object_at("r1", 30, R"({"read": ["carol"]})"), std::nullopt) == status::ok);
     REQUIRE(w.put(records, "gone", object_at("gone", 31), std::nullopt) == status::ok);
     REQUIRE(w.put(records, odd, object_at("odd", 32, R"({"write": ["dave"]})"), std::nullopt) == status::ok);
+    REQUIRE(w.put(records, "shared",
+                  object_at("shared", 33,
+                            R"({"write": ["zed", "alice", "system.Authenticated"], "read": ["bob"], )"
+                            R"("collection:create": ["x\"y"], "group:create": ["carol", "ann"]})"),
+                  std::nullopt) == status::ok);
   });
   write(*engine, [&](storage::writer& w) {
     storage::object tombstone;
@@ -87,6 +93,7 @@ TEST_CASE("a snapshot told what it will read answers as one reading object by ob
 
   const std::vector<std::pair<list_key, std::string>> objects = {
     {buckets, "b"}, {collections, "c"}, {records, "r1"}, {records, "gone"}, {records, "never"}, {records, odd},
+    {records, "shared"},
     {buckets, "other"}, {list_key{"/buckets/other/collections/x", kind::record}, "r1"}};
   for (const auto& [list, id] : objects) {
     INFO(list.object_uri(id));
@@ -120,6 +127,23 @@ TEST_CASE("a snapshot told what it will read answers as one reading object by ob
     CHECK(told.get(records, "r1").value_or(storage::object{}).last_modified == 30);
     CHECK(engine->read().get(records, "r1").value_or(storage::object{}).last_modified == 50);
   }
+
+  SECTION("what is read after the read-ahead is one snapshot") {
+    auto told = engine->read();
+    told.read_ahead(collections, "c");
+    write(*engine, [&](storage::writer& w) {
+      REQUIRE(w.put(records, "r1", object_at("r1", 60), 30) == status::ok);
+      REQUIRE(w.put(records, "shared", object_at("shared", 61), 33) == status::ok);
+    });
+    const auto r1 = told.get(records, "r1").value_or(storage::object{}).last_modified;
+    write(*engine, [&](storage::writer& w) {
+      REQUIRE(w.put(records, "r1", object_at("r1", 70), 60) == status::ok);
+      REQUIRE(w.put(records, "shared", object_at("shared", 71), 61) == status::ok);
+    });
+    const auto shared = told.get(records, "shared").value_or(storage::object{}).last_modified;
+    CHECK(told.get(records, "r1").value_or(storage::object{}).last_modified == r1);
+    CHECK(shared == r1 + 1);
+  }
 }
 
 TEST_CASE("the groups of several principals come principal by principal, each group once, on PostgreSQL",
@@ -138,4 +162,26 @@ TEST_CASE("the groups of several principals come principal by principal, each gr
         std::vector<std::string>{"/buckets/b/groups/g1", "/buckets/b/groups/g2", "/buckets/b/groups/g0"});
   const std::string_view odd[] = {"q\"uo\\te,{x}"};
   CHECK(engine->read().groups_of_any(odd).empty());
+
+  SECTION("read ahead with a request's object, they are the same, and the snapshot's") {
+    const list_key records{"/buckets/b/collections/c", kind::record};
+    const auto before = engine->read().groups_of_any(principals);
+    auto told = engine->read();
+    told.read_ahead(records, "r", principals);
+    write(*engine, [&](storage::writer& w) {
+      REQUIRE(w.add_member("alice", "/buckets/b/groups/g3") == status::ok);
+    });
+    CHECK(told.groups_of_any(principals) == before);
+    CHECK(engine->read().groups_of_any(principals).size() == 4);
+
+    auto lonely = engine->read();
+    lonely.read_ahead(records, "r", odd);
+    CHECK(lonely.groups_of_any(odd).empty());
+    // Members not read ahead are read when asked.
+    const std::string_view bob[] = {"bob"};
+    CHECK(lonely.groups_of_any(bob) == std::vector<std::string>{"/buckets/b/groups/g9"});
+    auto anonymous = engine->read();
+    anonymous.read_ahead(records, "r");
+    CHECK(anonymous.groups_of_any(principals).size() == 4);
+  }
 }
