@@ -48,7 +48,8 @@ struct list_use {
 
 result<list_use> use_of(const rules& cfg, const std::string& user_id, const list_key& list, const storage::view& v,
                         bool write, const std::optional<error>& invalid) {
-  if (auto owner = owner_of(list.parent)) v.read_ahead(owner->list, owner->id, members_of(user_id));
+  if (auto owner = owner_of(list.parent))
+    v.read_ahead({.list = owner->list, .id = owner->id, .members = members_of(user_id)});
   auto who = std::make_shared<const caller>(resolve_caller(user_id, v));
   const auto owner_missing = missing_owner(v, list);
   if (list.of == kind::account && !who->authenticated()) return failure{unauthorized()};

@@ -21,7 +21,7 @@ std::string shown_permissions(const caller& viewer, const std::string& text) {
 void read_object(const context& ctx, port& p, const object_read& req, const std::function<void(result<object_found>)>& done) {
   storage::snapshot snap = p.read();
   if (!snap.valid()) return done(failure{backend_unavailable()});
-  snap.read_ahead(req.list, req.id, members_of(req.user_id));
+  snap.read_ahead({.list = req.list, .id = req.id, .members = members_of(req.user_id)});
   const caller who = resolve_caller(req.user_id, snap);
   const list_key& list = req.list;
   const kind k = list.of;
@@ -119,7 +119,8 @@ void write_account(const context& ctx, port& p, const storage::view& snap, const
 void write_object(const context& ctx, port& p, object_write& req, std::function<void(result<object_written>)> done) {
   storage::snapshot snap = p.read();
   if (!snap.valid()) return done(failure{backend_unavailable()});
-  snap.read_ahead(req.list, req.cmd.id, members_of(req.user_id));
+  // A write plans against the list's timestamp too.
+  snap.read_ahead({.list = req.list, .id = req.cmd.id, .members = members_of(req.user_id), .stamped = &req.list});
   const caller who = resolve_caller(req.user_id, snap);
   const list_key& list = req.list;
   const kind k = list.of;

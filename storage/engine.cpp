@@ -97,8 +97,8 @@ void snapshot::walk_grants_in(std::string_view principal, const list_key* list, 
   }
 }
 
-void snapshot::read_ahead(const list_key& list, std::string_view id, std::span<const std::string_view> members) const {
-  if (target_) target_->read_ahead(list, id, members);
+void snapshot::read_ahead(const read_hint& hint) const {
+  if (target_) target_->read_ahead(hint);
 }
 
 std::optional<std::string> snapshot::meta(std::string_view key) const {

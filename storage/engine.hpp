@@ -46,6 +46,17 @@ inline bool no_permissions(std::string_view permissions) { return permissions.em
 
 /// One entry met while walking a list by timestamp. Views live until the
 /// snapshot or transaction ends or writes.
+/// What a request reads next (view::read_ahead): the object `id` of `list`
+/// and the objects above it (its collection, its bucket), with their
+/// permissions; the groups of `members` (groups_of_any); and, when named,
+/// the timestamp of the list `stamped`.
+struct read_hint {
+  const list_key& list;
+  std::string_view id;
+  std::span<const std::string_view> members = {};
+  const list_key* stamped = nullptr;
+};
+
 struct change {
   std::uint64_t last_modified;
   std::string_view id;
@@ -107,17 +118,9 @@ public:
   }
   /// A value of the server-wide facts (secrets, counters).
   virtual std::optional<std::string> meta(std::string_view key) const = 0;
-  /// Says that the reads which follow concern the object `id` of `list`
-  /// and the objects above it (its collection, its bucket), with their
-  /// permissions, and the groups of `members` (groups_of_any): an engine
-  /// whose reads are round trips may read them all at once. Changes no
-  /// answer.
-  virtual void read_ahead(const list_key& list, std::string_view id,
-                          std::span<const std::string_view> members = {}) const {
-    (void)list;
-    (void)id;
-    (void)members;
-  }
+  /// Says what the reads which follow concern: an engine whose reads are
+  /// round trips may read it all at once. Changes no answer.
+  virtual void read_ahead(const read_hint& hint) const { (void)hint; }
 
   /// How many times permissions() was called on this view (diagnostics:
   /// the cost of permission filtering is counted in lookups).
@@ -236,8 +239,7 @@ public:
             const std::function<bool(std::string_view id)>& wanted = {}) const override;
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override;
   std::optional<std::string> meta(std::string_view key) const override;
-  void read_ahead(const list_key& list, std::string_view id,
-                  std::span<const std::string_view> members = {}) const override;
+  void read_ahead(const read_hint& hint) const override;
 
 private:
   std::optional<std::string> read_permissions(std::string_view uri) const override;

@@ -107,28 +107,30 @@ result connection::run_prepared(const std::string& name, const std::vector<param
       PQexecPrepared(c_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
 }
 
-result connection::run_prepared_after(const std::string& first, const std::string& name,
+result connection::run_prepared_after(const std::vector<std::string>& first, const std::string& name,
                                       const std::vector<param>& params) {
   if (!c_) return result();
   PGconn* c = c_.get();
   if (PQenterPipelineMode(c) != 1) return result();
   const auto values = values_of(params);
-  const bool sent =
-      PQsendQueryParams(c, first.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
-      PQsendQueryPrepared(c, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0) == 1 &&
-      PQpipelineSync(c) == 1;
+  bool sent = true;
+  for (const std::string& statement : first)
+    sent = sent && PQsendQueryParams(c, statement.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+  sent = sent &&
+         PQsendQueryPrepared(c, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0) ==
+           1 &&
+         PQpipelineSync(c) == 1;
   // Each statement's results end with a null; the pipeline with a
   // PGRES_PIPELINE_SYNC. The answer is the first failure, or the last result.
   result answer;
   bool failed = false;
-  for (int statement = 0; sent && statement < 2; ++statement) {
+  const std::size_t statements = first.size() + 1;
+  for (std::size_t statement = 0; sent && statement < statements; ++statement) {
     result last;
     while (PGresult* r = PQgetResult(c)) last = result(r);
     if (failed) continue;
-    if (statement == 0 && !last.ok()) {
-      failed = true;
-      answer = std::move(last);
-    } else if (statement == 1) {
+    if (!last.ok() || statement + 1 == statements) {
+      failed = !last.ok();
       answer = std::move(last);
     }
   }

@@ -31,6 +31,9 @@ public:
   int rows() const { return r_ ? PQntuples(r_.get()) : 0; }
   /// How many rows an INSERT, UPDATE or DELETE touched.
   int affected() const;
+  /// The command tag ("COMMIT"; "ROLLBACK" for a COMMIT of a failed
+  /// transaction); empty without a result.
+  std::string_view command() const { return r_ ? PQcmdStatus(r_.get()) : ""; }
   /// The text of a field; empty when it is NULL.
   std::string_view text(int row, int column) const;
 
@@ -63,10 +66,11 @@ public:
   result prepare(const std::string& name, const std::string& sql);
   /// Runs the prepared statement `name` with `params` sent as text.
   result run_prepared(const std::string& name, const std::vector<param>& params);
-  /// Runs the statement `first` (no parameters), then the prepared
-  /// statement `name`, in one round trip (libpq's pipeline mode): the
-  /// result of `name`, or of `first` when that one failed.
-  result run_prepared_after(const std::string& first, const std::string& name, const std::vector<param>& params);
+  /// Runs the statements `first` (one statement each, no parameters), then
+  /// the prepared statement `name`, in one round trip (libpq's pipeline
+  /// mode): the result of `name`, or the first failure before it.
+  result run_prepared_after(const std::vector<std::string>& first, const std::string& name,
+                            const std::vector<param>& params);
   /// Sends `sql` (statements without parameters) and returns at once; its
   /// results are read by settle(), before anything else runs. False when
   /// it could not be sent.

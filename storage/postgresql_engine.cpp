@@ -32,6 +32,7 @@
 #include <mutex>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 namespace kinto::storage {
 
@@ -195,18 +196,26 @@ std::string permissions_text(std::vector<std::pair<std::string_view, std::string
 }
 
 /// One connection and the statements prepared on it, by their text.
+///
+/// Statements without parameters or rows that only matter to what follows
+/// them (BEGIN, SAVEPOINT, RELEASE SAVEPOINT) are deferred: they are sent
+/// with the next statement, in its round trip, and fail with it.
 class session {
 public:
   session(pg::connection c) : c_(std::move(c)), opened_(clock::now()) {}
 
+  /// Runs `sql` (statements without parameters), after what was deferred.
   pg::result run(const std::string& sql) {
     if (!settled()) return pg::result();
-    return c_.run(sql);
+    if (deferred_.empty()) return c_.run(sql);
+    std::string all;
+    for (const std::string& statement : sent_deferred()) all += statement + "; ";
+    return c_.run(all + sql);
   }
-  /// Runs `sql` as a statement prepared on this connection the first time.
-  /// The first statement after begin() runs before the transaction begin()
-  /// deferred, in one of its own, when it may run `alone`; any other
-  /// statement begins that transaction.
+  /// Runs `sql` as a statement prepared on this connection the first time,
+  /// after what was deferred. The first statement after begin() runs
+  /// before the transaction begin() deferred, in one of its own, when it
+  /// may run `alone`; any other statement begins that transaction.
   pg::result run(const std::string& sql, const std::vector<pg::param>& params, bool alone = false) {
     if (!settled()) return pg::result();
     auto it = prepared_.find(sql);
@@ -218,26 +227,38 @@ public:
     const bool before_transaction = alone && first_;
     first_ = false;
     if (deferred_.empty() || before_transaction) return c_.run_prepared(it->second, params);
-    const std::string begin = std::move(deferred_);
-    deferred_.clear();
-    in_transaction_ = true;
-    return c_.run_prepared_after(begin, it->second, params);
+    return c_.run_prepared_after(sent_deferred(), it->second, params);
   }
-  /// Defers the statement `begin` until a statement needs the transaction
-  /// it begins, and sends it in the same round trip as that statement.
-  /// The first statement may run before it (see run()).
+  /// Begins a transaction with the statement `begin`, deferred. The first
+  /// statement may run before it (see run()).
   void begin(std::string begin) {
-    deferred_ = std::move(begin);
+    deferred_.assign(1, std::move(begin));
     in_transaction_ = false;
     first_ = true;
   }
+  /// Defers `sql`, a statement without parameters or rows, to the next
+  /// statement's round trip.
+  void defer(std::string sql) { deferred_.push_back(std::move(sql)); }
+  /// Takes back `sql` if it is the last statement deferred: whether it was
+  /// (then it never ran).
+  bool take_back(std::string_view sql) {
+    if (deferred_.empty() || deferred_.back() != sql) return false;
+    deferred_.pop_back();
+    return true;
+  }
   /// Whether the transaction begin() deferred has begun.
   bool in_transaction() const { return in_transaction_; }
-  /// Forgets the transaction begin() deferred (it ended, or never began).
+  /// Forgets the transaction begin() deferred and what else was deferred
+  /// (it ended, or never began).
   void end() {
     deferred_.clear();
     in_transaction_ = false;
     first_ = false;
+  }
+  /// Ends the transaction: ROLLBACK, and nothing deferred runs.
+  pg::result roll_back() {
+    end();
+    return run("ROLLBACK");
   }
   /// Sends `sql` without waiting for its outcome, which the next use of
   /// the session reads first (a failure there closes the session).
@@ -258,9 +279,15 @@ private:
     return false;
   }
 
+  /// What was deferred, now being sent: the transaction has begun.
+  std::vector<std::string> sent_deferred() {
+    in_transaction_ = true;
+    return std::exchange(deferred_, {});
+  }
+
   pg::connection c_;
   bool sent_ = false;
-  std::string deferred_;
+  std::vector<std::string> deferred_;
   bool in_transaction_ = false;
   bool first_ = false;
   std::unordered_map<std::string, std::string> prepared_;
@@ -343,12 +370,12 @@ public:
   status write_timestamps();
   /// Forgets the objects read so far (a savepoint may change any).
   void forget_reads() { read_objects_.clear(); }
-  /// In a read snapshot, reads the object `id` of `list` and every object
-  /// above it (its collection, its bucket), each with its permissions, and
-  /// the groups of `members`, in one statement: what a request's caller,
+  /// In a read snapshot, reads what `hint` names, in one statement: the
+  /// object and every object above it, each with its permissions, the
+  /// groups of its members, the list timestamp: what a request's caller,
   /// permission checks and parent checks read next. As a snapshot's first
   /// statement, it runs before the snapshot's transaction begins.
-  void read_lineage(const list_key& list, std::string_view id, std::span<const std::string_view> members = {}) const;
+  void read_lineage(const read_hint& hint) const;
 
 private:
   /// Runs a statement; a failure spoils the transaction (PostgreSQL aborts
@@ -365,6 +392,9 @@ private:
     return run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {name}).ok();
   }
   std::optional<std::uint64_t> read_list_timestamp(const list_key& list) const;
+  /// The statement reading the timestamp of a list of `k`, whose parent is
+  /// the parameter `parent`.
+  static std::string list_timestamp_sql(kind k, const std::string& parent);
 
   /// The key of an object in `read_objects_`.
   static std::string object_key(const list_key& list, std::string_view id) {
@@ -384,6 +414,8 @@ private:
   mutable std::map<std::string, std::optional<object>> read_objects_;
   /// In a read snapshot, the permissions read so far, by object URI.
   mutable std::map<std::string, std::optional<std::string>> read_permissions_;
+  /// In a read snapshot, the list timestamps read ahead, by list_id().
+  mutable std::map<std::string, std::optional<std::uint64_t>> read_list_timestamps_;
   /// In a read snapshot, the groups read ahead, by the members' array.
   mutable std::map<std::string, std::vector<std::string>> read_groups_;
   mutable status failure_ = status::ok;
@@ -393,7 +425,7 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
   std::string cached = object_key(list, id);
   if (auto it = read_objects_.find(cached); it != read_objects_.end()) return it->second;
   if (!locks_) {
-    read_lineage(list, id);
+    read_lineage({.list = list, .id = id});
     if (auto it = read_objects_.find(cached); it != read_objects_.end()) return it->second;
     return std::nullopt;
   }
@@ -409,50 +441,57 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
   return found;
 }
 
-void txn_ops::read_lineage(const list_key& list, std::string_view id, std::span<const std::string_view> members) const {
+void txn_ops::read_lineage(const read_hint& hint) const {
+  const std::span<const std::string_view> members = hint.members;
   struct wanted {
     object_ref at;
     std::string uri, key;
   };
   std::vector<wanted> lineage;
-  for (std::optional<object_ref> at = object_ref{list, std::string(id)}; at; at = owner_of(at->list.parent)) {
+  for (std::optional<object_ref> at = object_ref{hint.list, std::string(hint.id)}; at; at = owner_of(at->list.parent)) {
     std::string uri = at->list.object_uri(at->id);
     std::string key = object_key(at->list, at->id);
     if (read_objects_.count(key) && read_permissions_.count(uri)) continue;
     lineage.push_back({*at, std::move(uri), std::move(key)});
   }
-  if (lineage.empty()) return;
   const std::string group_key = array_of(members);
   const bool groups_wanted = !members.empty() && !read_groups_.count(group_key);
+  const std::string stamped = hint.stamped ? list_id(*hint.stamped) : std::string();
+  const bool stamp_wanted = hint.stamped && !read_list_timestamps_.count(stamped);
+  if (lineage.empty() && !groups_wanted && !stamp_wanted) return;
 
   // One branch per object (a primary-key lookup, tagged with its place in
-  // `lineage` from 1), then the rows of their ACLs (tag 0) and the
-  // memberships of `members` (tag -1): every row is a plain index read, and
-  // the permissions are put together here rather than aggregated there.
-  std::string sql, uris;
+  // `lineage` from 1), then the rows of their ACLs (tag 0), the memberships
+  // of `members` (tag -1), one branch per URI or member, and the list
+  // timestamp (tag -2): every
+  // branch is an equality on an index's first column, which the planner
+  // reads through the index even in a plan made while the table was empty
+  // (a list of values, `IN (...)`, it may plan as a scan of the table). The
+  // permissions are put together here rather than aggregated there.
+  std::string sql;
   std::vector<pg::param> params;
   auto param = [&](std::string value) {
     params.emplace_back(std::move(value));
     return "$" + std::to_string(params.size());
   };
+  auto branch = [&](const std::string& select) { sql += (sql.empty() ? "" : " UNION ALL ") + select; };
   for (std::size_t k = 0; k < lineage.size(); ++k) {
     const object_ref& at = lineage[k].at;
-    if (!sql.empty()) sql += " UNION ALL ";
-    sql += "SELECT " + std::to_string(k + 1) + ", " + epoch_of("last_modified") +
-           "::text, deleted::text, (data - 'id' - 'last_modified')::text FROM objects "
-           "WHERE id = " +
-           param(at.id) + " AND parent_id = " + param(row_parent(at.list, at.id)) + " AND resource_name = '" +
-           std::string(kind_name(at.list.of)) + "'";
-    if (!uris.empty()) uris += ", ";
-    uris += param(lineage[k].uri);
+    branch("SELECT " + std::to_string(k + 1) + ", " + epoch_of("last_modified") +
+           "::text, deleted::text, (data - 'id' - 'last_modified')::text FROM objects WHERE id = " + param(at.id) +
+           " AND parent_id = " + param(row_parent(at.list, at.id)) + " AND resource_name = '" +
+           std::string(kind_name(at.list.of)) + "'");
   }
-  sql += " UNION ALL SELECT 0, object_id, permission, principal FROM access_control_entries WHERE object_id IN (" +
-         uris + ")";
-  if (groups_wanted) {
-    std::string users;
-    for (std::string_view member : members) users += (users.empty() ? "" : ", ") + param(std::string(member));
-    sql += " UNION ALL SELECT -1, user_id, principal, NULL FROM user_principals WHERE user_id IN (" + users + ")";
-  }
+  for (const wanted& w : lineage)
+    branch("SELECT 0, object_id, permission, principal FROM access_control_entries WHERE object_id = " +
+           param(w.uri));
+  if (groups_wanted)
+    for (std::string_view member : members)
+      branch("SELECT -1, user_id, principal, NULL FROM user_principals WHERE user_id = " +
+             param(std::string(member)));
+  if (stamp_wanted)
+    branch("SELECT -2, (" + list_timestamp_sql(hint.stamped->of, param(hint.stamped->parent)) +
+           ")::text, NULL, NULL");
   pg::result r = run(sql, params, true);
   if (failed()) return;
 
@@ -463,6 +502,8 @@ void txn_ops::read_lineage(const list_key& list, std::string_view id, std::span<
     const std::string_view tag = r.text(i, 0);
     if (tag == "0") {
       granted[r.text(i, 1)].emplace_back(r.text(i, 2), r.text(i, 3));
+    } else if (tag == "-2") {
+      read_list_timestamps_[stamped] = number_of(r.text(i, 1));
     } else if (tag == "-1") {
       const auto member = std::find(members.begin(), members.end(), r.text(i, 1));
       memberships.emplace_back(member - members.begin(), r.text(i, 2));
@@ -493,14 +534,18 @@ void txn_ops::read_lineage(const list_key& list, std::string_view id, std::span<
   }
 }
 
+std::string txn_ops::list_timestamp_sql(kind k, const std::string& parent) {
+  list_where where = where_of(k);
+  for (std::string* predicate : {&where.objects, &where.timestamps})
+    for (std::size_t at = 0; (at = predicate->find("$1", at)) != std::string::npos; at += parent.size())
+      predicate->replace(at, 2, parent);
+  return "SELECT " + epoch_of("MAX(ts)") + " FROM ((SELECT last_modified AS ts FROM objects WHERE " + where.objects +
+         " ORDER BY last_modified DESC LIMIT 1) UNION ALL (SELECT last_modified FROM timestamps WHERE " +
+         where.timestamps + ")) AS stamps";
+}
+
 std::optional<std::uint64_t> txn_ops::read_list_timestamp(const list_key& list) const {
-  const list_where where = where_of(list.of);
-  const std::string sql = "SELECT " + epoch_of("MAX(ts)") + " FROM ((SELECT last_modified AS ts FROM objects WHERE " +
-                          where.objects +
-                          " ORDER BY last_modified DESC LIMIT 1) UNION ALL (SELECT last_modified FROM timestamps "
-                          "WHERE " +
-                          where.timestamps + ")) AS stamps";
-  pg::result r = run(sql, {list.parent});
+  pg::result r = run(list_timestamp_sql(list.of, "$1"), {list.parent});
   return r.rows() == 1 ? number_of(r.text(0, 0)) : std::nullopt;
 }
 
@@ -515,7 +560,10 @@ locked_list* txn_ops::locked(const list_key& list) const {
 }
 
 std::optional<std::uint64_t> txn_ops::list_timestamp(const list_key& list) const {
-  if (!locks_) return read_list_timestamp(list);
+  if (!locks_) {
+    if (auto it = read_list_timestamps_.find(list_id(list)); it != read_list_timestamps_.end()) return it->second;
+    return read_list_timestamp(list);
+  }
   locked_list* entry = locked(list);
   if (!entry) return std::nullopt;
   if (!entry->known) {
@@ -530,7 +578,7 @@ std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
     const std::string key(uri);
     if (auto it = read_permissions_.find(key); it != read_permissions_.end()) return it->second;
     if (auto at = owner_of(uri); at && !at->id.empty() && at->list.object_uri(at->id) == uri) {
-      read_lineage(at->list, at->id);
+      read_lineage({.list = at->list, .id = at->id});
       if (auto it = read_permissions_.find(key); it != read_permissions_.end()) return it->second;
     }
   }
@@ -542,12 +590,19 @@ std::optional<std::string> txn_ops::permissions(std::string_view uri) const {
 std::vector<std::string> txn_ops::groups_of(std::span<const std::string_view> principals) const {
   if (!locks_)
     if (auto it = read_groups_.find(array_of(principals)); it != read_groups_.end()) return it->second;
+  // Member by member, each an equality on the index (see read_lineage()).
+  std::string sql;
+  std::vector<pg::param> params;
+  for (std::string_view principal : principals) {
+    params.emplace_back(std::string(principal));
+    const std::string n = std::to_string(params.size());
+    sql += (sql.empty() ? "" : " UNION ALL ") + ("SELECT " + n + " AS k, principal COLLATE \"C\" AS principal FROM user_principals WHERE user_id = $" + n);
+  }
+  if (sql.empty()) return {};
+  pg::result r = run(sql + " ORDER BY k, principal", params);
   std::vector<std::string> groups;
-  pg::result r = run("SELECT principal FROM user_principals WHERE user_id = ANY($1::text[]) ORDER BY "
-                     "array_position($1::text[], user_id), principal",
-                     {array_of(principals)});
   for (int i = 0; i < r.rows(); ++i) {
-    const std::string_view group = r.text(i, 0);
+    const std::string_view group = r.text(i, 1);
     if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
   }
   return groups;
@@ -662,33 +717,49 @@ status txn_ops::put(const list_key& list, std::string_view id, const object& obj
   }
   // One statement writes the new version if the stored one is still the
   // one planned on (none: an insert; another: an update of exactly it), and
-  // touches no row otherwise.
+  // touches no row otherwise; in the same statement, an update clears the
+  // object's permissions and an insert grants them (an object never stored
+  // has none yet: deletions, kintod's and upstream's, remove them with the
+  // object). An update's grants come next: one statement cannot insert rows
+  // it also deletes.
   const std::string data = obj.deleted ? std::string("{\"deleted\": true}") : obj.data;
   const std::string deleted = obj.deleted ? "true" : "false";
-  pg::result written =
-      previous ? run("UPDATE objects SET last_modified = " + time_of("$3") +
-                         ", data = $4::jsonb - 'id' - 'last_modified', "
-                         "deleted = $5 WHERE " +
-                         where.objects + " AND id = $2 AND " + epoch_of("last_modified") + " = $6",
-                     {list.parent, key, text_of(obj.last_modified), data, deleted, text_of(*previous)})
-               : run("INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES ($1, $2, "
-                     "$3, " +
-                         time_of("$4") +
-                         ", $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, "
-                         "resource_name) DO NOTHING",
-                     {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified), data,
-                      deleted});
-  if (failed()) return failure_;
-  if (written.affected() != 1) return status::stale;
-  read_objects_.erase(object_key(list, id));
   const std::string uri = list.object_uri(id);
-  // An object never stored has no permissions yet (deletions, kintod's and
-  // upstream's, remove them with the object).
-  if (previous) run("DELETE FROM access_control_entries WHERE object_id = $1", {uri});
-  if (!obj.deleted && !no_permissions(obj.permissions))
-    run("INSERT INTO access_control_entries (object_id, permission, principal) SELECT $1, granted.key, "
-        "jsonb_array_elements_text(granted.value) FROM jsonb_each($2::jsonb) AS granted ON CONFLICT DO NOTHING",
-        {uri, obj.permissions});
+  const bool grants = !obj.deleted && !no_permissions(obj.permissions);
+  // The statement granting the permissions named by $`permissions` (JSON)
+  // on the object named by $`uri`.
+  auto grant = [](int uri, int permissions) {
+    return "INSERT INTO access_control_entries (object_id, permission, principal) SELECT $" + std::to_string(uri) +
+           ", granted.key, jsonb_array_elements_text(granted.value) FROM jsonb_each($" + std::to_string(permissions) +
+           "::jsonb) AS granted";
+  };
+  std::vector<pg::param> params;
+  std::string sql;
+  if (previous) {
+    sql = "WITH written AS (UPDATE objects SET last_modified = " + time_of("$3") +
+          ", data = $4::jsonb - 'id' - 'last_modified', deleted = $5 WHERE " + where.objects + " AND id = $2 AND " +
+          epoch_of("last_modified") +
+          " = $6 RETURNING 1), cleared AS (DELETE FROM access_control_entries WHERE object_id = $7 AND EXISTS "
+          "(SELECT 1 FROM written)) SELECT count(*) FROM written";
+    params = {list.parent, key, text_of(obj.last_modified), data, deleted, text_of(*previous), uri};
+  } else {
+    sql = "WITH written AS (INSERT INTO objects (id, parent_id, resource_name, last_modified, data, deleted) VALUES "
+          "($1, $2, $3, " +
+          time_of("$4") +
+          ", $5::jsonb - 'id' - 'last_modified', $6) ON CONFLICT (id, parent_id, resource_name) DO NOTHING "
+          "RETURNING 1)";
+    params = {key, row_parent(list, id), std::string(kind_name(list.of)), text_of(obj.last_modified), data, deleted};
+    if (grants) {
+      sql += ", granted AS (" + grant(7, 8) + " WHERE EXISTS (SELECT 1 FROM written) ON CONFLICT DO NOTHING)";
+      params.insert(params.end(), {uri, obj.permissions});
+    }
+    sql += " SELECT count(*) FROM written";
+  }
+  pg::result written = run(sql, params);
+  if (failed()) return failure_;
+  if (written.rows() != 1 || written.text(0, 0) != "1") return status::stale;
+  read_objects_.erase(object_key(list, id));
+  if (previous && grants) run(grant(1, 2) + " ON CONFLICT DO NOTHING", {uri, obj.permissions});
   return failed() ? failure_ : status::ok;
 }
 
@@ -791,8 +862,8 @@ public:
   pg_snapshot(const postgresql_engine& engine, std::unique_ptr<session> s)
       : view_over(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
   ~pg_snapshot() override;
-  void read_ahead(const list_key& list, std::string_view id, std::span<const std::string_view> members) const override {
-    ops_.read_lineage(list, id, members);
+  void read_ahead(const read_hint& hint) const override {
+    ops_.read_lineage(hint);
   }
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
@@ -811,23 +882,31 @@ public:
   pg_savepoint(session& s, held_locks& enclosing)
       : writer_over(txn_ops(s, &locks_)), enclosing_(enclosing), locks_(enclosing) {}
   ~pg_savepoint() override {
-    if (done_) return;
-    session& s = ops_.connection();
-    (void)s.run("ROLLBACK TO SAVEPOINT kintod; RELEASE SAVEPOINT kintod");
+    if (!done_) roll_back();
   }
+  /// The release is deferred to the transaction's next statement: a
+  /// failure there fails the transaction, whose commit answers it.
   status release() override {
     done_ = true;
-    session& s = ops_.connection();
     if (ops_.failure() != status::ok) {
-      (void)s.run("ROLLBACK TO SAVEPOINT kintod; RELEASE SAVEPOINT kintod");
+      roll_back();
       return ops_.failure();
     }
-    if (pg::result r = s.run("RELEASE SAVEPOINT kintod"); !r.ok()) return status::failed;
+    session& s = ops_.connection();
+    if (!s.take_back(opening)) s.defer(releasing);
     enclosing_ = std::move(locks_);
     return status::ok;
   }
 
+  static constexpr const char* opening = "SAVEPOINT kintod";
+  static constexpr const char* releasing = "RELEASE SAVEPOINT kintod";
+
 private:
+  void roll_back() {
+    session& s = ops_.connection();
+    if (!s.take_back(opening)) (void)s.run("ROLLBACK TO SAVEPOINT kintod; RELEASE SAVEPOINT kintod");
+  }
+
   held_locks& enclosing_;
   held_locks locks_;
   bool done_ = false;
@@ -842,7 +921,7 @@ public:
 
   std::unique_ptr<savepoint> open_savepoint() override {
     if (ops_.failure() != status::ok) return nullptr;
-    if (pg::result r = ops_.connection().run("SAVEPOINT kintod"); !r.ok()) return nullptr;
+    ops_.connection().defer(pg_savepoint::opening);
     ops_.forget_reads();
     return std::make_unique<pg_savepoint>(ops_.connection(), locks_);
   }
@@ -877,29 +956,21 @@ public:
     return snapshot();
   }
 
+  /// The transaction's BEGIN is deferred to its first statement. A session
+  /// the server closed (it restarted) is replaced first.
   status begin_write(std::unique_ptr<write_transaction>& txn) override {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (!writer_ || writer_->broken()) {
-        std::string error;
-        writer_ = connect(options_, error);
-        if (!writer_) {
-          lost(error);
-          return status::failed;
-        }
-      }
-      pg::result r = writer_->run("BEGIN");
-      if (r.ok()) {
-        txn = std::make_unique<pg_transaction>(*this, *writer_);
-        return status::ok;
-      }
-      const bool lost_session = writer_->broken();
-      writer_.reset();
-      if (!lost_session) {
-        lost(r.error());
-        break;
+    if (writer_ && !writer_->alive()) writer_.reset();
+    if (!writer_) {
+      std::string error;
+      writer_ = connect(options_, error);
+      if (!writer_) {
+        lost(error);
+        return status::failed;
       }
     }
-    return status::failed;
+    writer_->begin("BEGIN");
+    txn = std::make_unique<pg_transaction>(*this, *writer_);
+    return status::ok;
   }
 
   const key_limits& keys() const override { return limits_; }
@@ -988,7 +1059,7 @@ private:
 pg_snapshot::~pg_snapshot() { engine_.give_back(std::move(session_)); }
 
 pg_transaction::~pg_transaction() {
-  if (!ended_) (void)ops_.connection().run("ROLLBACK");
+  if (!ended_) (void)ops_.connection().roll_back();
   engine_.writer_done();
 }
 
@@ -996,12 +1067,18 @@ void pg_transaction::commit(std::function<void(status)> done) {
   ended_ = true;
   if (ops_.failure() == status::ok) (void)ops_.write_timestamps();
   if (ops_.failure() != status::ok) {
-    (void)ops_.connection().run("ROLLBACK");
+    (void)ops_.connection().roll_back();
     return done(ops_.failure());
   }
   pg::result r = ops_.connection().run("COMMIT");
-  if (!r.ok()) engine_.lost("commit failed: " + r.error());
-  done(r.ok() ? status::ok : status::failed);
+  // A transaction a failure aborted answers COMMIT with ROLLBACK.
+  const bool committed = r.ok() && r.command() == "COMMIT";
+  if (!committed) {
+    engine_.lost("commit failed: " + (r.ok() ? std::string("the transaction was rolled back") : r.error()));
+    (void)ops_.connection().roll_back();
+  }
+  ops_.connection().end();
+  done(committed ? status::ok : status::failed);
 }
 
 /// kintod's own table, beside upstream's: server-wide facts (secrets,

@@ -1,7 +1,7 @@
 // The PostgreSQL engine's reads, in process: a snapshot told what a request
 // will read (read_ahead) answers exactly what one reading object by object
 // answers, for present, deleted and missing objects and ids that need
-// quoting, and the groups of the caller's principals; the groups of
+// quoting, list timestamps, and the groups of the caller's principals; the groups of
 // several principals come in one answer.
 #include "support.hpp"
 
@@ -101,9 +101,10 @@ TEST_CASE("a snapshot told what it will read answers as one reading object by ob
     auto told = engine->read();
     REQUIRE(plain.valid());
     REQUIRE(told.valid());
-    told.read_ahead(list, id);
+    told.read_ahead({.list = list, .id = id, .stamped = &list});
     const std::string expected = seen(plain, list, id);
     CHECK(seen(told, list, id) == expected);
+    CHECK(told.list_timestamp(list) == plain.list_timestamp(list));
     // And everything above it, as read ahead with it.
     if (auto owner = kinto::owner_of(list.parent)) {
       CHECK(seen(told, owner->list, owner->id) == seen(plain, owner->list, owner->id));
@@ -120,17 +121,21 @@ TEST_CASE("a snapshot told what it will read answers as one reading object by ob
 
   SECTION("what was read ahead is the snapshot's: later writes are not seen") {
     auto told = engine->read();
-    told.read_ahead(records, "r1");
+    told.read_ahead({.list = records, .id = "r1", .stamped = &records});
+    const auto stamp = told.list_timestamp(records);
     write(*engine, [&](storage::writer& w) {
       REQUIRE(w.put(records, "r1", object_at("r1", 50), 30) == status::ok);
+      REQUIRE(w.set_list_timestamp(records, 50) == status::ok);
     });
     CHECK(told.get(records, "r1").value_or(storage::object{}).last_modified == 30);
+    CHECK(told.list_timestamp(records) == stamp);
+    CHECK(stamp < engine->read().list_timestamp(records));
     CHECK(engine->read().get(records, "r1").value_or(storage::object{}).last_modified == 50);
   }
 
   SECTION("what is read after the read-ahead is one snapshot") {
     auto told = engine->read();
-    told.read_ahead(collections, "c");
+    told.read_ahead({.list = collections, .id = "c"});
     write(*engine, [&](storage::writer& w) {
       REQUIRE(w.put(records, "r1", object_at("r1", 60), 30) == status::ok);
       REQUIRE(w.put(records, "shared", object_at("shared", 61), 33) == status::ok);
@@ -167,7 +172,7 @@ TEST_CASE("the groups of several principals come principal by principal, each gr
     const list_key records{"/buckets/b/collections/c", kind::record};
     const auto before = engine->read().groups_of_any(principals);
     auto told = engine->read();
-    told.read_ahead(records, "r", principals);
+    told.read_ahead({.list = records, .id = "r", .members = principals});
     write(*engine, [&](storage::writer& w) {
       REQUIRE(w.add_member("alice", "/buckets/b/groups/g3") == status::ok);
     });
@@ -175,13 +180,13 @@ TEST_CASE("the groups of several principals come principal by principal, each gr
     CHECK(engine->read().groups_of_any(principals).size() == 4);
 
     auto lonely = engine->read();
-    lonely.read_ahead(records, "r", odd);
+    lonely.read_ahead({.list = records, .id = "r", .members = odd});
     CHECK(lonely.groups_of_any(odd).empty());
     // Members not read ahead are read when asked.
     const std::string_view bob[] = {"bob"};
     CHECK(lonely.groups_of_any(bob) == std::vector<std::string>{"/buckets/b/groups/g9"});
     auto anonymous = engine->read();
-    anonymous.read_ahead(records, "r");
+    anonymous.read_ahead({.list = records, .id = "r"});
     CHECK(anonymous.groups_of_any(principals).size() == 4);
   }
 }
