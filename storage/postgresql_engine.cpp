@@ -80,20 +80,21 @@ std::string lock_name(std::string_view what, std::string_view name) {
 }
 
 /// Where a list's rows are, in SQL: the predicate on `objects` and on
-/// `timestamps`, `$1` being the list's parent. Accounts are one list, but
-/// each account is its own parent in upstream's rows (parent_id = id), and
-/// `$1` (always '') only keeps the parameter typed.
+/// `timestamps`, the parameter `parent` (`$1` unless named) being the list's
+/// parent. Accounts are one list, but each account is its own parent in
+/// upstream's rows (parent_id = id), and `parent` (always '') only keeps
+/// the parameter typed.
 struct list_where {
   std::string objects;
   std::string timestamps;
 };
 
-list_where where_of(kind k) {
+list_where where_of(kind k, const std::string& parent = "$1") {
   if (k == kind::account)
-    return {"resource_name = 'account' AND parent_id = id AND $1::text = ''",
-            "resource_name = 'account' AND $1::text = ''"};
+    return {"resource_name = 'account' AND parent_id = id AND " + parent + "::text = ''",
+            "resource_name = 'account' AND " + parent + "::text = ''"};
   const std::string name(kind_name(k));
-  const std::string where = "parent_id = $1 AND resource_name = '" + name + "'";
+  const std::string where = "parent_id = " + parent + " AND resource_name = '" + name + "'";
   return {where, where};
 }
 
@@ -155,19 +156,36 @@ std::string data_of(std::string_view id, std::uint64_t last_modified, std::strin
   return data;
 }
 
-/// The object `id` in row `row` of `r`, from the columns at `column`:
-/// timestamp (NULL: there is none), deleted, stored data, permissions.
-std::optional<object> object_in(const pg::result& r, int row, int column, std::string_view id) {
-  const auto ts = number_of(r.text(row, column));
+/// The object `id` from the text of its columns: timestamp (empty: there
+/// is none), stored data; without its permissions.
+std::optional<object> object_of(std::string_view timestamp, bool deleted, std::string_view data,
+                                std::string_view id) {
+  const auto ts = number_of(timestamp);
   if (!ts) return std::nullopt;
   object found;
   found.last_modified = *ts;
-  found.deleted = r.text(row, column + 1) == "t";
-  if (!found.deleted) {
-    found.data = data_of(id, *ts, r.text(row, column + 2));
-    found.permissions = std::string(r.text(row, column + 3));
-  }
+  found.deleted = deleted;
+  if (!deleted) found.data = data_of(id, *ts, data);
   return found;
+}
+
+/// The object `id` in row `row` of `r`, from the columns at `column`:
+/// timestamp (NULL: there is none), deleted, stored data, permissions.
+std::optional<object> object_in(const pg::result& r, int row, int column, std::string_view id) {
+  auto found = object_of(r.text(row, column), r.text(row, column + 1) == "t", r.text(row, column + 2), id);
+  if (found && !found->deleted) found->permissions = std::string(r.text(row, column + 3));
+  return found;
+}
+
+/// The groups of `memberships` (each a member's place among the members
+/// asked about, and a group), as groups_of_any() answers: member by
+/// member, then by name (bytewise), each group once.
+std::vector<std::string> groups_in(std::vector<std::pair<std::size_t, std::string_view>> memberships) {
+  std::sort(memberships.begin(), memberships.end());
+  std::vector<std::string> groups;
+  for (const auto& [member, group] : memberships)
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
+  return groups;
 }
 
 /// The permissions of an object as a JSON object's text, from its
@@ -463,11 +481,11 @@ void txn_ops::read_lineage(const read_hint& hint) const {
   // One branch per object (a primary-key lookup, tagged with its place in
   // `lineage` from 1), then the rows of their ACLs (tag 0), the memberships
   // of `members` (tag -1), one branch per URI or member, and the list
-  // timestamp (tag -2): every
-  // branch is an equality on an index's first column, which the planner
-  // reads through the index even in a plan made while the table was empty
-  // (a list of values, `IN (...)`, it may plan as a scan of the table). The
-  // permissions are put together here rather than aggregated there.
+  // timestamp (tag -2). Every branch is an equality on an index's first
+  // column, which the planner reads through the index even in a plan made
+  // while the table was empty (a list of values, `IN (...)`, it may plan as
+  // a scan of the table). The permissions are put together here rather
+  // than aggregated there.
   std::string sql;
   std::vector<pg::param> params;
   auto param = [&](std::string value) {
@@ -508,12 +526,7 @@ void txn_ops::read_lineage(const read_hint& hint) const {
       const auto member = std::find(members.begin(), members.end(), r.text(i, 1));
       memberships.emplace_back(member - members.begin(), r.text(i, 2));
     } else if (const auto n = number_of(tag); n && *n >= 1 && *n <= lineage.size()) {
-      const auto ts = number_of(r.text(i, 1));
-      if (!ts) continue;
-      object& o = found[*n - 1].emplace();
-      o.last_modified = *ts;
-      o.deleted = r.text(i, 2) == "true";
-      if (!o.deleted) o.data = data_of(lineage[*n - 1].at.id, *ts, r.text(i, 3));
+      found[*n - 1] = object_of(r.text(i, 1), r.text(i, 2) == "true", r.text(i, 3), lineage[*n - 1].at.id);
     }
   }
   for (std::size_t k = 0; k < lineage.size(); ++k) {
@@ -524,21 +537,11 @@ void txn_ops::read_lineage(const read_hint& hint) const {
     read_objects_[lineage[k].key] = std::move(found[k]);
     read_permissions_[lineage[k].uri] = std::move(acl);
   }
-  if (groups_wanted) {
-    // As groups_of() orders them: member by member, then by name.
-    std::sort(memberships.begin(), memberships.end());
-    std::vector<std::string> groups;
-    for (const auto& [member, group] : memberships)
-      if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
-    read_groups_[group_key] = std::move(groups);
-  }
+  if (groups_wanted) read_groups_[group_key] = groups_in(std::move(memberships));
 }
 
 std::string txn_ops::list_timestamp_sql(kind k, const std::string& parent) {
-  list_where where = where_of(k);
-  for (std::string* predicate : {&where.objects, &where.timestamps})
-    for (std::size_t at = 0; (at = predicate->find("$1", at)) != std::string::npos; at += parent.size())
-      predicate->replace(at, 2, parent);
+  const list_where where = where_of(k, parent);
   return "SELECT " + epoch_of("MAX(ts)") + " FROM ((SELECT last_modified AS ts FROM objects WHERE " + where.objects +
          " ORDER BY last_modified DESC LIMIT 1) UNION ALL (SELECT last_modified FROM timestamps WHERE " +
          where.timestamps + ")) AS stamps";
@@ -596,16 +599,15 @@ std::vector<std::string> txn_ops::groups_of(std::span<const std::string_view> pr
   for (std::string_view principal : principals) {
     params.emplace_back(std::string(principal));
     const std::string n = std::to_string(params.size());
-    sql += (sql.empty() ? "" : " UNION ALL ") + ("SELECT " + n + " AS k, principal COLLATE \"C\" AS principal FROM user_principals WHERE user_id = $" + n);
+    if (!sql.empty()) sql += " UNION ALL ";
+    sql += "SELECT " + n + ", principal FROM user_principals WHERE user_id = $" + n;
   }
   if (sql.empty()) return {};
-  pg::result r = run(sql + " ORDER BY k, principal", params);
-  std::vector<std::string> groups;
-  for (int i = 0; i < r.rows(); ++i) {
-    const std::string_view group = r.text(i, 1);
-    if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.emplace_back(group);
-  }
-  return groups;
+  pg::result r = run(sql, params);
+  std::vector<std::pair<std::size_t, std::string_view>> memberships;
+  for (int i = 0; i < r.rows(); ++i)
+    if (const auto n = number_of(r.text(i, 0))) memberships.emplace_back(*n, r.text(i, 1));
+  return groups_in(std::move(memberships));
 }
 
 void txn_ops::walk(const list_key& list, std::uint64_t after, std::uint64_t before, bool newest_first,
@@ -862,9 +864,7 @@ public:
   pg_snapshot(const postgresql_engine& engine, std::unique_ptr<session> s)
       : view_over(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
   ~pg_snapshot() override;
-  void read_ahead(const read_hint& hint) const override {
-    ops_.read_lineage(hint);
-  }
+  void read_ahead(const read_hint& hint) const override { ops_.read_lineage(hint); }
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
 
