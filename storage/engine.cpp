@@ -34,6 +34,12 @@ key_limits::key_limits(std::size_t principal_bytes, const std::function<std::siz
   for (std::size_t k = 0; k < kinds; ++k) uri_bytes_[k] = uri_bytes(static_cast<kind>(k));
 }
 
+void engine::read(const read_hint& hint, std::function<void(snapshot)> then) const {
+  snapshot s = read();
+  if (s.valid()) s.read_ahead(hint);
+  then(std::move(s));
+}
+
 bool key_limits::uri_fits(const list_key& list, std::string_view id) const {
   const std::size_t uri = list.parent.size() + 2 + kind_plural(list.of).size() + id.size();
   return uri <= uri_bytes(list.of);

@@ -279,6 +279,11 @@ private:
 /// its keys.
 inline constexpr std::size_t history_entry_id_bytes = 36;
 
+/// How an engine that talks to a server waits for its answers without
+/// holding a thread: `await(fd, ready)` calls `ready` once, on a thread of
+/// the caller's event loop, when the socket `fd` is readable or failed.
+using readiness = std::function<void(int fd, std::function<void()> ready)>;
+
 /// Where Kinto's data is kept, opened at start.
 class engine {
 public:
@@ -287,6 +292,15 @@ public:
   /// A snapshot of what is committed now; check valid() (false when the
   /// engine cannot begin one). From any thread, several at once.
   virtual snapshot read() const = 0;
+  /// A snapshot with `hint` read ahead, given to `then`. By default before
+  /// read() returns; an engine given a readiness (wait_through) sends what
+  /// it reads and returns, and `then` runs once the server answered, on a
+  /// thread of that readiness. `hint` is used during the call only.
+  virtual void read(const read_hint& hint, std::function<void(snapshot)> then) const;
+  /// Lets the engine wait for its server through `await` (empty: it waits
+  /// on the calling thread again). Set before serving, cleared after:
+  /// never while reads run.
+  virtual void wait_through(readiness await) { (void)await; }
   /// Begins the write transaction into `txn`; anything but ok (`full`,
   /// `failed`) means there is none. One at a time per process: the next
   /// may begin once this one is destroyed uncommitted, or its commit's

@@ -1,6 +1,7 @@
 #include "storage/postgresql.hpp"
 
 #include <cstdlib>
+#include <utility>
 
 namespace kinto::storage::pg {
 
@@ -93,6 +94,38 @@ bool connection::settle() {
   bool ok = true;
   while (PGresult* r = PQgetResult(c_.get())) ok = result(r).ok() && ok;
   return ok && !broken();
+}
+
+bool connection::send_prepared(const std::string& name, const std::vector<param>& params) {
+  if (!c_) return false;
+  const auto values = values_of(params);
+  return PQsendQueryPrepared(c_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
+                             0) == 1;
+}
+
+std::optional<result> connection::receive() {
+  if (!c_) return result();
+  PGconn* c = c_.get();
+  if (PQconsumeInput(c) != 1) {
+    received_ = result();
+    failed_ = false;
+    c_.reset();
+    return result();
+  }
+  while (PQisBusy(c) == 0) {
+    PGresult* r = PQgetResult(c);
+    if (!r) {
+      failed_ = false;
+      return std::exchange(received_, result());
+    }
+    if (failed_) {
+      PQclear(r);
+      continue;
+    }
+    received_ = result(r);
+    failed_ = !received_.ok();
+  }
+  return std::nullopt;
 }
 
 result connection::prepare(const std::string& name, const std::string& sql) {

@@ -1,5 +1,6 @@
 // A thin RAII layer over libpq: a connection, a result, statements with
-// parameters sent as text. Synchronous (but for send()): the PostgreSQL
+// parameters sent as text. Synchronous, but for send(), send_prepared() and
+// receive(), which never wait for the server: the PostgreSQL
 // engine's sessions, the schema migration of `kintod migrate`, tests and benchmarks.
 // Beyond storage/, only tests and benchmarks include it. No exception
 // leaves it.
@@ -78,6 +79,17 @@ public:
   /// Reads the results of what send() sent: whether every statement
   /// succeeded.
   bool settle();
+  /// Sends the prepared statement `name` with `params` and returns at once;
+  /// receive() reads its result. False when it could not be sent.
+  bool send_prepared(const std::string& name, const std::vector<param>& params);
+  /// Reads, without waiting, what the server sent of the answer to
+  /// send() or send_prepared(): its result (the first failure, or the last
+  /// result) once it is all there, nullopt while more is to come (wait
+  /// until socket() is readable, then call again). A lost connection
+  /// answers a failed result.
+  std::optional<result> receive();
+  /// The connection's socket, to wait on; -1 without one.
+  int socket() const { return c_ ? PQsocket(c_.get()) : -1; }
   /// Whether the server is still there, as far as what it sent says
   /// without waiting: false once it closed the connection (it restarted).
   bool alive();
@@ -93,6 +105,8 @@ private:
   };
   explicit connection(PGconn* c) : c_(c) {}
   std::unique_ptr<PGconn, finish> c_;
+  result received_; ///< what receive() has read so far
+  bool failed_ = false; ///< received_ is a failure: it is the answer
 };
 
 } // namespace kinto::storage::pg

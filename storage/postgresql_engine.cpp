@@ -247,6 +247,35 @@ public:
     if (deferred_.empty() || before_transaction) return c_.run_prepared(it->second, params);
     return c_.run_prepared_after(sent_deferred(), it->second, params);
   }
+  /// Sends `sql` (prepared on this connection the first time, which waits
+  /// for the server) with `params`, as the first statement after begin()
+  /// running `alone` (see run()), and returns without waiting for its
+  /// result: receive() reads it. False when it could not be sent.
+  bool send_alone(const std::string& sql, const std::vector<pg::param>& params) {
+    if (!settled()) return false;
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "k" + std::to_string(prepared_.size());
+      if (pg::result r = c_.prepare(name, sql); !r.ok()) return false;
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    first_ = false;
+    return c_.send_prepared(it->second, params);
+  }
+  /// What came of what was sent last (send(), send_alone()), without
+  /// waiting: nullopt while more is to come (wait until socket() is
+  /// readable). A failure of what send() sent closes the session.
+  std::optional<pg::result> receive() {
+    std::optional<pg::result> r = c_.receive();
+    if (r && sent_) {
+      sent_ = false;
+      if (!r->ok()) c_.close();
+    }
+    return r;
+  }
+  /// Whether what send() sent is yet to be received.
+  bool sending() const { return sent_; }
+  int socket() const { return c_.socket(); }
   /// Begins a transaction with the statement `begin`, deferred. The first
   /// statement may run before it (see run()).
   void begin(std::string begin) {
@@ -347,6 +376,21 @@ struct held_locks {
   std::set<std::string> meta;
 };
 
+/// The statement of a read ahead (txn_ops::plan_lineage), and what reading
+/// its result needs.
+struct lineage_query {
+  struct wanted {
+    object_ref at;
+    std::string uri, key;
+  };
+  std::string sql;
+  std::vector<pg::param> params;
+  std::vector<wanted> lineage;      ///< the objects read, the hint's first
+  std::vector<std::string> members; ///< whose groups are read (none: not read)
+  std::string group_key;            ///< their key in the groups read
+  std::string stamped;              ///< list_id() of the list whose timestamp is read; empty: none
+};
+
 /// Reads and writes over the transaction of one session. `locks` is null in
 /// a read snapshot.
 class txn_ops {
@@ -394,6 +438,11 @@ public:
   /// permission checks and parent checks read next. As a snapshot's first
   /// statement, it runs before the snapshot's transaction begins.
   void read_lineage(const read_hint& hint) const;
+  /// read_lineage() in two steps, for a caller that runs the statement
+  /// itself: the statement (nullopt when everything is known already),
+  /// then what its result tells (a failed result fails the snapshot).
+  std::optional<lineage_query> plan_lineage(const read_hint& hint) const;
+  void take_lineage(const lineage_query& q, const pg::result& r) const;
 
 private:
   /// Runs a statement; a failure spoils the transaction (PostgreSQL aborts
@@ -459,24 +508,20 @@ std::optional<object> txn_ops::get(const list_key& list, std::string_view id) co
   return found;
 }
 
-void txn_ops::read_lineage(const read_hint& hint) const {
-  const std::span<const std::string_view> members = hint.members;
-  struct wanted {
-    object_ref at;
-    std::string uri, key;
-  };
-  std::vector<wanted> lineage;
+std::optional<lineage_query> txn_ops::plan_lineage(const read_hint& hint) const {
+  lineage_query q;
   for (std::optional<object_ref> at = object_ref{hint.list, std::string(hint.id)}; at; at = owner_of(at->list.parent)) {
     std::string uri = at->list.object_uri(at->id);
     std::string key = object_key(at->list, at->id);
     if (read_objects_.count(key) && read_permissions_.count(uri)) continue;
-    lineage.push_back({*at, std::move(uri), std::move(key)});
+    q.lineage.push_back({*at, std::move(uri), std::move(key)});
   }
-  const std::string group_key = array_of(members);
-  const bool groups_wanted = !members.empty() && !read_groups_.count(group_key);
-  const std::string stamped = hint.stamped ? list_id(*hint.stamped) : std::string();
-  const bool stamp_wanted = hint.stamped && !read_list_timestamps_.count(stamped);
-  if (lineage.empty() && !groups_wanted && !stamp_wanted) return;
+  q.members.assign(hint.members.begin(), hint.members.end());
+  q.group_key = array_of(hint.members);
+  const bool groups_wanted = !q.members.empty() && !read_groups_.count(q.group_key);
+  if (!groups_wanted) q.members.clear();
+  if (hint.stamped && !read_list_timestamps_.count(list_id(*hint.stamped))) q.stamped = list_id(*hint.stamped);
+  if (q.lineage.empty() && q.members.empty() && q.stamped.empty()) return std::nullopt;
 
   // One branch per object (a primary-key lookup, tagged with its place in
   // `lineage` from 1), then the rows of their ACLs (tag 0), the memberships
@@ -486,34 +531,35 @@ void txn_ops::read_lineage(const read_hint& hint) const {
   // while the table was empty (a list of values, `IN (...)`, it may plan as
   // a scan of the table). The permissions are put together here rather
   // than aggregated there.
-  std::string sql;
-  std::vector<pg::param> params;
   auto param = [&](std::string value) {
-    params.emplace_back(std::move(value));
-    return "$" + std::to_string(params.size());
+    q.params.emplace_back(std::move(value));
+    return "$" + std::to_string(q.params.size());
   };
-  auto branch = [&](const std::string& select) { sql += (sql.empty() ? "" : " UNION ALL ") + select; };
-  for (std::size_t k = 0; k < lineage.size(); ++k) {
-    const object_ref& at = lineage[k].at;
+  auto branch = [&](const std::string& select) { q.sql += (q.sql.empty() ? "" : " UNION ALL ") + select; };
+  for (std::size_t k = 0; k < q.lineage.size(); ++k) {
+    const object_ref& at = q.lineage[k].at;
     branch("SELECT " + std::to_string(k + 1) + ", " + epoch_of("last_modified") +
            "::text, deleted::text, (data - 'id' - 'last_modified')::text FROM objects WHERE id = " + param(at.id) +
            " AND parent_id = " + param(row_parent(at.list, at.id)) + " AND resource_name = '" +
            std::string(kind_name(at.list.of)) + "'");
   }
-  for (const wanted& w : lineage)
+  for (const lineage_query::wanted& w : q.lineage)
     branch("SELECT 0, object_id, permission, principal FROM access_control_entries WHERE object_id = " +
            param(w.uri));
-  if (groups_wanted)
-    for (std::string_view member : members)
-      branch("SELECT -1, user_id, principal, NULL FROM user_principals WHERE user_id = " +
-             param(std::string(member)));
-  if (stamp_wanted)
+  for (const std::string& member : q.members)
+    branch("SELECT -1, user_id, principal, NULL FROM user_principals WHERE user_id = " + param(member));
+  if (!q.stamped.empty())
     branch("SELECT -2, (" + list_timestamp_sql(hint.stamped->of, param(hint.stamped->parent)) +
            ")::text, NULL, NULL");
-  pg::result r = run(sql, params, true);
-  if (failed()) return;
+  return q;
+}
 
-  std::vector<std::optional<object>> found(lineage.size());
+void txn_ops::take_lineage(const lineage_query& q, const pg::result& r) const {
+  if (!r.ok()) {
+    failure_ = status::failed;
+    return;
+  }
+  std::vector<std::optional<object>> found(q.lineage.size());
   std::map<std::string_view, std::vector<std::pair<std::string_view, std::string_view>>> granted;
   std::vector<std::pair<std::size_t, std::string_view>> memberships;
   for (int i = 0; i < r.rows(); ++i) {
@@ -521,23 +567,31 @@ void txn_ops::read_lineage(const read_hint& hint) const {
     if (tag == "0") {
       granted[r.text(i, 1)].emplace_back(r.text(i, 2), r.text(i, 3));
     } else if (tag == "-2") {
-      read_list_timestamps_[stamped] = number_of(r.text(i, 1));
+      read_list_timestamps_[q.stamped] = number_of(r.text(i, 1));
     } else if (tag == "-1") {
-      const auto member = std::find(members.begin(), members.end(), r.text(i, 1));
-      memberships.emplace_back(member - members.begin(), r.text(i, 2));
-    } else if (const auto n = number_of(tag); n && *n >= 1 && *n <= lineage.size()) {
-      found[*n - 1] = object_of(r.text(i, 1), r.text(i, 2) == "true", r.text(i, 3), lineage[*n - 1].at.id);
+      const auto member = std::find(q.members.begin(), q.members.end(), r.text(i, 1));
+      memberships.emplace_back(member - q.members.begin(), r.text(i, 2));
+    } else if (const auto n = number_of(tag); n && *n >= 1 && *n <= q.lineage.size()) {
+      found[*n - 1] = object_of(r.text(i, 1), r.text(i, 2) == "true", r.text(i, 3), q.lineage[*n - 1].at.id);
     }
   }
-  for (std::size_t k = 0; k < lineage.size(); ++k) {
-    auto it = granted.find(lineage[k].uri);
+  for (std::size_t k = 0; k < q.lineage.size(); ++k) {
+    auto it = granted.find(q.lineage[k].uri);
     std::optional<std::string> acl;
     if (it != granted.end()) acl = permissions_text(it->second);
     if (found[k] && !found[k]->deleted) found[k]->permissions = acl.value_or(std::string());
-    read_objects_[lineage[k].key] = std::move(found[k]);
-    read_permissions_[lineage[k].uri] = std::move(acl);
+    read_objects_[q.lineage[k].key] = std::move(found[k]);
+    read_permissions_[q.lineage[k].uri] = std::move(acl);
   }
-  if (groups_wanted) read_groups_[group_key] = groups_in(std::move(memberships));
+  if (!q.members.empty()) read_groups_[q.group_key] = groups_in(std::move(memberships));
+}
+
+void txn_ops::read_lineage(const read_hint& hint) const {
+  const std::optional<lineage_query> q = plan_lineage(hint);
+  if (!q) return;
+  pg::result r = run(q->sql, q->params, true);
+  if (failed()) return;
+  take_lineage(*q, r);
 }
 
 std::string txn_ops::list_timestamp_sql(kind k, const std::string& parent) {
@@ -865,6 +919,11 @@ public:
       : view_over(txn_ops(*s, nullptr)), engine_(engine), session_(std::move(s)) {}
   ~pg_snapshot() override;
   void read_ahead(const read_hint& hint) const override { ops_.read_lineage(hint); }
+  /// read_ahead() for a caller that sends the statement and waits for its
+  /// result itself (see opening_read).
+  std::optional<lineage_query> plan_ahead(const read_hint& hint) const { return ops_.plan_lineage(hint); }
+  void take_ahead(const lineage_query& q, const pg::result& r) const { ops_.take_lineage(q, r); }
+  session& connection() const { return *session_; }
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
 
@@ -933,6 +992,52 @@ private:
   bool ended_ = false;
 };
 
+/// A read_hint that owns what it names, for a read that outlives its call.
+struct owned_hint {
+  explicit owned_hint(const read_hint& h)
+      : list(h.list), id(h.id), members(h.members.begin(), h.members.end()),
+        stamped(h.stamped ? std::optional<list_key>(*h.stamped) : std::nullopt) {
+    member_views.assign(members.begin(), members.end());
+  }
+  read_hint view() const { return {.list = list, .id = id, .members = member_views, .stamped = stamped ? &*stamped : nullptr}; }
+
+  list_key list;
+  std::string id;
+  std::vector<std::string> members;
+  std::vector<std::string_view> member_views;
+  std::optional<list_key> stamped;
+};
+
+/// A read snapshot being opened without holding a thread: it gets a
+/// session of the pool (or waits in line for one), reads the outcome of
+/// what the session's last user sent, sends the read ahead and, at each
+/// step, waits for the server's answer through the engine's readiness.
+class opening_read : public std::enable_shared_from_this<opening_read> {
+public:
+  opening_read(const postgresql_engine& engine, const read_hint& hint, std::function<void(snapshot)> then)
+      : engine_(engine), hint_(hint), then_(std::move(then)) {}
+
+  /// Goes on with `s`, a session of the pool, or, when null, with a place
+  /// in the pool to open one in.
+  void start(std::unique_ptr<session> s);
+
+private:
+  void send();
+  void step();
+  void wait(int fd);
+  /// The session is lost: another one is tried, once.
+  void retry();
+  void finish() { then_(snap_ ? snapshot(std::move(snap_)) : snapshot()); }
+
+  const postgresql_engine& engine_;
+  owned_hint hint_;
+  std::function<void(snapshot)> then_;
+  std::unique_ptr<session> session_;  ///< before send(): the session taken
+  std::unique_ptr<pg_snapshot> snap_; ///< from send() on
+  std::optional<lineage_query> query_;
+  bool retried_ = false;
+};
+
 class postgresql_engine final : public engine {
 public:
   explicit postgresql_engine(postgresql_options options)
@@ -954,6 +1059,47 @@ public:
       drop_idle();
     }
     return snapshot();
+  }
+
+  /// Without a readiness, as engine::read(). With one, the read ahead is
+  /// sent on a session of the pool and `then` runs once it is answered;
+  /// when the pool is full, the read waits in line for a session (the
+  /// readers that hold a thread, in read(), are served first).
+  void read(const read_hint& hint, std::function<void(snapshot)> then) const override {
+    if (!await_) return engine::read(hint, std::move(then));
+    offer(std::make_shared<opening_read>(*this, hint, std::move(then)));
+  }
+  void wait_through(readiness await) override { await_ = std::move(await); }
+  /// Calls `ready` once `fd` is readable (see wait_through()).
+  void await(int fd, std::function<void()> ready) const { await_(fd, std::move(ready)); }
+
+  /// Gives `job` a session: an idle one, a place to open one in while the
+  /// pool is not full, or, once one is given back, that one.
+  void offer(std::shared_ptr<opening_read> job) const {
+    std::unique_ptr<session> s;
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        s = std::move(idle_.back());
+        idle_.pop_back();
+      } else if (open_ < options_.pool_size) {
+        ++open_;
+      } else {
+        waiting_.push_back(std::move(job));
+        return;
+      }
+    }
+    hand(std::move(job), std::move(s));
+  }
+
+  /// Opens a session in a place of the pool taken for it; null (the place
+  /// given up) when the database cannot be reached.
+  std::unique_ptr<session> open_reserved() const {
+    std::string error;
+    if (auto s = connect(options_, error)) return s;
+    lost(error);
+    release(nullptr);
+    return nullptr;
   }
 
   /// The transaction's BEGIN is deferred to its first statement. A session
@@ -982,12 +1128,28 @@ public:
     if (s->in_transaction() && !s->broken() && !s->send("ROLLBACK")) s.reset();
     if (s) s->end();
     const bool old = options_.pool_recycle.count() > 0 && s && clock::now() - s->opened() > options_.pool_recycle;
-    std::lock_guard lock(mutex_);
-    if (s && !s->broken() && !old)
-      idle_.push_back(std::move(s));
-    else
-      --open_;
-    free_.notify_one();
+    if (!s || s->broken() || old) s.reset();
+    release(std::move(s));
+  }
+
+  /// Returns `s` to the pool, or, when null, the place of a session that
+  /// was closed: to a reader waiting in read() first, then to one waiting
+  /// in line (offer()).
+  void release(std::unique_ptr<session> s) const {
+    std::shared_ptr<opening_read> next;
+    {
+      std::lock_guard lock(mutex_);
+      if (blocked_ == 0 && !waiting_.empty()) {
+        next = std::move(waiting_.front());
+        waiting_.pop_front();
+      } else if (s) {
+        idle_.push_back(std::move(s));
+      } else {
+        --open_;
+      }
+      free_.notify_one();
+    }
+    if (next) hand(std::move(next), std::move(s));
   }
 
   /// Closes the idle sessions of the pool.
@@ -1042,9 +1204,32 @@ private:
         free_.notify_one();
         return nullptr;
       }
-      if (free_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= options_.pool_size)
-        return nullptr;
+      ++blocked_;
+      const bool timed_out = free_.wait_until(lock, deadline) == std::cv_status::timeout;
+      --blocked_;
+      if (timed_out && idle_.empty() && open_ >= options_.pool_size) return nullptr;
     }
+  }
+
+  /// Starts `job` with `s`. A job may end at once, and what it then gives
+  /// back may start another: the jobs started meanwhile on this thread run
+  /// one after the other here, rather than one inside the other.
+  static void hand(std::shared_ptr<opening_read> job, std::unique_ptr<session> s) {
+    using start = std::pair<std::shared_ptr<opening_read>, std::unique_ptr<session>>;
+    thread_local std::deque<start>* running = nullptr;
+    if (running) {
+      running->emplace_back(std::move(job), std::move(s));
+      return;
+    }
+    std::deque<start> queue;
+    queue.emplace_back(std::move(job), std::move(s));
+    running = &queue;
+    while (!queue.empty()) {
+      start next = std::move(queue.front());
+      queue.pop_front();
+      next.first->start(std::move(next.second));
+    }
+    running = nullptr;
   }
 
   postgresql_options options_;
@@ -1054,7 +1239,57 @@ private:
   mutable std::condition_variable free_;
   mutable std::vector<std::unique_ptr<session>> idle_;
   mutable std::size_t open_ = 0; ///< sessions of the pool, idle or in use
+  mutable std::size_t blocked_ = 0; ///< readers waiting in take()
+  mutable std::deque<std::shared_ptr<opening_read>> waiting_; ///< reads waiting in line (offer())
+  readiness await_;
 };
+
+void opening_read::start(std::unique_ptr<session> s) {
+  if (!s) s = engine_.open_reserved();
+  if (!s) return finish();
+  session_ = std::move(s);
+  // A ROLLBACK its last user sent is answered before anything else.
+  if (session_->sending()) return wait(session_->socket());
+  send();
+}
+
+void opening_read::send() {
+  // A session idle since the database restarted finds out it is lost when
+  // it looks at what the server sent.
+  if (!session_->alive()) return retry();
+  session_->begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  snap_ = std::make_unique<pg_snapshot>(engine_, std::move(session_));
+  query_ = snap_->plan_ahead(hint_.view());
+  if (!query_) return finish();
+  if (!snap_->connection().send_alone(query_->sql, query_->params)) {
+    snap_->take_ahead(*query_, pg::result());
+    return finish();
+  }
+  wait(snap_->connection().socket());
+}
+
+void opening_read::wait(int fd) {
+  if (fd < 0) return step(); // the connection is lost: receive() says so
+  engine_.await(fd, [self = shared_from_this()] { self->step(); });
+}
+
+void opening_read::step() {
+  session& s = snap_ ? snap_->connection() : *session_;
+  std::optional<pg::result> r = s.receive();
+  if (!r) return wait(s.socket());
+  if (!snap_) return r->ok() && !s.broken() ? send() : retry();
+  snap_->take_ahead(*query_, *r);
+  finish();
+}
+
+void opening_read::retry() {
+  engine_.give_back(std::move(session_));
+  // The idle sessions were most likely lost with it (the database
+  // restarted): the next try opens a new one.
+  engine_.drop_idle();
+  if (std::exchange(retried_, true)) return finish();
+  engine_.offer(shared_from_this());
+}
 
 pg_snapshot::~pg_snapshot() { engine_.give_back(std::move(session_)); }
 
