@@ -18,10 +18,10 @@ std::string shown_permissions(const caller& viewer, const std::string& text) {
   return acl::decode(text).grants("write", viewer.principals) ? text : std::string("{}");
 }
 
-void read_object(const context& ctx, port& p, const object_read& req, const std::function<void(result<object_found>)>& done) {
-  storage::snapshot snap = p.read();
+/// The answer to `req`, read from `snap`.
+void answer_read(const context& ctx, const storage::snapshot& snap, const object_read& req,
+                 const std::function<void(result<object_found>)>& done) {
   if (!snap.valid()) return done(failure{backend_unavailable()});
-  snap.read_ahead({.list = req.list, .id = req.id, .members = members_of(req.user_id)});
   const caller who = resolve_caller(req.user_id, snap);
   const list_key& list = req.list;
   const kind k = list.of;
@@ -55,6 +55,13 @@ void read_object(const context& ctx, port& p, const object_read& req, const std:
   }
   found.cache_seconds = cache_seconds(ctx.cfg, who, snap, list);
   done(std::move(found));
+}
+
+void read_object(const context& ctx, port& p, std::shared_ptr<const object_read> req,
+                 std::function<void(result<object_found>)> done) {
+  const std::vector<std::string_view> members = members_of(req->user_id);
+  p.read({.list = req->list, .id = req->id, .members = members},
+         [ctx, req, done = std::move(done)](storage::snapshot snap) { answer_read(ctx, snap, *req, done); });
 }
 
 /// Submits `cmd` and turns its outcome into the operation's result, back
@@ -116,11 +123,10 @@ void write_account(const context& ctx, port& p, const storage::view& snap, const
          std::move(done));
 }
 
-void write_object(const context& ctx, port& p, object_write& req, std::function<void(result<object_written>)> done) {
-  storage::snapshot snap = p.read();
+/// Plans `req` on `snap` and submits it.
+void plan_write(const context& ctx, port& p, const storage::snapshot& snap, object_write& req,
+                std::function<void(result<object_written>)> done) {
   if (!snap.valid()) return done(failure{backend_unavailable()});
-  // A write plans against the list's timestamp too.
-  snap.read_ahead({.list = req.list, .id = req.cmd.id, .members = members_of(req.user_id), .stamped = &req.list});
   const caller who = resolve_caller(req.user_id, snap);
   const list_key& list = req.list;
   const kind k = list.of;
@@ -158,14 +164,25 @@ void write_object(const context& ctx, port& p, object_write& req, std::function<
   submit(ctx, p, list, std::move(cmd), who, std::move(req.sent), std::move(req.behaviour), &read, std::move(done));
 }
 
+void write_object(const context& ctx, port& p, std::shared_ptr<object_write> req,
+                  std::function<void(result<object_written>)> done) {
+  const std::vector<std::string_view> members = members_of(req->user_id);
+  // A write plans against the list's timestamp too.
+  p.read({.list = req->list, .id = req->cmd.id, .members = members, .stamped = &req->list},
+         [ctx, &p, req, done = std::move(done)](storage::snapshot snap) mutable {
+           plan_write(ctx, p, snap, *req, std::move(done));
+         });
+}
+
 } // namespace
 
 void op_get(const context& ctx, port& p, object_read req, std::function<void(result<object_found>)> done) {
   auto implicit = std::move(req.implicit);
   const std::string user_id = req.user_id;
-  create_implicit(ctx, p, user_id, std::move(implicit), [ctx, &p, req = std::move(req), done](std::optional<failure> f) {
+  auto shared = std::make_shared<const object_read>(std::move(req));
+  create_implicit(ctx, p, user_id, std::move(implicit), [ctx, &p, shared, done](std::optional<failure> f) {
     if (f) return done(std::move(*f));
-    read_object(ctx, p, req, done);
+    read_object(ctx, p, shared, done);
   });
 }
 
@@ -175,7 +192,7 @@ void op_write(const context& ctx, port& p, object_write req, std::function<void(
   auto shared = std::make_shared<object_write>(std::move(req));
   create_implicit(ctx, p, user_id, std::move(implicit), [ctx, &p, shared, done](std::optional<failure> f) {
     if (f) return done(std::move(*f));
-    write_object(ctx, p, *shared, done);
+    write_object(ctx, p, shared, done);
   });
 }
 

@@ -14,6 +14,7 @@ namespace {
 class session_port final : public transaction {
 public:
   explicit session_port(actors::write_session& session) : session_(session) {}
+  using port::read;
   storage::snapshot read() const override { return storage::snapshot(session_.read()); }
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
              const target_read* read, const executor&) override {
@@ -44,7 +45,17 @@ private:
 
 } // namespace
 
+void port::read(const storage::read_hint& hint, std::function<void(storage::snapshot)> then) const {
+  storage::snapshot snap = read();
+  if (snap.valid()) snap.read_ahead(hint);
+  then(std::move(snap));
+}
+
 storage::snapshot direct_port::read() const { return store_.read(); }
+
+void direct_port::read(const storage::read_hint& hint, std::function<void(storage::snapshot)> then) const {
+  store_.read(hint, std::move(then));
+}
 
 namespace {
 

@@ -41,6 +41,10 @@ public:
   /// A view of the data: a fresh snapshot, or the transaction's own state.
   /// Check valid().
   virtual storage::snapshot read() const = 0;
+  /// A view with `hint` read ahead, given to `then`: at once, or, when the
+  /// engine waits for a database, once it answered, on another thread (an
+  /// I/O thread; never an actor's). `hint` is used during the call only.
+  virtual void read(const storage::read_hint& hint, std::function<void(storage::snapshot)> then) const;
   /// One object write; `done` runs once, when it is durable or refused (in
   /// a transaction: before write() returns, and durable with it). `read`,
   /// when given, is what the caller read of the target (used during the
@@ -77,6 +81,7 @@ public:
   direct_port(storage::engine& store, actors::write_service& writes, std::function<bool(std::function<void()>)> offload)
       : store_(store), writes_(writes), offload_(std::move(offload)) {}
   storage::snapshot read() const override;
+  void read(const storage::read_hint& hint, std::function<void(storage::snapshot)> then) const override;
   void write(const list_key& list, actors::write_command cmd, std::function<void(actors::write_outcome)> done,
              const target_read* read, const executor& resume) override;
   void transact(std::function<void(transaction&)> body, std::function<void(storage::status)> done) override;

@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -424,5 +426,29 @@ void server::run() {
 }
 
 void server::stop() { impl_->stop(); }
+
+std::function<void(int fd, std::function<void()> ready)> server::readiness() {
+  return [impl = impl_](int fd, std::function<void()> ready) {
+    // A descriptor of its own for each wait, on a strand of its own: the
+    // wait and the check below never run at once. The socket is not the
+    // descriptor's: it is released, not closed, when the wait ends.
+    auto strand = asio::make_strand(impl->ioc);
+    auto watched = std::make_shared<asio::posix::stream_descriptor>(strand);
+    asio::dispatch(strand, [fd, watched, ready = std::move(ready)]() mutable {
+      boost::system::error_code ec;
+      watched->assign(fd, ec);
+      if (ec) return asio::post(watched->get_executor(), std::move(ready));
+      watched->async_wait(asio::posix::descriptor_base::wait_read,
+                          [watched, ready = std::move(ready)](boost::system::error_code) {
+                            (void)watched->release();
+                            ready();
+                          });
+      // What arrived before the wait began may not wake it (the reactor is
+      // edge-triggered): if the socket is readable already, the wait ends now.
+      pollfd readable{fd, POLLIN, 0};
+      if (::poll(&readable, 1, 0) != 0) watched->cancel(ec);
+    });
+  };
+}
 
 } // namespace kinto::http

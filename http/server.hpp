@@ -47,6 +47,10 @@ public:
   /// stop(): stops accepting, lets requests in flight finish, then returns.
   void run();
   void stop();
+  /// Waits on the server's threads: `ready` runs once, on one of them,
+  /// when the socket `fd` is readable or failed. The storage engine waits
+  /// for its database through it (storage::readiness).
+  std::function<void(int fd, std::function<void()> ready)> readiness();
 
   struct impl;
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <thread>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -332,9 +333,11 @@ int main(int argc, char** argv) {
     store_options.directory = reader.text("storage_url", "./kinto-data");
   }
   if (!on_postgresql) store_options.map_size = lmdb_map_size(reader);
-  // On PostgreSQL a request's reads wait for the database on their I/O
-  // thread: by default there are as many threads as pooled connections.
-  if (on_postgresql && server_options.io_threads == 0) server_options.io_threads = database->pool_size;
+  // On PostgreSQL the read that opens a request's snapshot is awaited
+  // without holding its I/O thread, but what a listing reads after it waits
+  // on the thread: by default there are two threads per core.
+  if (on_postgresql && server_options.io_threads == 0)
+    server_options.io_threads = 2 * std::max(1u, std::thread::hardware_concurrency());
   kinto::actors::write_service_options write_options;
   write_options.worker_threads = static_cast<std::size_t>(reader.integer("actor_threads", 0, 0, 1024));
   write_options.history = cfg.history;
@@ -392,7 +395,11 @@ int main(int argc, char** argv) {
                 << " (data: "
                 << (on_postgresql ? std::string("PostgreSQL") : std::filesystem::absolute(store_options.directory).string())
                 << "; plugins: " << (plugins.empty() ? "none" : plugins) << ")" << std::endl;
+      // A database's answers are awaited on the server's threads, which
+      // serve other requests meanwhile.
+      store->wait_through(server.readiness());
       server.run();
+      store->wait_through({});
       std::cerr << "kintod: stopped accepting; requests in flight are done" << std::endl;
     }
     // Leaving this scope destroys, in order: the server, the application
