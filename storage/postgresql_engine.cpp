@@ -1278,7 +1278,12 @@ void opening_read::step() {
   std::optional<pg::result> r = s.receive();
   if (!r) return wait(s.socket());
   if (!snap_) return r->ok() && !s.broken() ? send() : retry();
-  snap_->take_ahead(*query_, *r);
+  // The connection lost while the database answered (it shut down or
+  // restarted: SQLSTATE classes 08 and 57): no snapshot, as when none can
+  // be opened.
+  const std::string state = r->ok() ? std::string() : r->sqlstate();
+  if (!r->ok() && (s.broken() || state.rfind("08", 0) == 0 || state.rfind("57", 0) == 0)) snap_.reset();
+  if (snap_) snap_->take_ahead(*query_, *r);
   finish();
 }
 

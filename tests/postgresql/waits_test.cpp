@@ -1,8 +1,9 @@
 // The PostgreSQL engine's reads that do not hold their thread: given a
 // readiness, engine::read(hint, then) sends the read ahead and returns;
 // `then` runs on the readiness's thread with what a snapshot read object by
-// object answers. Reads beyond the pool wait in line for a session, and a
-// session whose last snapshot sent a ROLLBACK is read clean before reuse.
+// object answers. Reads beyond the pool wait in line for a session, a
+// session whose last snapshot sent a ROLLBACK is read clean before reuse,
+// and a connection lost while the database answers gives no snapshot.
 #include "support.hpp"
 
 #include "storage/postgresql_engine.hpp"
@@ -12,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -38,6 +40,7 @@ public:
     return [this](int fd, std::function<void()> ready) {
       std::lock_guard lock(mutex_);
       ++waits_;
+      asked_.notify_all();
       threads_.emplace_back([fd, ready = std::move(ready)] {
         pollfd readable{fd, POLLIN, 0};
         (void)::poll(&readable, 1, 60000);
@@ -49,9 +52,15 @@ public:
     std::lock_guard lock(mutex_);
     return waits_;
   }
+  /// Returns once `n` waits were asked for (within a minute): false if not.
+  bool asked(int n) {
+    std::unique_lock lock(mutex_);
+    return asked_.wait_for(lock, std::chrono::seconds(60), [&] { return waits_ >= n; });
+  }
 
 private:
   std::mutex mutex_;
+  std::condition_variable asked_;
   std::vector<std::thread> threads_;
   int waits_ = 0;
 };
@@ -184,4 +193,39 @@ TEST_CASE("reads beyond the pool wait in line for a session given back", "[postg
   auto again = engine->read();
   REQUIRE(again.valid());
   CHECK(seen(again) == expected);
+}
+
+TEST_CASE("a read whose connection is lost while the database answers gets no snapshot", "[postgresql]") {
+  scratch_database db;
+  auto engine = open_engine(db, 1);
+  const std::string expected = seen(engine->read());
+  poll_threads waits;
+  engine->wait_through(waits.readiness());
+  // A first read leaves the session clean (no ROLLBACK to read) and its
+  // statement prepared (preparing would wait for the lock below).
+  auto first = read_r1(*engine);
+  REQUIRE(wait_for(first).seen == expected);
+  const int before = waits.waits();
+
+  std::string error;
+  auto locker = kinto::storage::pg::connection::open(db.url(), error);
+  INFO(error);
+  REQUIRE(locker);
+  // The read ahead waits for this lock until its session is ended.
+  REQUIRE(locker->run("BEGIN; LOCK TABLE objects IN ACCESS EXCLUSIVE MODE").ok());
+  auto answer = read_r1(*engine);
+  REQUIRE(waits.asked(before + 1));
+  REQUIRE(locker
+            ->run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                  "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+            .ok());
+  REQUIRE(locker->run("ROLLBACK").ok());
+  const delivered lost = wait_for(answer);
+  CHECK_FALSE(lost.valid);
+
+  // The next read opens a session in the place of the lost one.
+  auto again = read_r1(*engine);
+  const delivered d = wait_for(again);
+  CHECK(d.valid);
+  CHECK(d.seen == expected);
 }
