@@ -236,16 +236,13 @@ public:
   /// may run `alone`; any other statement begins that transaction.
   pg::result run(const std::string& sql, const std::vector<pg::param>& params, bool alone = false) {
     if (!settled()) return pg::result();
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end()) {
-      std::string name = "k" + std::to_string(prepared_.size());
-      if (pg::result r = c_.prepare(name, sql); !r.ok()) return r;
-      it = prepared_.emplace(sql, std::move(name)).first;
-    }
+    pg::result failed;
+    const std::string* name = prepared(sql, failed);
+    if (!name) return failed;
     const bool before_transaction = alone && first_;
     first_ = false;
-    if (deferred_.empty() || before_transaction) return c_.run_prepared(it->second, params);
-    return c_.run_prepared_after(sent_deferred(), it->second, params);
+    if (deferred_.empty() || before_transaction) return c_.run_prepared(*name, params);
+    return c_.run_prepared_after(sent_deferred(), *name, params);
   }
   /// Sends `sql` (prepared on this connection the first time, which waits
   /// for the server) with `params`, as the first statement after begin()
@@ -253,14 +250,11 @@ public:
   /// result: receive() reads it. False when it could not be sent.
   bool send_alone(const std::string& sql, const std::vector<pg::param>& params) {
     if (!settled()) return false;
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end()) {
-      std::string name = "k" + std::to_string(prepared_.size());
-      if (pg::result r = c_.prepare(name, sql); !r.ok()) return false;
-      it = prepared_.emplace(sql, std::move(name)).first;
-    }
+    pg::result failed;
+    const std::string* name = prepared(sql, failed);
+    if (!name) return false;
     first_ = false;
-    return c_.send_prepared(it->second, params);
+    return c_.send_prepared(*name, params);
   }
   /// What came of what was sent last (send(), send_alone()), without
   /// waiting: nullopt while more is to come (wait until socket() is
@@ -324,6 +318,21 @@ private:
     if (c_.settle()) return true;
     c_.close();
     return false;
+  }
+
+  /// The name of `sql` prepared on this connection, preparing it the first
+  /// time; null, with the server's answer in `failed`, when that fails.
+  const std::string* prepared(const std::string& sql, pg::result& failed) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "k" + std::to_string(prepared_.size());
+      if (pg::result r = c_.prepare(name, sql); !r.ok()) {
+        failed = std::move(r);
+        return nullptr;
+      }
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    return &it->second;
   }
 
   /// What was deferred, now being sent: the transaction has begun.
