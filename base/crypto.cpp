@@ -97,6 +97,17 @@ std::string sha256_hex(std::string_view data) {
   return to_hex(md.data(), size);
 }
 
+std::string md5_uuid(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int size = 0;
+  if (EVP_Digest(bytes_of(data), data.size(), md.data(), &size, EVP_md5(), nullptr) != 1 || size != 16) {
+    fatal("MD5");
+  }
+  std::string hex = to_hex(md.data(), size);
+  for (std::size_t at : {8, 13, 18, 23}) hex.insert(at, 1, '-');
+  return hex;
+}
+
 std::optional<std::string> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) {
     return std::nullopt;

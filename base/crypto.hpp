@@ -1,4 +1,4 @@
-// Cryptographic helpers over well-kept libraries: OpenSSL (HMAC, SHA-256,
+// Cryptographic helpers over well-kept libraries: OpenSSL (HMAC, SHA-256, MD5,
 // base64, random bytes), libuuid and libxcrypt (bcrypt). No hand-written crypto.
 #pragma once
 
@@ -13,6 +13,10 @@ namespace kinto::crypto {
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 /// Lower-case hex of SHA-256(data).
 std::string sha256_hex(std::string_view data);
+/// The MD5 digest of `data` written as a UUID (`8-4-4-4-12`, lower-case hex,
+/// no version bits set), as Python's `UUID(md5(data).hexdigest())`: a stable
+/// name, not a secret.
+std::string md5_uuid(std::string_view data);
 /// Strict standard base64 (with padding); nullopt on any invalid input.
 std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::string_view data);

@@ -12,6 +12,17 @@
 
 namespace kinto::core {
 
+void touch_list(const context& ctx, port& p, const list_key& list, std::function<void(std::optional<error>)> then) {
+  write_command touch;
+  touch.op = write_op::touch;
+  p.write(
+    list, std::move(touch),
+    [resume = ctx.resume, then = std::move(then)](write_outcome out) {
+      resume([then, out = std::move(out)] { then(out.failure); });
+    },
+    nullptr, ctx.resume);
+}
+
 namespace {
 
 /// Which objects of a list the caller may see (or delete), over a view:
@@ -110,22 +121,14 @@ void read_list(const context& ctx, port& p, std::shared_ptr<list_read> req, std:
     e.message = "Resource timestamp cannot be written. Plural endpoint must be hit at least once from a writable instance.";
     return done(failure{e});
   }
-  // The first read of a list gives it a timestamp, which later reads keep.
-  write_command touch;
-  touch.op = write_op::touch;
-  p.write(
-    req->list, std::move(touch),
-    [ctx, &p, req, use = std::get<list_use>(std::move(use)), done](write_outcome out) {
-      ctx.resume([ctx, &p, req, use, done, out = std::move(out)] {
-        if (out.failure) return done(failure{*out.failure});
-        // Read back what is stored: a concurrent write may have set it first.
-        storage::snapshot again = p.read();
-        auto ts = again.valid() ? again.list_timestamp(req->list) : std::nullopt;
-        if (!ts) return done(failure{backend_unavailable()});
-        read_page(ctx, *req, again, *ts, use, done);
-      });
-    },
-    nullptr, ctx.resume);
+  touch_list(ctx, p, req->list, [ctx, &p, req, use = std::get<list_use>(std::move(use)), done](std::optional<error> e) {
+    if (e) return done(failure{std::move(*e)});
+    // Read back what is stored: a concurrent write may have set it first.
+    storage::snapshot again = p.read();
+    auto ts = again.valid() ? again.list_timestamp(req->list) : std::nullopt;
+    if (!ts) return done(failure{backend_unavailable()});
+    read_page(ctx, *req, again, *ts, use, done);
+  });
 }
 
 /// One page of a plural DELETE, chosen on a view: the ids to remove in sort

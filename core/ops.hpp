@@ -216,6 +216,90 @@ caller op_caller(port& p, std::string user_id);
 /// The stored bcrypt hash of the account `id`, if it has one.
 std::optional<std::string> op_account_hash(port& p, const std::string& id);
 
+// ---- the changes plugin (batch-and-plugins.md §10) -------------------------
+
+/// One collection the plugin monitors, with its records' timestamp.
+struct monitored_collection {
+  std::string bucket, collection;
+  std::uint64_t timestamp = 0;
+};
+
+/// The collections `changes.resources` names, directly or through their
+/// bucket, less the excluded ones, that exist in `v` and whose records list
+/// has a timestamp; in bucket then collection order.
+std::vector<monitored_collection> monitored(const changes_options& cfg, const storage::view& v);
+
+/// The entry of monitor/changes for a collection: `{id, last_modified,
+/// bucket, collection, host}`, its id the UUID of MD5(host + collection URI).
+json::value change_entry(const std::string& host, const monitored_collection& m);
+
+/// GET /buckets/monitor/collections/changes/records: a read-only list any
+/// caller may read, of the entries of the monitored collections, queried
+/// as any list is (filters, `_since`, sorting, pages). Its timestamp is the
+/// newest entry's, or now when there is none; If-None-Match on it answers an
+/// empty page (not a 304: caches keep 200s).
+struct monitor_read {
+  query::request q;
+  preconditions pre;
+  std::size_t limit = 0;
+  std::optional<query::token> after;
+  std::optional<std::uint64_t> if_none_match;
+  bool count_only = false;
+  std::optional<error> invalid;
+};
+
+void op_monitor_changes(const context& ctx, port& p, monitor_read req, std::function<void(result<list_page>)> done);
+
+/// GET /buckets/{bid}/collections/{cid}/changeset: what a synchronising
+/// client needs at once, from one view: the collection, the records
+/// timestamp and the records (with tombstones after `since`), newest first.
+/// Needs `read` on the collection; monitor/changes is public and answers
+/// its entries (optionally of one bucket, one collection).
+struct changeset_read {
+  std::string user_id;
+  std::string bucket_id, collection_id;
+  std::optional<std::uint64_t> since;
+  std::size_t limit = 0;
+  std::optional<std::string> bucket_filter, collection_filter; ///< monitor/changes only
+  std::optional<error> invalid; ///< answered once the caller may read the collection
+  std::vector<implicit_object> implicit;
+};
+
+struct changeset {
+  std::string metadata;            ///< JSON object: the collection's data, with `bucket`
+  std::uint64_t timestamp = 0;     ///< the records list's
+  std::uint64_t last_modified = 0; ///< the collection's (monitor/changes: its timestamp)
+  std::vector<std::string> changes;
+};
+
+void op_changeset(const context& ctx, port& p, changeset_read req, std::function<void(result<changeset>)> done);
+
+/// GET /__broadcasts__: the newest timestamp of the monitored collections
+/// (leaving out those whose bucket or collection id has `-preview`), as a
+/// push service pulls it; 0 when there is none. A new timestamp is
+/// published only when the last one is older than the interval and the new
+/// one either comes that long after it or is itself that old (debounce);
+/// what was published is forgotten after a day.
+class broadcast_debounce {
+public:
+  explicit broadcast_debounce(std::chrono::seconds interval) : interval_ms_(interval.count() * 1000) {}
+  /// The timestamp to publish at `now_ms`; `newest` is asked only when a
+  /// new one may be published.
+  std::uint64_t publish(std::uint64_t now_ms, const std::function<std::uint64_t()>& newest);
+
+private:
+  std::int64_t interval_ms_;
+  std::mutex mutex_;
+  std::optional<std::uint64_t> published_;
+  std::uint64_t published_at_ = 0;
+};
+
+struct broadcast_read {
+  broadcast_debounce* debounce = nullptr;
+};
+
+void op_broadcast(const context& ctx, port& p, broadcast_read req, std::function<void(result<std::uint64_t>)> done);
+
 // ---- batches --------------------------------------------------------------
 
 /// One operation of a batch, ready to run on a port; whoever made it keeps

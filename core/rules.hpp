@@ -13,6 +13,18 @@
 
 namespace kinto::core {
 
+/// The changes plugin (upstream kinto-changes, now Remote Settings'
+/// `kinto_remote_settings.changes`; batch-and-plugins.md §10).
+struct changes_options {
+  bool enabled = false;
+  /// `changes.resources`: bucket or collection URIs whose collections are
+  /// monitored; `changes.excluded_collections`: bucket or collection URIs
+  /// left out of them.
+  std::vector<std::string> resources, excluded;
+  /// `http_host`: the `host` of every entry, part of its id.
+  std::string host;
+};
+
 struct rules {
   bool readonly = false;
   /// Writers get the write permission on what they create (upstream's
@@ -30,6 +42,7 @@ struct rules {
   bool schema_validation = false;    ///< experimental_collection_schema_validation
   /// kinto.plugins.history (`enabled`) and its `history.*` settings.
   actors::history_options history;
+  changes_options changes;
   std::vector<std::string> user_data_delete_principals;
   std::vector<std::string> permissions_read_principals{"system.Everyone"};
   /// `<type>_<perm>_principals` settings that are set (auth-permissions.md §4.2).
@@ -39,7 +52,8 @@ struct rules {
     return principal_settings.of(setting);
   }
   /// `*_cache_expires_seconds` settings that are set, by lower-case name
-  /// (concurrency.md §5).
+  /// (concurrency.md §5), and the changes plugin's
+  /// `*_cache_minimum_expires_seconds` and `*_cache_maximum_expires_seconds`.
   std::unordered_map<std::string, std::int64_t> cache_expires;
 };
 

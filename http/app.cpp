@@ -28,7 +28,8 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
 /// Plugin names kintod provides, by their upstream names.
 const std::vector<std::string>& provided_plugins() {
   static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush",
-                                              "kinto.plugins.default_bucket", "kinto.plugins.history"};
+                                              "kinto.plugins.default_bucket", "kinto.plugins.history",
+                                              "kinto_changes", "kinto_remote_settings.changes"};
   return names;
 }
 
@@ -182,7 +183,8 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
         name != "user-data_delete_principals") {
       auto principals = s.words(name);
       if (!principals.empty()) c.principal_settings.by_name[name] = std::move(principals);
-    } else if (ends_with(name, "_cache_expires_seconds")) {
+    } else if (ends_with(name, "_cache_expires_seconds") || ends_with(name, "_cache_minimum_expires_seconds") ||
+               ends_with(name, "_cache_maximum_expires_seconds")) {
       if (auto seconds = s.optional_integer(name, 0, any)) c.cache_expires[name] = *seconds;
     } else if (auto which = endpoint_switch(name)) {
       if (!s.flag(name, true)) c.disabled_methods.insert(which->first + " " + which->second);
@@ -229,6 +231,17 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
   c.history.auto_trim_user_ids = s.words("history.auto_trim_user_ids");
   c.history.auto_trim_max_count = s.integer("history.auto_trim_max_count", -1, -1, any);
   c.history.auto_trim_threshold = s.integer("history.auto_trim_threshold", 100, 0, any);
+  // The changes plugin: included under either of its upstream names, or
+  // by naming what it monitors.
+  c.changes.resources = s.words("changes.resources");
+  c.changes.excluded = s.words("changes.excluded_collections");
+  c.changes.enabled = contains(c.plugins, "kinto_changes") || contains(c.plugins, "kinto_remote_settings.changes") ||
+                      !c.changes.resources.empty();
+  c.changes.host = c.http_host;
+  c.changes_redirect_host = s.text("changes.http_host", c.http_host);
+  c.changes_since_max_age_days = s.integer("changes.since_max_age_days", 21, -1, any);
+  c.changes_redirect_ttl = s.integer("changes.since_max_age_redirect_ttl_seconds", 86400, -1, any);
+  c.broadcast_debounce_seconds = s.integer("push_broadcast_min_debounce_interval_seconds", 300, 0, any);
   use_userid_secret(c, s.text("userid_hmac_secret", ""));
   // Since upstream 6.0, including the plugin is enough; the older switch is
   // still read (and checked) for configurations that set it.
@@ -307,7 +320,8 @@ struct app::pool {
 
 app::app(config c, storage::engine& store, actors::write_service& writes)
     : cfg(std::move(c)), accounts_cache(std::make_unique<auth_cache>()),
-      deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)), schemas(std::make_shared<core::schema_cache>()),
+      deletion_tokens(std::chrono::seconds(cfg.pagination_token_validity)),
+      broadcasts(std::chrono::seconds(cfg.broadcast_debounce_seconds)), schemas(std::make_shared<core::schema_cache>()),
       blocking(std::make_unique<pool>(2)) {
   direct = std::make_unique<core::direct_port>(store, writes, [this](std::function<void()> work) {
     if (blocking_queue_full()) return false;

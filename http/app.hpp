@@ -39,6 +39,15 @@ struct config : core::rules {
   bool trailing_slash_redirect = true;
   std::int64_t trailing_slash_redirect_ttl = 3600;
   std::string http_scheme, http_host;
+  /// The changes plugin's redirects (core::changes_options has the rest):
+  /// their host (`changes.http_host`, else `http_host`), the age of a
+  /// `_since` redirected to the whole list (`changes.since_max_age_days`,
+  /// -1 = never), how long they may be cached (-1 = no header), and the
+  /// shortest interval between two published broadcasts.
+  std::string changes_redirect_host;
+  std::int64_t changes_since_max_age_days = 21;
+  std::int64_t changes_redirect_ttl = 86400;
+  std::int64_t broadcast_debounce_seconds = 300;
   std::int64_t retry_after = 3;
   std::optional<std::string> backoff;
   std::optional<double> backoff_percentage; ///< Backoff on this share of responses only
@@ -87,6 +96,7 @@ struct app {
   std::unique_ptr<core::direct_port> direct;
   std::unique_ptr<auth_cache> accounts_cache;
   core::token_registry deletion_tokens;
+  core::broadcast_debounce broadcasts; ///< what GET /__broadcasts__ last published
   std::shared_ptr<core::schema_cache> schemas; ///< compiled JSON schemas
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);

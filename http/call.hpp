@@ -126,6 +126,9 @@ void handle_user_data(const call_ptr& c);
 void handle_flush(const call_ptr& c);
 void handle_batch(const call_ptr& c);
 void handle_history_snapshot(const call_ptr& c);
+void handle_monitor_changes(const call_ptr& c);
+void handle_changeset(const call_ptr& c);
+void handle_broadcasts(const call_ptr& c);
 
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.

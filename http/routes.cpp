@@ -12,6 +12,7 @@ bool with_accounts(const config& c) { return c.accounts; }
 bool with_permissions_endpoint(const config& c) { return c.permissions_endpoint; }
 bool with_flush(const config& c) { return c.flush_endpoint; }
 bool with_history(const config& c) { return c.history.enabled; }
+bool with_changes(const config& c) { return c.changes.enabled; }
 
 const std::vector<std::string> reads{"GET", "HEAD"};
 const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};
@@ -78,6 +79,8 @@ const std::vector<route_spec>& route_table() {
     {"/permissions", handle_permissions, e::permissions, {}, reads, with_permissions_endpoint, none,
      "Permissions", "Objects the caller has permissions on"},
     {"/__flush__", handle_flush, e::service, {}, {"POST"}, with_flush, none, "Utilities", "Remove all data"},
+    {"/__broadcasts__", handle_broadcasts, e::service, {}, {"GET"}, with_changes, none, "Changes",
+     "The newest timestamp of the monitored collections, for push services"},
     {"/__user_data__/{principal+}", handle_user_data, e::service, {}, {"DELETE"}, always, none, "Utilities",
      "Delete a user's data"},
     {"/accounts", handle_plural, e::plural, kind::account, plural_methods, with_accounts, none, "Accounts",
@@ -99,6 +102,10 @@ const std::vector<route_spec>& route_table() {
      none, "Collections", "Collections of a bucket"},
     {"/buckets/{bucket_id}/collections/{id}", handle_object, e::object, kind::collection, object_methods, always,
      none, "Collections", "One collection"},
+    {"/buckets/monitor/collections/changes/records", handle_monitor_changes, e::plural, kind::record, reads,
+     with_changes, none, "Changes", "Timestamps of the monitored collections"},
+    {"/buckets/{bucket_id}/collections/{collection_id}/changeset", handle_changeset, e::service, kind::record, reads,
+     with_changes, none, "Changes", "A collection, its records timestamp and its changes"},
     {"/buckets/{bucket_id}/collections/{collection_id}/records", handle_plural, e::plural, kind::record,
      plural_methods, always, none, "Records", "Records of a collection"},
     {"/buckets/{bucket_id}/collections/{collection_id}/records/{id}", handle_object, e::object, kind::record,

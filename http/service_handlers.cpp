@@ -109,6 +109,17 @@ void handle_hello(const call_ptr& c) {
     caps.set("permissions_endpoint",
              capability("The permissions endpoint can be used to list all user objects permissions.",
                         "https://kinto.readthedocs.io/en/latest/configuration/settings.html#activating-the-permissions-endpoint"));
+  if (cfg.changes.enabled) {
+    json::value changes = capability("Track modifications of records in Kinto and store the collection timestamps into "
+                                     "a specific bucket and collection.",
+                                     "http://kinto.readthedocs.io/en/latest/tutorials/"
+                                     "synchronisation.html#polling-for-remote-changes");
+    changes.set("version", json::value(cfg.project_version));
+    json::value monitored = json::value::array();
+    for (const auto& uri : cfg.changes.resources) monitored.as_array().emplace_back(uri);
+    changes.set("collections", std::move(monitored));
+    caps.set("changes", std::move(changes));
+  }
   hello.set("capabilities", std::move(caps));
   std::vector<std::pair<std::string, std::string>> headers;
   if (cfg.readonly) {

@@ -366,3 +366,76 @@ TEST_CASE("op_batch runs a batch of reads one after the other on the port") {
   CHECK(ran == 3);
   CHECK(*order == std::vector<int>{0, 1, 2});
 }
+
+// ---- the changes plugin's broadcast --------------------------------------
+
+namespace {
+
+constexpr std::uint64_t minute = 60 * 1000;
+constexpr std::uint64_t fake_now = 1696161600000; // 2023-10-01 12:00 UTC
+
+/// A debounce (5 minutes) that last published `published`, at `fake_now` - 1 minute.
+std::unique_ptr<core::broadcast_debounce> having_published(std::uint64_t published) {
+  auto d = std::make_unique<core::broadcast_debounce>(std::chrono::seconds(300));
+  d->publish(fake_now - minute, [&] { return published; });
+  return d;
+}
+
+} // namespace
+
+TEST_CASE("a broadcast publishes the newest timestamp first, then keeps it within the interval") {
+  core::broadcast_debounce d(std::chrono::seconds(300));
+  int asked = 0;
+  auto newest = [&] {
+    ++asked;
+    return fake_now;
+  };
+  CHECK(d.publish(fake_now, newest) == fake_now);
+  CHECK(d.publish(fake_now + 1000, newest) == fake_now);
+  CHECK(asked == 1);
+  // Published three minutes ago: storage is not even asked.
+  auto recent = having_published(fake_now - 3 * minute);
+  bool read = false;
+  CHECK(recent->publish(fake_now, [&] { return read = true, fake_now; }) == fake_now - 3 * minute);
+  CHECK_FALSE(read);
+}
+
+TEST_CASE("a broadcast ignores intermediary timestamps (debounce)") {
+  core::broadcast_debounce d(std::chrono::seconds(300));
+  std::vector<std::uint64_t> obtained;
+  // A change every minute, from 13 to 7 minutes ago, polled a minute later.
+  for (std::uint64_t age = 12; age >= 6; --age) {
+    const std::uint64_t latest = fake_now - (age + 1) * minute;
+    obtained.push_back(d.publish(fake_now - age * minute, [&] { return latest; }));
+  }
+  REQUIRE(obtained.size() == 7);
+  CHECK(std::vector<std::uint64_t>(obtained.begin(), obtained.begin() + 6) ==
+        std::vector<std::uint64_t>(6, obtained[0]));
+  CHECK(obtained.back() == fake_now - 7 * minute);
+  CHECK(obtained.back() != obtained[0]);
+}
+
+TEST_CASE("a broadcast publishes a new timestamp when it is far enough from the last or old enough itself") {
+  // Nothing new since the last published, six minutes ago.
+  CHECK(having_published(fake_now - 6 * minute)->publish(fake_now, [] { return fake_now - 6 * minute; }) ==
+        fake_now - 6 * minute);
+  // Two minutes old but four after the last: kept back.
+  CHECK(having_published(fake_now - 6 * minute)->publish(fake_now, [] { return fake_now - 2 * minute; }) ==
+        fake_now - 6 * minute);
+  // Six minutes after the last: published.
+  CHECK(having_published(fake_now - 8 * minute)->publish(fake_now, [] { return fake_now - 2 * minute; }) ==
+        fake_now - 2 * minute);
+  // Two minutes after the last, but itself six minutes old: published.
+  CHECK(having_published(fake_now - 8 * minute)->publish(fake_now, [] { return fake_now - 6 * minute; }) ==
+        fake_now - 6 * minute);
+}
+
+TEST_CASE("a broadcast forgets what it published after a day") {
+  core::broadcast_debounce d(std::chrono::seconds(300));
+  CHECK(d.publish(fake_now, [] { return fake_now; }) == fake_now);
+  const std::uint64_t day = 24 * 60 * minute;
+  // A day later what is newest now is published, even if older (the data
+  // was flushed meanwhile, say).
+  CHECK(d.publish(fake_now + day - minute, [] { return fake_now - 1000; }) == fake_now);
+  CHECK(d.publish(fake_now + day + minute, [] { return fake_now - 1000; }) == fake_now - 1000);
+}

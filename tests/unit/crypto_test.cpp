@@ -19,6 +19,12 @@ TEST_CASE("hmac_sha256_hex with an empty key matches the basicauth user id vecto
         "bb7fe7b98e759578ef0de85b546dd57d21fe1e399390ad8dafc9886043a00e5c");
 }
 
+TEST_CASE("md5_uuid writes the MD5 digest as a UUID, as Python's UUID(md5(...).hexdigest())") {
+  CHECK(crypto::md5_uuid("") == "d41d8cd9-8f00-b204-e980-0998ecf8427e");
+  CHECK(crypto::md5_uuid("www.kinto-storage.org/buckets/blocklists/collections/certificates") ==
+        "470119ee-115b-8f9c-f56b-afb824183411");
+}
+
 TEST_CASE("hmac_sha256_hex matches RFC 4231 test case 2") {
   CHECK(crypto::hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
