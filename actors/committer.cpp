@@ -187,6 +187,7 @@ committer_actor::behavior_type committer(committer_pointer self, committer_conte
       if (!st.committing || st.committing->number != number) return;
       group g = std::move(*st.committing);
       st.committing.reset();
+      if (s == storage::status::ok && ctx.committed) ctx.committed->raise();
       answer(self, g, s);
       // Jobs that arrived meanwhile form the next group, with those still in
       // the mailbox: the flush lands behind them.

@@ -7,12 +7,34 @@
 #include "actors/messages.hpp"
 #include "actors/session_board.hpp"
 
+#include <functional>
+#include <mutex>
+
 namespace kinto::actors {
+
+/// Who is told that a transaction was committed (the change feed): told on
+/// the committer's thread, so it must only take note and return.
+class commit_signal {
+public:
+  void set(std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hook_ = std::move(hook);
+  }
+  void raise() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (hook_) hook_();
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::function<void()> hook_;
+};
 
 struct committer_context {
   storage::engine* engine = nullptr;
   history_options history;          ///< the history plugin, for the writes' storage work
   session_board* sessions = nullptr; ///< the bodies of batch sessions, by ticket
+  const commit_signal* committed = nullptr; ///< told after each durable commit
 };
 
 /// Spawns the committer. Stamped writes, (commit_atom, commit_request), are

@@ -41,7 +41,7 @@ struct write_service::impl {
 
   impl(storage::engine& e, write_service_options o)
       : engine(e), options(o), system(configured(config, o.worker_threads)) {
-    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions});
+    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions, &committed});
     for (auto& e : edges) e = std::make_unique<edge>(system);
     auto ctx = std::make_shared<list_context>();
     ctx->committer = committer;
@@ -73,6 +73,7 @@ struct write_service::impl {
   caf::actor_system_config config;
   caf::actor_system system;
   session_board sessions;
+  commit_signal committed;
   committer_actor committer;
   /// Callers reach the actors through the edge of their thread (declared
   /// after the system, so gone before it).
@@ -225,6 +226,8 @@ void write_service::run_exclusive(std::function<storage::status(storage::writer&
                 done(committed == storage::status::ok ? *status : committed);
               });
 }
+
+void write_service::on_commit(std::function<void()> hook) { impl_->committed.set(std::move(hook)); }
 
 std::size_t write_service::live_lists() const {
   std::size_t n = 0;

@@ -51,6 +51,10 @@ public:
   void run_exclusive(std::function<storage::status(storage::writer&)> apply,
                      std::function<void(storage::status)> done);
 
+  /// Calls `hook` after each durable commit, on the committer's thread
+  /// (it must only take note); empty: nobody.
+  void on_commit(std::function<void()> hook);
+
   /// Number of list actors alive (for tests and diagnostics).
   std::size_t live_lists() const;
 

@@ -131,6 +131,18 @@ void read_list(const context& ctx, port& p, std::shared_ptr<list_read> req, std:
   });
 }
 
+} // namespace
+
+result<storage::visibility> list_visibility(const rules& cfg, const std::string& user_id, const list_key& list,
+                                            const storage::view& v) {
+  auto use = use_of(cfg, user_id, list, v, false, std::nullopt);
+  if (auto* f = std::get_if<failure>(&use)) return std::move(*f);
+  auto& allowed = std::get<list_use>(use);
+  return allowed.rule ? allowed.rule(v) : storage::visibility{};
+}
+
+namespace {
+
 /// One page of a plural DELETE, chosen on a view: the ids to remove in sort
 /// order, the next token, the list timestamp; or the refusal (400, 412).
 struct deletion_page {
@@ -291,6 +303,19 @@ std::size_t page_size(const rules& r, const query::request& q) {
   if (size && *size == 0) return static_cast<std::size_t>(max_fetch);
   if (r.paginate_by && *r.paginate_by > 0) size = size ? std::min(*size, *r.paginate_by) : *r.paginate_by;
   return static_cast<std::size_t>(size ? std::min(*size, max_fetch) : max_fetch);
+}
+
+void op_watch(const context& ctx, port& p, list_selection req, std::function<void(result<std::uint64_t>)> done) {
+  auto shared = std::make_shared<list_selection>(std::move(req));
+  create_implicit(ctx, p, shared->user_id, std::move(shared->implicit),
+                  [ctx, &p, shared, done = std::move(done)](std::optional<failure> f) {
+                    if (f) return done(std::move(*f));
+                    storage::snapshot snap = p.read();
+                    if (!snap.valid()) return done(failure{backend_unavailable()});
+                    auto use = use_of(ctx.cfg, shared->user_id, shared->list, snap, false, shared->invalid);
+                    if (auto* refused = std::get_if<failure>(&use)) return done(std::move(*refused));
+                    done(snap.list_timestamp(shared->list).value_or(0));
+                  });
 }
 
 void op_list(const context& ctx, port& p, list_read req, std::function<void(result<list_page>)> done) {

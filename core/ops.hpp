@@ -13,6 +13,7 @@
 #include "core/validation.hpp"
 #include "core/write_rules.hpp"
 #include "schema/query.hpp"
+#include "storage/listing.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -161,7 +162,17 @@ struct list_removed {
 };
 
 void op_list(const context& ctx, port& p, list_read req, std::function<void(result<list_page>)> done);
+/// Whether the caller may follow the list's changes (core::feed), decided
+/// as a read of it: the list's timestamp, or the refusal (and a malformed
+/// query, answered as a read answers it).
+void op_watch(const context& ctx, port& p, list_selection req, std::function<void(result<std::uint64_t>)> done);
 void op_delete_list(const context& ctx, port& p, list_removal req, std::function<void(result<list_removed>)> done);
+
+/// What the caller `user_id` may see of `list`, decided on `v` as a GET of
+/// the list decides (auth-permissions.md §6): which objects (empty: all),
+/// valid while `v` is; or the refusal (401, 403, a missing parent).
+result<storage::visibility> list_visibility(const rules& cfg, const std::string& user_id, const list_key& list,
+                                            const storage::view& v);
 
 /// The page size of a plural request (querying.md §4.2).
 std::size_t page_size(const rules& r, const query::request& q);

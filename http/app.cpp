@@ -242,6 +242,10 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
   c.changes_since_max_age_days = s.integer("changes.since_max_age_days", 21, -1, any);
   c.changes_redirect_ttl = s.integer("changes.since_max_age_redirect_ttl_seconds", 86400, -1, any);
   c.broadcast_debounce_seconds = s.integer("push_broadcast_min_debounce_interval_seconds", 300, 0, any);
+  c.push.heartbeat = std::chrono::seconds(s.integer("push_heartbeat_seconds", 30, 1, 86400));
+  c.push.max_buffer_bytes = static_cast<std::size_t>(s.integer("push_max_buffer_bytes", 1024 * 1024, 1024, any));
+  c.push.max_subscribers = static_cast<std::size_t>(s.integer("push_max_subscribers", 10000, 0, any));
+  c.push.poll_interval = std::chrono::milliseconds(s.integer("push_poll_milliseconds", 1000, 0, 3600 * 1000));
   use_userid_secret(c, s.text("userid_hmac_secret", ""));
   // Since upstream 6.0, including the plugin is enough; the older switch is
   // still read (and checked) for configurations that set it.
@@ -328,9 +332,10 @@ app::app(config c, storage::engine& store, actors::write_service& writes)
     run_blocking(std::move(work));
     return true;
   });
+  feed = std::make_unique<core::feed>(cfg, store, writes, cfg.push);
 }
 
-app::~app() = default;
+app::~app() { feed->stop(); }
 
 void app::run_blocking(std::function<void()> work) { blocking->push(std::move(work)); }
 

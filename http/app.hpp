@@ -3,6 +3,7 @@
 // each request. Free of Beast and CAF.
 #pragma once
 
+#include "core/feed.hpp"
 #include "core/ops.hpp"
 #include "http/message.hpp"
 #include "base/settings.hpp"
@@ -48,6 +49,9 @@ struct config : core::rules {
   std::int64_t changes_since_max_age_days = 21;
   std::int64_t changes_redirect_ttl = 86400;
   std::int64_t broadcast_debounce_seconds = 300;
+  /// The change feed (`push_heartbeat_seconds`, `push_max_buffer_bytes`,
+  /// `push_max_subscribers`, `push_poll_milliseconds`).
+  core::feed_options push;
   std::int64_t retry_after = 3;
   std::optional<std::string> backoff;
   std::optional<double> backoff_percentage; ///< Backoff on this share of responses only
@@ -97,6 +101,9 @@ struct app {
   std::unique_ptr<auth_cache> accounts_cache;
   core::token_registry deletion_tokens;
   core::broadcast_debounce broadcasts; ///< what GET /__broadcasts__ last published
+  /// Pushes committed changes to subscribers (Server-Sent Events), told of
+  /// every commit by the write path.
+  std::unique_ptr<core::feed> feed;
   std::shared_ptr<core::schema_cache> schemas; ///< compiled JSON schemas
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);

@@ -139,4 +139,22 @@ std::optional<media_type> parse_media_type(std::string_view text) {
   return m;
 }
 
+bool accepts_any(std::string_view accept, std::initializer_list<std::string_view> ranges) {
+  std::size_t i = 0;
+  while (i < accept.size()) {
+    std::size_t j = accept.find(',', i);
+    if (j == std::string_view::npos) j = accept.size();
+    const auto range = parse_media_type(accept.substr(i, j - i));
+    i = j + 1;
+    if (!range) continue;
+    if (auto q = range->parameter("q")) {
+      // q=0, 0.0, 0.000: not acceptable.
+      if (q->substr(0, 1) == "0" && q->find_first_of("123456789") == std::string_view::npos) continue;
+    }
+    for (std::string_view r : ranges)
+      if (range->is(r)) return true;
+  }
+  return false;
+}
+
 } // namespace kinto::http

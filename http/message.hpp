@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <functional>
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,11 +33,41 @@ struct request {
   std::optional<std::string_view> header(std::string_view lower_name) const;
 };
 
+/// The body of a response written as it comes (Server-Sent Events), in
+/// chunks after the header. Thread-safe.
+class body_stream {
+public:
+  virtual ~body_stream() = default;
+  /// Queues `chunk`; false once the stream is over.
+  virtual bool write(std::string chunk) = 0;
+  /// Bytes queued and not yet written to the socket.
+  virtual std::size_t queued() const = 0;
+  /// Ends the body after what is queued, then the connection.
+  virtual void end() = 0;
+  /// False once the stream is over: ended, the client gone, the server
+  /// stopping, or a chunk not taken within the read timeout.
+  virtual bool open() const = 0;
+};
+
+/// How a streamed response is written: the server calls `opened` once the
+/// header is out, `drained` when its queue empties after having held
+/// `high_water` bytes or more, and `closed` once, when the stream is over.
+struct stream_handler {
+  std::function<void(std::shared_ptr<body_stream>)> opened;
+  std::function<void()> drained;
+  std::function<void()> closed;
+  std::size_t high_water = 0;
+};
+
 struct response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   bool close = false; ///< close the connection after this response
+  /// Set: the body is `stream`'s chunks (`body` is not sent), and the
+  /// connection ends with it. Such a response no longer counts as a request
+  /// in flight once its header is written.
+  std::shared_ptr<stream_handler> stream;
 
   void set(std::string name, std::string value);
   /// The header with that name (case-insensitive), or nullopt.
@@ -65,6 +98,11 @@ struct media_type {
 /// parser of media types: every check of a request's Content-Type or Accept
 /// goes through it.
 std::optional<media_type> parse_media_type(std::string_view text);
+
+/// Whether an Accept header value has one of the media ranges `ranges`
+/// (lower case: "application/json", "application/*", "*/*") with a non-zero
+/// quality. Items that are not media types are skipped.
+bool accepts_any(std::string_view accept, std::initializer_list<std::string_view> ranges);
 
 /// How a handler answers: exactly once, from any thread.
 using responder = std::function<void(response)>;

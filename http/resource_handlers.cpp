@@ -305,7 +305,75 @@ void add_deprecation_alert(const call& c, response& res) {
   res.set("Alert", json::serialize(alert));
 }
 
+/// The events of one subscriber, written on its response's stream.
+class stream_sink final : public core::feed_sink {
+public:
+  bool send(std::string text) override { return stream_ && stream_->write(std::move(text)); }
+  std::size_t queued() const override { return stream_ ? stream_->queued() : 0; }
+  void end() override {
+    if (stream_) stream_->end();
+  }
+  bool open() const override { return stream_ && stream_->open(); }
+  /// Set once, before the sink is subscribed.
+  void attach(std::shared_ptr<body_stream> s) { stream_ = std::move(s); }
+
+private:
+  std::shared_ptr<body_stream> stream_;
+};
+
+/// A plural GET asking for `text/event-stream`: the list's changes as
+/// Server-Sent Events (core::feed), from `_since` or `Last-Event-ID` (which
+/// a reconnecting client sends, and which wins), after the same checks as a
+/// read of the list.
+void list_follow(const call_ptr& c) {
+  core::list_selection r;
+  select_list(*c, r);
+  std::optional<std::uint64_t> since = r.q.since;
+  if (auto last = c->req.header("last-event-id"); last && !last->empty()) {
+    std::uint64_t id = 0;
+    auto [end, ec] = std::from_chars(last->data(), last->data() + last->size(), id);
+    if (ec != std::errc() || end != last->data() + last->size()) {
+      if (!r.invalid) r.invalid = invalid_parameter("header", "Last-Event-ID", "Invalid value for Last-Event-ID");
+    } else {
+      since = id;
+    }
+  }
+  core::subscription sub{c->who.user_id, r.list, r.q, since};
+  // The position replaces `_since`, which the query turned into a filter.
+  std::erase_if(sub.q.filters, [](const query::filter& f) { return f.param == "_since"; });
+  perform(c, core::op_watch, std::move(r),
+          std::function<void(const call_ptr&, core::result<std::uint64_t>)>(
+            [sub = std::move(sub)](const call_ptr& c, core::result<std::uint64_t> result) mutable {
+              if (auto* f = std::get_if<core::failure>(&result)) return c->send(failure_response(c->cfg(), *f));
+              core::feed& feed = *c->a.feed;
+              if (feed.subscribers() >= feed.options().max_subscribers) return c->fail(backend_unavailable());
+              auto sink = std::make_shared<stream_sink>();
+              auto handler = std::make_shared<stream_handler>();
+              handler->high_water = feed.options().max_buffer_bytes;
+              handler->opened = [&feed, sink, sub = std::move(sub)](std::shared_ptr<body_stream> stream) mutable {
+                sink->attach(std::move(stream));
+                if (!feed.subscribe(std::move(sub), sink)) {
+                  sink->send(core::sse_event(0, "end", render(backend_unavailable())));
+                  sink->end();
+                }
+              };
+              handler->drained = [&feed, weak = std::weak_ptr<stream_sink>(sink)] {
+                if (auto s = weak.lock()) feed.drained(s);
+              };
+              handler->closed = handler->drained;
+              response res;
+              res.status = 200;
+              res.set("Content-Type", "text/event-stream");
+              res.set("Cache-Control", "no-cache");
+              res.set("X-Accel-Buffering", "no");
+              res.stream = std::move(handler);
+              c->send(std::move(res));
+            }));
+}
+
 void list_read(const call_ptr& c) {
+  if (c->is("GET") && !c->collect && accepts_any(c->req.header("accept").value_or(""), {"text/event-stream"}))
+    return list_follow(c);
   core::list_read r;
   r.if_none_match = select_list(*c, r);
   r.count_only = c->is("HEAD");

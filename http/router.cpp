@@ -121,21 +121,7 @@ void redirect(const call_ptr& c, std::string location, std::int64_t ttl) {
 }
 
 bool accepts_json(std::string_view accept) {
-  if (accept.empty()) return true;
-  std::size_t i = 0;
-  while (i < accept.size()) {
-    std::size_t j = accept.find(',', i);
-    if (j == std::string_view::npos) j = accept.size();
-    const auto range = parse_media_type(accept.substr(i, j - i));
-    i = j + 1;
-    if (!range) continue;
-    if (auto q = range->parameter("q")) {
-      // q=0, 0.0, 0.000: not acceptable.
-      if (q->substr(0, 1) == "0" && q->find_first_of("123456789") == std::string_view::npos) continue;
-    }
-    if (range->is("*/*") || range->is("application/*") || range->is("application/json")) return true;
-  }
-  return false;
+  return accept.empty() || accepts_any(accept, {"*/*", "application/*", "application/json"});
 }
 
 /// Whether the request's Content-Type (when it has one) is one the method
@@ -314,7 +300,10 @@ void route_request(const call_ptr& c) {
   if (auto origin = c->req.header("origin"); origin && !origin_allowed(cfg, *origin))
     return c->fail(invalid_parameter("header", "Origin", std::string(*origin) + " not allowed"));
   if (resource) {
-    if (!accepts_json(c->req.header("accept").value_or("")))
+    const std::string_view accept = c->req.header("accept").value_or("");
+    // Plural reads may also be followed as a stream of changes.
+    const bool follows = c->r.ep == endpoint::plural && c->is("GET") && accepts_any(accept, {"text/event-stream"});
+    if (!accepts_json(accept) && !follows)
       return c->fail(invalid_parameters({{"header", "Accept", "Accept header should be one of ['application/json']"}}, 406));
     if (c->is("POST") || c->is("PUT") || c->is("PATCH")) {
       if (!content_type_allowed(*c)) {

@@ -11,6 +11,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <ctime>
@@ -141,6 +142,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::list<std::weak_ptr<connection>> tracked;
 };
 
+struct streamed_body;
+
 class connection : public std::enable_shared_from_this<connection> {
 public:
   connection(tcp::socket socket, std::shared_ptr<server::impl> srv) : srv_(std::move(srv)), stream_(std::move(socket)) {
@@ -159,13 +162,23 @@ public:
   }
 
   /// Closes the connection if it is waiting for a request (shutdown).
-  void close_if_idle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_) self->stream_.socket().close();
-    });
-  }
+  void close_if_idle();
+  /// Has the connection write what its stream queued.
+  void post_chunks();
+
+
 
 private:
+  /// Writes the header of a streamed response, then its chunks as they are
+  /// queued (chunked transfer coding), until it ends or the client goes.
+  void start_stream(response res);
+  /// Writes what the stream has queued, one chunk at a time.
+  void write_chunks();
+  /// The stream is over: the last chunk when it ended, then the connection.
+  void finish_stream(bool ended);
+  /// Reads (and drops) what the client of a stream sends, until it goes.
+  void watch_client(std::shared_ptr<std::array<char, 512>> sink);
+
   /// Between the requests of a keep-alive connection: waits at most the idle
   /// timeout for the first byte of the next request, which then gets the
   /// whole read timeout.
@@ -276,6 +289,7 @@ private:
   }
 
   void write(response res, bool server_error) {
+    if (res.stream && !head_) return start_stream(std::move(res));
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(11);
     out->result(static_cast<unsigned>(res.status));
@@ -328,7 +342,179 @@ private:
   bool released_ = false;
   bool keep_alive_ = true;
   bool head_ = false;
+  std::shared_ptr<streamed_body> body_; // a streamed response being written
 };
+
+/// The body_stream of a streamed response: chunks queued from any thread,
+/// written by the connection on its executor.
+struct streamed_body : body_stream, std::enable_shared_from_this<streamed_body> {
+  streamed_body(std::weak_ptr<connection> c, std::shared_ptr<stream_handler> h) : conn(std::move(c)), handler(std::move(h)) {}
+
+  bool write(std::string chunk) override;
+  std::size_t queued() const override {
+    std::lock_guard<std::mutex> lock(mutex);
+    return queued_bytes;
+  }
+  void end() override;
+  bool open() const override {
+    std::lock_guard<std::mutex> lock(mutex);
+    return !over;
+  }
+
+  /// Takes what is queued, as one chunk; empty when nothing is.
+  std::string take() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::string all;
+    for (auto& c : pending) all += c;
+    pending.clear();
+    return all;
+  }
+  /// `n` bytes were written: true when the queue is empty (writing stops).
+  bool written(std::size_t n, bool& drained) {
+    std::lock_guard<std::mutex> lock(mutex);
+    queued_bytes -= n;
+    drained = false;
+    if (!pending.empty()) return false;
+    writing = false;
+    drained = reached_high_water;
+    reached_high_water = false;
+    return true;
+  }
+  /// Marks the stream over; true the first time.
+  bool close() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return !std::exchange(over, true);
+  }
+
+  std::weak_ptr<connection> conn;
+  std::shared_ptr<stream_handler> handler;
+  mutable std::mutex mutex;
+  std::vector<std::string> pending;
+  std::size_t queued_bytes = 0;
+  bool writing = false;            // the connection is writing chunks
+  bool ending = false;             // end() was asked
+  bool over = false;
+  bool reached_high_water = false;
+};
+
+bool streamed_body::write(std::string chunk) {
+  bool start = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (over || ending) return false;
+    queued_bytes += chunk.size();
+    if (handler->high_water && queued_bytes >= handler->high_water) reached_high_water = true;
+    pending.push_back(std::move(chunk));
+    start = !std::exchange(writing, true);
+  }
+  if (start) {
+    if (auto c = conn.lock()) c->post_chunks();
+  }
+  return true;
+}
+
+void streamed_body::end() {
+  bool finish = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (over || ending) return;
+    ending = true;
+    finish = !writing;
+    writing = true;
+  }
+  if (finish) {
+    if (auto c = conn.lock()) c->post_chunks();
+  }
+}
+
+void connection::close_if_idle() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->body_) return self->body_->end();
+    if (!self->busy_) self->stream_.socket().close();
+  });
+}
+
+void connection::start_stream(response res) {
+  auto header = std::make_shared<bhttp::response<bhttp::empty_body>>();
+  header->version(11);
+  header->result(static_cast<unsigned>(res.status));
+  header->set(bhttp::field::date, current_date());
+  for (auto& [name, value] : res.headers) header->insert(name, value);
+  header->keep_alive(false);
+  header->chunked(true);
+  body_ = std::make_shared<streamed_body>(weak_from_this(), res.stream);
+  auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*header);
+  stream_.expires_after(srv_->options.read_timeout);
+  bhttp::async_write_header(stream_, *serializer, [self = shared_from_this(), header, serializer](beast::error_code ec, std::size_t) {
+    // A stream is not a request in flight: it may last for hours.
+    if (std::exchange(self->counted_, false)) self->srv_->request_done();
+    if (ec) return self->finish_stream(false);
+    self->stream_.expires_never();
+    // The client sends nothing more on this connection: a read that ends
+    // tells it went away. The pending read keeps the connection alive.
+    self->watch_client(std::make_shared<std::array<char, 512>>());
+    if (self->body_->handler->opened) self->body_->handler->opened(self->body_);
+  });
+}
+
+void connection::watch_client(std::shared_ptr<std::array<char, 512>> sink) {
+  stream_.socket().async_read_some(asio::buffer(*sink), asio::bind_executor(stream_.get_executor(),
+    [self = shared_from_this(), sink](beast::error_code ec, std::size_t) {
+      if (ec) return self->finish_stream(false);
+      self->watch_client(sink);
+    }));
+}
+
+void connection::post_chunks() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->write_chunks(); });
+}
+
+void connection::write_chunks() {
+  if (!body_ || !body_->open()) return;
+  auto data = std::make_shared<std::string>(body_->take());
+  if (data->empty()) {
+    bool drained = false;
+    if (body_->written(0, drained)) {
+      std::unique_lock<std::mutex> lock(body_->mutex);
+      if (body_->ending) {
+        lock.unlock();
+        return finish_stream(true);
+      }
+    }
+    return;
+  }
+  stream_.expires_after(srv_->options.read_timeout);
+  asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)), [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+    if (ec || !self->body_) return self->finish_stream(false);
+    self->stream_.expires_never();
+    bool drained = false;
+    if (!self->body_->written(data->size(), drained)) return self->write_chunks();
+    if (drained && self->body_->handler->drained) self->body_->handler->drained();
+    std::unique_lock<std::mutex> lock(self->body_->mutex);
+    const bool ending = self->body_->ending;
+    lock.unlock();
+    if (ending) {
+      {
+        std::lock_guard<std::mutex> relock(self->body_->mutex);
+        self->body_->writing = true;
+      }
+      self->finish_stream(true);
+    }
+  });
+}
+
+void connection::finish_stream(bool ended) {
+  auto body = body_;
+  if (!body || !body->close()) return;
+  auto done = [self = shared_from_this(), body] {
+    self->close();
+    if (body->handler->closed) body->handler->closed();
+  };
+  if (!ended) return done();
+  auto last = std::make_shared<decltype(bhttp::make_chunk_last())>(bhttp::make_chunk_last());
+  stream_.expires_after(srv_->options.read_timeout);
+  asio::async_write(stream_, *last, [last, done](beast::error_code, std::size_t) { done(); });
+}
 
 void server::impl::accept() {
   acceptor.async_accept(asio::make_strand(ioc), asio::bind_executor(accept_strand, [self = shared_from_this()](

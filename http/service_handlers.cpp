@@ -109,6 +109,13 @@ void handle_hello(const call_ptr& c) {
     caps.set("permissions_endpoint",
              capability("The permissions endpoint can be used to list all user objects permissions.",
                         "https://kinto.readthedocs.io/en/latest/configuration/settings.html#activating-the-permissions-endpoint"));
+  {
+    json::value push = capability("Live changes of plural endpoints as Server-Sent Events: GET with "
+                                  "Accept: text/event-stream, resumable with _since or Last-Event-ID.",
+                                  "https://html.spec.whatwg.org/multipage/server-sent-events.html");
+    push.set("heartbeat_seconds", json::value(static_cast<std::int64_t>(cfg.push.heartbeat.count())));
+    caps.set("push", std::move(push));
+  }
   if (cfg.changes.enabled) {
     json::value changes = capability("Track modifications of records in Kinto and store the collection timestamps into "
                                      "a specific bucket and collection.",

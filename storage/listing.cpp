@@ -28,12 +28,21 @@ json::value tombstone_value(std::string_view id, std::uint64_t ts) {
   return t;
 }
 
-json::value object_value(const change& c) {
+
+} // namespace
+
+std::string change_text(const change& c) {
+  return c.deleted ? tombstone_text(c.id, c.last_modified) : std::string(c.data);
+}
+
+json::value change_value(const change& c) {
   if (c.deleted) return tombstone_value(c.id, c.last_modified);
   std::string err;
   auto v = json::parse(c.data, err);
   return v ? std::move(*v) : json::value::object();
 }
+
+namespace {
 
 /// Filters that the index bounds already enforce need no evaluation.
 bool bound_filter(const query::filter& f) {
@@ -114,12 +123,12 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
             return false;
           }
           if (c.deleted && !tombstones) return true;
-          if (evaluate && !query::matches_all(q.filters, object_value(c))) return true;
+          if (evaluate && !query::matches_all(q.filters, change_value(c))) return true;
           if (out.objects.size() == limit) {
             out.more = true;
             return false;
           }
-          out.objects.push_back(c.deleted ? tombstone_text(c.id, c.last_modified) : std::string(c.data));
+          out.objects.push_back(change_text(c));
           return true;
         },
         p.visible); // permission filtering by id, before the object is read
@@ -142,7 +151,7 @@ page read_page(const view& v, const list_key& list, const query::request& q, con
     if (c.last_modified <= b.after || (b.before != 0 && c.last_modified >= b.before)) return true;
     if (c.deleted && !tombstones) return true;
     if (p.visible && !p.visible(c.id)) return true;
-    json::value value = object_value(c);
+    json::value value = change_value(c);
     if (!query::matches_all(q.filters, value)) return true;
     if (p.after && !query::after_token(q.sort, *p.after, value)) return true;
     if (heap.size() == limit + 1) {
@@ -172,7 +181,7 @@ std::size_t count(const view& v, const list_key& list, const query::request& q, 
   auto visit = [&](const change& c) {
     if (c.deleted) return true;
     if (visible && !visible(c.id)) return true;
-    if (evaluate && !query::matches_all(q.filters, object_value(c))) return true;
+    if (evaluate && !query::matches_all(q.filters, change_value(c))) return true;
     ++n;
     return true;
   };

@@ -32,6 +32,11 @@ struct page {
   bool more = false; ///< another matching object follows
 };
 
+/// What a list shows of a change: the object's JSON text, or for a
+/// tombstone {"deleted":true,"id":...,"last_modified":...}; and as a value.
+std::string change_text(const change& c);
+json::value change_value(const change& c);
+
 /// One page of the list for the query.
 page read_page(const view& v, const list_key& list, const query::request& q, const page_request& p);
 

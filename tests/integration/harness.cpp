@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -224,6 +225,168 @@ http_response http_connection::request(std::string_view method, std::string_view
 
 http_response http_connection::exchange_raw(std::string_view bytes, bool close_write) {
   return impl_->exchange(bytes, false, close_write);
+}
+
+// ---- event_stream ---------------------------------------------------------------
+
+struct event_stream::impl {
+  net::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  std::function<std::size_t(std::uint64_t, std::string_view, beast::error_code&)> on_body; // chunk bodies into `text`
+  http_response head;
+  std::string text;                      // body text received, not yet parsed into events
+  std::deque<event_stream::event> ready; // parsed, not yet returned
+  std::size_t comments = 0;              // comment lines parsed, not yet waited for
+  bool ended = false, timed_out = false, broken = false;
+
+  /// Moves every complete event of `text` into `ready`.
+  void parse_events() {
+    for (;;) {
+      const std::size_t end = text.find("\n\n");
+      if (end == std::string::npos) return;
+      const std::string block = text.substr(0, end + 1);
+      text.erase(0, end + 2);
+      event_stream::event e;
+      bool any = false;
+      std::size_t pos = 0;
+      while (pos < block.size()) {
+        const std::size_t nl = block.find('\n', pos);
+        const std::string line = block.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (line.empty()) continue;
+        if (line.front() == ':') {
+          ++comments;
+          continue;
+        }
+        const std::size_t colon = line.find(':');
+        const std::string field = line.substr(0, colon);
+        std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+        if (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        any = true;
+        if (field == "id") e.id = value;
+        else if (field == "event") e.type = value;
+        else if (field == "data") e.data += (e.data.empty() ? "" : "\n") + value;
+      }
+      if (any) {
+        if (e.type.empty()) e.type = "message";
+        ready.push_back(std::move(e));
+      }
+    }
+  }
+
+  /// Reads more of the body, for at most `timeout`; false when nothing more
+  /// can come (ended, timed out, broken).
+  bool read_more(std::chrono::milliseconds timeout) {
+    if (ended || timed_out || broken) return false;
+    beast::error_code ec;
+    bool done = false;
+    stream.expires_after(timeout);
+    http::async_read_some(stream, buffer, parser, [&](beast::error_code e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    ioc.restart();
+    ioc.run();
+    if (ec == beast::error::timeout) {
+      timed_out = true;
+      return false;
+    }
+    if (ec) {
+      broken = true;
+      return false;
+    }
+    if (parser.is_done()) ended = true;
+    parse_events();
+    return true;
+  }
+};
+
+event_stream::event_stream(int port, std::string_view target, const header_list& headers)
+    : impl_(std::make_unique<impl>()) {
+  ignore_sigpipe();
+  beast::error_code ec;
+  impl_->stream.expires_after(io_timeout);
+  impl_->stream.socket().connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), static_cast<unsigned short>(port)),
+                                 ec);
+  if (ec) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+  std::string request = "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nAccept: text/event-stream\r\n";
+  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  request += "\r\n";
+  net::write(impl_->stream.socket(), net::buffer(request), ec);
+  if (ec) throw std::runtime_error("cannot send the stream request: " + ec.message());
+  auto& p = impl_->parser;
+  p.body_limit(boost::none);
+  impl_->on_body = [this](std::uint64_t, std::string_view body, beast::error_code&) -> std::size_t {
+    impl_->text.append(body);
+    return body.size();
+  };
+  p.on_chunk_body(impl_->on_body);
+  beast::error_code rec;
+  bool done = false;
+  impl_->stream.expires_after(io_timeout);
+  http::async_read_header(impl_->stream, impl_->buffer, p, [&](beast::error_code e, std::size_t) {
+    rec = e;
+    done = true;
+  });
+  impl_->ioc.run();
+  if (rec) throw std::runtime_error("no stream response header: " + rec.message());
+  auto& msg = p.get();
+  impl_->head.status = static_cast<int>(msg.result_int());
+  for (const auto& field : msg) impl_->head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  if (!msg.chunked()) {
+    // Not a stream: an error, read whole.
+    beast::error_code bec;
+    impl_->stream.expires_after(io_timeout);
+    http::async_read(impl_->stream, impl_->buffer, p, [&](beast::error_code e, std::size_t) { bec = e; });
+    impl_->ioc.restart();
+    impl_->ioc.run();
+    impl_->head.body = p.get().body();
+    impl_->ended = true;
+  }
+}
+
+event_stream::~event_stream() { close(); }
+
+const http_response& event_stream::response() const { return impl_->head; }
+
+std::optional<event_stream::event> event_stream::next(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl_->ready.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      impl_->timed_out = true;
+      return std::nullopt;
+    }
+    if (!impl_->read_more(left)) {
+      if (impl_->ready.empty()) return std::nullopt;
+    }
+  }
+  auto e = std::move(impl_->ready.front());
+  impl_->ready.pop_front();
+  return e;
+}
+
+bool event_stream::next_comment(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl_->comments == 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !impl_->read_more(left)) return false;
+  }
+  --impl_->comments;
+  return true;
+}
+
+bool event_stream::ended() const { return impl_->ended; }
+
+bool event_stream::timed_out() const { return impl_->timed_out; }
+
+void event_stream::close() {
+  beast::error_code ignored;
+  impl_->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  impl_->stream.socket().close(ignored);
 }
 
 // ---- small helpers ------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -69,6 +70,42 @@ public:
 
   /// False once the server closed the connection or a transfer failed.
   bool is_open() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// A client of one Server-Sent Events stream: sends `GET target` with
+/// `Accept: text/event-stream` (and `headers`) on a new connection, reads
+/// the response's header, then the events as they come.
+class event_stream {
+public:
+  struct event {
+    std::string id;   ///< empty when the event has no id line
+    std::string type; ///< `event:`, "message" when absent
+    std::string data; ///< `data:` lines joined by newlines
+  };
+
+  event_stream(int port, std::string_view target, const header_list& headers = {});
+  ~event_stream();
+  event_stream(const event_stream&) = delete;
+  event_stream& operator=(const event_stream&) = delete;
+
+  /// The status and headers; the whole body when the answer is not a
+  /// stream (an error).
+  const http_response& response() const;
+  /// The next event, waiting at most `timeout`; nullopt when the stream
+  /// ended (ended()) or nothing came in time (timed_out()).
+  std::optional<event> next(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  /// Waits at most `timeout` for a comment line (`: ...`), skipping events
+  /// (kept for next()); true when one came.
+  bool next_comment(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  /// The server ended the body properly (the last chunk).
+  bool ended() const;
+  bool timed_out() const;
+  /// Closes the connection (the server sees the client go).
+  void close();
 
 private:
   struct impl;

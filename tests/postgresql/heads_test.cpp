@@ -265,3 +265,31 @@ TEST_CASE("a head killed with SIGKILL mid-load loses nothing it acknowledged", "
   a.start();
   check_all(a);
 }
+
+TEST_CASE("a stream on one head delivers the writes of every head", "[postgresql][heads]") {
+  scratch_database db;
+  auto options = on_database(db);
+  options.settings["kinto.push_poll_milliseconds"] = "100";
+  kintod_process a(options), b(on_database(db));
+  create_collection(a, "b", "c");
+  event_stream s(a.port(), records, owner());
+  REQUIRE(s.response().status == 200);
+  std::vector<std::int64_t> written;
+  for (int i = 0; i < 5; ++i) {
+    kintod_process& head = i % 2 ? a : b;
+    written.push_back(int_at(must(head.request("POST", records, R"({"data": {}})", owner()), 201), "data.last_modified"));
+  }
+  auto removed = must(b.request("DELETE", records + "?_limit=1&_sort=last_modified", {}, owner()), 200);
+  written.push_back(int_at(removed, "data.0.last_modified"));
+  // Each one once, in the order of the database's timestamps; deletion last.
+  std::vector<std::int64_t> received;
+  std::string last_type;
+  while (received.size() < written.size()) {
+    auto e = s.next();
+    REQUIRE(e);
+    received.push_back(std::stoll(e->id));
+    last_type = e->type;
+  }
+  CHECK(received == written);
+  CHECK(last_type == "delete");
+}
