@@ -15,7 +15,7 @@ const char* const usage_text =
     "usage: kinto-bench [options]\n"
     "  --url URL              Kinto server, http://HOST[:PORT]/PREFIX (default http://127.0.0.1:8888/v1)\n"
     "  --auth USER:PASSWORD   Basic auth credentials (default bench:bench; 'none' sends none)\n"
-    "  --scenario NAME        get-one | list-page | sync-poll | create | update | batch | mixed (default get-one)\n"
+    "  --scenario NAME        get-one | list-page | sync-poll | create | update | batch | mixed | push (default get-one)\n"
     "  --connections N        keep-alive connections (default 64)\n"
     "  --threads N            client threads (default 1)\n"
     "  --duration SECONDS     measured time per run (default 10)\n"
@@ -23,6 +23,8 @@ const char* const usage_text =
     "  --records N            records of the collection (default: 1000; list-page 10000; create, batch 0)\n"
     "  --collections N        extra small collections created and read during set-up (default 0)\n"
     "  --read-ratio R         mixed: share of reads, 0..1 (default 0.9)\n"
+    "  --subscribers N        push: streams of the collection's changes (default 1000)\n"
+    "  --rate R               push: writes per second (default 100)\n"
     "  --setup-connections N  concurrent /batch requests while loading (default 64)\n"
     "  --vs URL2              second server; runs alternate A B A B... and A/B ratios are printed\n"
     "  --rounds N             measured runs per server (default 1, or 3 with --vs)\n"
@@ -40,7 +42,7 @@ struct scenario_entry {
   std::size_t records;
 };
 
-constexpr std::array<scenario_entry, 7> scenarios{{
+constexpr std::array<scenario_entry, 8> scenarios{{
     {scenario::get_one, "get-one", 1000},
     {scenario::list_page, "list-page", 10000},
     {scenario::sync_poll, "sync-poll", 1000},
@@ -48,6 +50,7 @@ constexpr std::array<scenario_entry, 7> scenarios{{
     {scenario::update, "update", 1000},
     {scenario::batch, "batch", 0},
     {scenario::mixed, "mixed", 1000},
+    {scenario::push, "push", 0},
 }};
 
 [[noreturn]] void refuse(std::string message) {
@@ -168,7 +171,7 @@ server_url parse_url(std::string_view text) {
 
 options parse_options(const std::vector<std::string_view>& args) {
   options o;
-  bool records_given = false, rounds_given = false, read_ratio_given = false, setup_given = false;
+  bool records_given = false, rounds_given = false, read_ratio_given = false, setup_given = false, push_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view flag = args[i];
     std::optional<std::string_view> inline_value;
@@ -210,7 +213,7 @@ options parse_options(const std::vector<std::string_view>& args) {
       auto s = scenario_from_name(v);
       if (!s)
         refuse("--scenario: unknown scenario '" + std::string(v) +
-               "' (get-one, list-page, sync-poll, create, update, batch, mixed)");
+               "' (get-one, list-page, sync-poll, create, update, batch, mixed, push)");
       o.which = *s;
     } else if (flag == "--connections") {
       o.connections = whole_number(flag, value(), 1, 10000);
@@ -227,6 +230,12 @@ options parse_options(const std::vector<std::string_view>& args) {
       records_given = true;
     } else if (flag == "--collections") {
       o.collections = whole_number(flag, value(), 0, 100'000);
+    } else if (flag == "--subscribers") {
+      o.subscribers = whole_number(flag, value(), 1, 100'000);
+      push_given = true;
+    } else if (flag == "--rate") {
+      o.rate = decimal(flag, value(), 0.1, 100'000, false);
+      push_given = true;
     } else if (flag == "--read-ratio") {
       o.read_ratio = decimal(flag, value(), 0, 1, false);
       read_ratio_given = true;
@@ -261,6 +270,8 @@ options parse_options(const std::vector<std::string_view>& args) {
   if (!records_given) o.records = default_records(o.which);
   if (!rounds_given && o.vs) o.rounds = 3;
   if (read_ratio_given && o.which != scenario::mixed) refuse("--read-ratio applies to --scenario mixed only");
+  if (push_given && o.which != scenario::push) refuse("--subscribers and --rate apply to --scenario push only");
+  if (o.which == scenario::push && o.vs) refuse("--scenario push runs against one server (no --vs)");
   if (setup_given && o.setup == setup_mode::first && !o.vs) refuse("--setup first needs --vs");
   const bool needs_records = o.which == scenario::get_one || o.which == scenario::update || o.which == scenario::mixed;
   if (needs_records && o.records == 0)

@@ -19,7 +19,7 @@ struct option_error : std::runtime_error {
 };
 
 /// What the connections do during the timed run.
-enum class scenario { get_one, list_page, sync_poll, create, update, batch, mixed };
+enum class scenario { get_one, list_page, sync_poll, create, update, batch, mixed, push };
 
 /// "get-one", "list-page"... as written on the command line.
 std::string_view scenario_name(scenario s);
@@ -62,6 +62,8 @@ struct options {
   std::size_t records = 0;            ///< records of the main collection (default_records if not given)
   std::size_t collections = 0;        ///< extra small collections created and read during set-up
   double read_ratio = 0.9;            ///< mixed: share of reads
+  std::size_t subscribers = 1000;     ///< push: streams of the collection's changes
+  double rate = 100;                  ///< push: writes per second
   std::size_t rounds = 1;             ///< measured runs per server (3 with --vs unless given)
   setup_mode setup = setup_mode::all;
   bool keep = false; ///< leave the bucket in place at the end

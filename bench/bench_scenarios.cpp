@@ -436,6 +436,8 @@ public:
     case scenario::mixed:
       mixed(l, req);
       break;
+    case scenario::push: // runs through run_push, never as a workload
+      return false;
     }
     return true;
   }

@@ -6,6 +6,7 @@
 #include "bench_options.hpp"
 #include "bench_report.hpp"
 #include "bench_scenarios.hpp"
+#include "push_client.hpp"
 
 #include <signal.h>
 
@@ -65,6 +66,47 @@ run_result run_once(const options& o, const server_state& s, std::size_t round) 
   return r;
 }
 
+/// The push scenario: rounds of run_push against the prepared server, a
+/// line (or a JSON object) per round.
+int bench_push(const options& o, const server_state& s) {
+  const std::string records = s.url.prefix + "/buckets/" + s.bucket + "/collections/" + s.collection + "/records";
+  push_limits limits;
+  limits.subscribers = o.subscribers;
+  limits.threads = o.threads;
+  limits.rate = o.rate;
+  limits.warmup = o.warmup;
+  limits.duration = o.duration;
+  if (!o.json)
+    std::cout << "push: " << o.subscribers << " subscribers, " << o.rate << " writes/s, " << o.duration
+              << " s measured\n| round | streams | writes | delivered / expected | events/s | p50 ms | p99 ms | max ms | errors |\n"
+                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+              << std::flush;
+  bool failed = false;
+  for (std::size_t round = 1; round <= o.rounds && !interrupted; ++round) {
+    push_result r = run_push(s.target, records, limits, &interrupted);
+    const auto ms = [&](double p) { return static_cast<double>(r.latency.percentile(p)) / 1e6; };
+    char line[512];
+    if (o.json)
+      std::snprintf(line, sizeof line,
+                    "{\"type\":\"push\",\"round\":%zu,\"subscribers\":%zu,\"writes\":%llu,\"expected\":%llu,"
+                    "\"delivered\":%llu,\"events_per_second\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
+                    "\"max\":%.3f},\"errors\":%llu}\n",
+                    round, r.subscribers, static_cast<unsigned long long>(r.writes),
+                    static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.delivered),
+                    r.events_per_second(), ms(50), ms(99), ms(100), static_cast<unsigned long long>(r.errors));
+    else
+      std::snprintf(line, sizeof line, "| %zu | %zu | %llu | %llu / %llu | %.0f | %.2f | %.2f | %.2f | %llu |\n", round,
+                    r.subscribers, static_cast<unsigned long long>(r.writes),
+                    static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.expected),
+                    r.events_per_second(), ms(50), ms(99), ms(100), static_cast<unsigned long long>(r.errors));
+    std::cout << line << std::flush;
+    if (!r.first_error.empty()) std::cerr << "kinto-bench: push: " << r.first_error << "\n";
+    if (r.subscribers == 0 || r.writes == 0) failed = true;
+  }
+  if (interrupted) return 130;
+  return failed ? 1 : 0;
+}
+
 int bench(const options& o) {
   std::vector<server_state> servers;
   servers.push_back(make_server(o, o.url, "A"));
@@ -94,6 +136,11 @@ int bench(const options& o) {
     }
   }
 
+  if (o.which == scenario::push) {
+    const int status = bench_push(o, servers.front());
+    guard.run();
+    return guard.failed ? 1 : status;
+  }
   if (!o.json) std::cout << run_heading(o) << "\n" << table_header() << std::flush;
   std::vector<run_result> runs;
   for (std::size_t round = 1; round <= o.rounds && !interrupted; ++round) {

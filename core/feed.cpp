@@ -6,6 +6,8 @@
 #include "base/json.hpp"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 
 namespace kinto::core {
 
@@ -165,10 +167,19 @@ void feed::run() {
         continue;
       }
       if (look_now) look(v);
+      // Subscribers that would walk the same way from the same position
+      // share the walk.
+      std::map<std::tuple<std::string, std::uint64_t, bool, std::optional<std::uint64_t>>, std::vector<subscriber*>>
+        groups;
       for (auto& s : subscribers_) {
         if (s->over || !s->dirty || s->waiting) continue;
-        catch_up(*s, v);
+        if (!s->sink->open()) {
+          s->over = true;
+          continue;
+        }
+        groups[{s->sub.key, s->position, s->first, s->backlog_end}].push_back(s.get());
       }
+      for (auto& [key, group] : groups) catch_up(group, v);
     }
     // Idle streams get a comment, which also finds the clients gone.
     for (auto& s : subscribers_) {
@@ -206,34 +217,38 @@ void feed::look(const storage::view& v) {
   for (auto it = stamps_.begin(); it != stamps_.end();) it = moved.count(it->first) ? std::next(it) : stamps_.erase(it);
 }
 
-void feed::catch_up(subscriber& s, const storage::view& v) {
-  s.dirty = false;
-  if (!s.sink->open()) {
-    s.over = true;
-    return;
-  }
+/// What a walk from a position found for the subscribers at it: the texts
+/// of their events, where it stopped, and whether it reached the end; or
+/// the text of the event that ends their streams.
+struct feed::walked {
+  std::vector<std::string> events;
+  std::size_t bytes = 0;
+  std::uint64_t position = 0;
+  std::optional<std::uint64_t> backlog_end;
+  bool complete = true;
+  std::optional<std::string> end;
+};
+
+feed::walked feed::walk_from(const subscriber& s, const storage::view& v) const {
+  walked out;
+  out.position = s.position;
+  out.backlog_end = s.backlog_end;
   auto access = list_visibility(cfg_, s.sub.user_id, s.sub.list, v);
   if (auto* f = std::get_if<failure>(&access)) {
-    // Permission lost, or the parent deleted: the stream ends saying why.
-    s.sink->send(sse_event(0, "end", render(f->e)));
-    s.sink->end();
-    s.over = true;
-    return;
+    // Permission lost, or the parent deleted: the streams end saying why.
+    out.end = sse_event(0, "end", render(f->e));
+    return out;
   }
   const storage::visibility& visible = std::get<storage::visibility>(access);
-  if (s.first) {
-    s.first = false;
-    if (!s.sub.since) s.backlog_end = v.list_timestamp(s.sub.list).value_or(0);
-  }
+  if (s.first && !s.sub.since) out.backlog_end = v.list_timestamp(s.sub.list).value_or(0);
   const bool evaluate = !s.sub.q.filters.empty() || s.sub.q.fields.has_value();
-  bool full = false;
   v.walk(s.sub.list, s.position, 0, false, [&](const storage::change& ch) {
-    if (s.sink->queued() >= options_.max_buffer_bytes) {
-      full = true;
+    if (out.bytes >= options_.max_buffer_bytes) {
+      out.complete = false;
       return false;
     }
-    s.position = ch.last_modified;
-    if (ch.deleted && s.backlog_end && ch.last_modified <= *s.backlog_end) return true;
+    out.position = ch.last_modified;
+    if (ch.deleted && out.backlog_end && ch.last_modified <= *out.backlog_end) return true;
     if (visible && !visible(ch.id)) return true;
     std::string text;
     if (evaluate) {
@@ -243,14 +258,39 @@ void feed::catch_up(subscriber& s, const storage::view& v) {
     } else {
       text = storage::change_text(ch);
     }
-    if (!s.sink->send(sse_event(ch.last_modified, ch.deleted ? "delete" : "change", text))) {
-      s.over = true;
-      return false;
-    }
-    s.last_sent = clock::now();
+    out.events.push_back(sse_event(ch.last_modified, ch.deleted ? "delete" : "change", text));
+    out.bytes += out.events.back().size();
     return true;
   });
-  if (full) s.waiting = true;
+  return out;
+}
+
+void feed::catch_up(const std::vector<subscriber*>& group, const storage::view& v) {
+  const walked w = walk_from(*group.front(), v);
+  const auto now = clock::now();
+  for (subscriber* s : group) {
+    s->dirty = false;
+    s->first = false;
+    if (w.end) {
+      s->sink->send(*w.end);
+      s->sink->end();
+      s->over = true;
+      continue;
+    }
+    for (const auto& text : w.events) {
+      if (!s->sink->send(text)) {
+        s->over = true;
+        break;
+      }
+      s->last_sent = now;
+    }
+    s->position = w.position;
+    s->backlog_end = w.backlog_end;
+    // Full: it waits until its client takes what it has; otherwise what is
+    // left is walked at the next pass.
+    if (s->sink->queued() >= options_.max_buffer_bytes) s->waiting = true;
+    else if (!w.complete) s->dirty = true;
+  }
 }
 
 } // namespace kinto::core

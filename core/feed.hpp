@@ -65,6 +65,9 @@ struct subscription {
   /// from the start, the live objects first (as a poll without `_since`),
   /// tombstones only for what is deleted afterwards.
   std::optional<std::uint64_t> since;
+  /// Equal for subscriptions that see the same events from the same
+  /// position (the caller, the list and the query): they share their walks.
+  std::string key;
 };
 
 class feed {
@@ -96,7 +99,9 @@ private:
   struct watched_list;
   void run();
   void look(const storage::view& v);
-  void catch_up(subscriber& s, const storage::view& v);
+  struct walked;
+  walked walk_from(const subscriber& s, const storage::view& v) const;
+  void catch_up(const std::vector<subscriber*>& group, const storage::view& v);
   void add(std::shared_ptr<subscriber> s);
 
   const rules& cfg_;

@@ -338,7 +338,7 @@ void list_follow(const call_ptr& c) {
       since = id;
     }
   }
-  core::subscription sub{c->who.user_id, r.list, r.q, since};
+  core::subscription sub{c->who.user_id, r.list, r.q, since, c->who.user_id + '\n' + c->path + '\n' + c->raw_query};
   // The position replaces `_since`, which the query turned into a filter.
   std::erase_if(sub.q.filters, [](const query::filter& f) { return f.param == "_since"; });
   perform(c, core::op_watch, std::move(r),

@@ -181,6 +181,10 @@ TEST_CASE("bad arguments are refused with a message naming the culprit") {
   CHECK_THROWS_WITH(parse({"--rounds", "0"}), Contains("--rounds"));
   CHECK_THROWS_WITH(parse({"--scenario", "mixed", "--read-ratio", "1.5"}), Contains("--read-ratio"));
   CHECK_THROWS_WITH(parse({"--read-ratio", "0.5"}), Contains("mixed only"));
+  CHECK_THROWS_WITH(parse({"--rate", "10"}), Contains("push only"));
+  CHECK_THROWS_WITH(parse({"--scenario", "push", "--subscribers", "0"}), Contains("--subscribers"));
+  CHECK_THROWS_WITH(parse({"--scenario", "push", "--rate", "0"}), Contains("--rate"));
+  CHECK_THROWS_WITH(parse({"--scenario", "push", "--vs", "http://127.0.0.1:9/v1"}), Contains("one server"));
   CHECK_THROWS_WITH(parse({"--scenario", "delete-all"}), Contains("unknown scenario 'delete-all'"));
   CHECK_THROWS_WITH(parse({"--scenario", "sync-poll", "--records", "5"}), Contains("at least 11"));
   CHECK_THROWS_WITH(parse({"--scenario", "get-one", "--records", "0"}), Contains("at least 1 record"));
@@ -189,6 +193,15 @@ TEST_CASE("bad arguments are refused with a message naming the culprit") {
   CHECK_THROWS_WITH(parse({"--auth", "bench"}), Contains("USER:PASSWORD"));
   CHECK_THROWS_WITH(parse({"--json=yes"}), Contains("--json takes no value"));
   CHECK_THROWS_WITH(parse({"--plot", "--json"}), Contains("--plot needs a file name"));
+}
+
+TEST_CASE("the push scenario takes its subscribers and its write rate") {
+  const bench::options o = parse({"--scenario", "push", "--subscribers", "250", "--rate", "12.5"});
+  CHECK(o.which == bench::scenario::push);
+  CHECK(o.subscribers == 250);
+  CHECK(o.rate == 12.5);
+  CHECK(bench::scenario_name(bench::scenario::push) == "push");
+  CHECK(bench::default_records(bench::scenario::push) == 0);
 }
 
 TEST_CASE("malformed and https URLs are refused") {
