@@ -259,7 +259,7 @@ void route_request(const call_ptr& c) {
     const bool other_version = path.size() > 2 && path[1] == 'v' && std::isdigit(static_cast<unsigned char>(path[2]));
     if (other_version || path.find_first_of("\r\n") != std::string::npos || !cfg.version_prefix_redirect)
       return c->fail(version_not_available());
-    if (c->is("OPTIONS")) return c->send(response{200, {}, {}, false});
+    if (c->is("OPTIONS")) return c->send(response{200, {}, {}, false, nullptr});
     return redirect(c, c->absolute_url("/v1" + std::string(raw_path) + suffix), cfg.version_prefix_redirect_ttl);
   }
   if (path == "/v1") return redirect(c, c->absolute_url("/v1/" + suffix), cfg.trailing_slash_redirect_ttl);

@@ -253,6 +253,7 @@ private:
     auto msg = parser_->release();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
+    http10_ = msg.version() < 11;
     request req;
     req.method = std::string(msg.method_string());
     req.target = std::move(target_);
@@ -342,13 +343,15 @@ private:
   bool released_ = false;
   bool keep_alive_ = true;
   bool head_ = false;
+  bool http10_ = false; // an HTTP/1.0 client: a streamed body is not chunked, the close ends it
   std::shared_ptr<streamed_body> body_; // a streamed response being written
 };
 
 /// The body_stream of a streamed response: chunks queued from any thread,
 /// written by the connection on its executor.
 struct streamed_body : body_stream, std::enable_shared_from_this<streamed_body> {
-  streamed_body(std::weak_ptr<connection> c, std::shared_ptr<stream_handler> h) : conn(std::move(c)), handler(std::move(h)) {}
+  streamed_body(std::weak_ptr<connection> c, std::shared_ptr<stream_handler> h)
+      : conn(std::move(c)), handler(std::move(h)), high_water(handler->high_water) {}
 
   bool write(std::string chunk) override;
   std::size_t queued() const override {
@@ -387,7 +390,8 @@ struct streamed_body : body_stream, std::enable_shared_from_this<streamed_body> 
   }
 
   std::weak_ptr<connection> conn;
-  std::shared_ptr<stream_handler> handler;
+  std::shared_ptr<stream_handler> handler; // used on the connection's executor only
+  const std::size_t high_water;
   mutable std::mutex mutex;
   std::vector<std::string> pending;
   std::size_t queued_bytes = 0;
@@ -403,7 +407,7 @@ bool streamed_body::write(std::string chunk) {
     std::lock_guard<std::mutex> lock(mutex);
     if (over || ending) return false;
     queued_bytes += chunk.size();
-    if (handler->high_water && queued_bytes >= handler->high_water) reached_high_water = true;
+    if (high_water && queued_bytes >= high_water) reached_high_water = true;
     pending.push_back(std::move(chunk));
     start = !std::exchange(writing, true);
   }
@@ -441,7 +445,7 @@ void connection::start_stream(response res) {
   header->set(bhttp::field::date, current_date());
   for (auto& [name, value] : res.headers) header->insert(name, value);
   header->keep_alive(false);
-  header->chunked(true);
+  if (!http10_) header->chunked(true);
   body_ = std::make_shared<streamed_body>(weak_from_this(), res.stream);
   auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*header);
   stream_.expires_after(srv_->options.read_timeout);
@@ -453,7 +457,8 @@ void connection::start_stream(response res) {
     // The client sends nothing more on this connection: a read that ends
     // tells it went away. The pending read keeps the connection alive.
     self->watch_client(std::make_shared<std::array<char, 512>>());
-    if (self->body_->handler->opened) self->body_->handler->opened(self->body_);
+    // Called once; what it holds (the writer of the events) is let go.
+    if (auto opened = std::exchange(self->body_->handler->opened, nullptr)) opened(self->body_);
   });
 }
 
@@ -484,7 +489,7 @@ void connection::write_chunks() {
     return;
   }
   stream_.expires_after(srv_->options.read_timeout);
-  asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)), [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+  auto written = [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
     if (ec || !self->body_) return self->finish_stream(false);
     self->stream_.expires_never();
     bool drained = false;
@@ -500,7 +505,9 @@ void connection::write_chunks() {
       }
       self->finish_stream(true);
     }
-  });
+  };
+  if (http10_) asio::async_write(stream_, asio::buffer(*data), std::move(written));
+  else asio::async_write(stream_, bhttp::make_chunk(asio::buffer(*data)), std::move(written));
 }
 
 void connection::finish_stream(bool ended) {
@@ -508,9 +515,12 @@ void connection::finish_stream(bool ended) {
   if (!body || !body->close()) return;
   auto done = [self = shared_from_this(), body] {
     self->close();
-    if (body->handler->closed) body->handler->closed();
+    // The handler's callbacks hold the events' writer, which holds the
+    // body: let them go with the stream.
+    auto handler = std::exchange(body->handler, std::make_shared<stream_handler>());
+    if (handler->closed) handler->closed();
   };
-  if (!ended) return done();
+  if (!ended || http10_) return done();
   auto last = std::make_shared<decltype(bhttp::make_chunk_last())>(bhttp::make_chunk_last());
   stream_.expires_after(srv_->options.read_timeout);
   asio::async_write(stream_, *last, [last, done](beast::error_code, std::size_t) { done(); });
