@@ -141,6 +141,10 @@ error denied(const call& c);
 response failure_response(const config& cfg, const core::failure& f);
 /// The request's URL with `_limit` and `_token` replaced (the Next-Page header).
 std::string next_page_url(const call& c, std::size_t limit, const query::token& next);
+/// Completes and sends the answer to a read of a list, `res` holding its
+/// other headers: for HEAD the count (Total-Objects, Total-Records), else
+/// `{"data": [...]}` and Next-Page when there is more.
+void send_page(const call_ptr& c, response res, const core::list_page& page, std::size_t limit);
 
 
 /// The default bucket plugin: the caller's personal bucket id, whether a

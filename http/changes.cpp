@@ -264,21 +264,7 @@ void handle_monitor_changes(const call_ptr& c) {
               res.set("Last-Modified", http_date(page.list_timestamp));
               if (auto seconds = changes_cache_seconds(*c, "monitor", "changes")) cache_for(res, *seconds);
               else res.set("Cache-Control", "no-cache, no-store");
-              if (c->is("HEAD")) {
-                const std::string total = std::to_string(page.total);
-                res.set("Total-Objects", total);
-                res.set("Total-Records", total);
-                return c->send(std::move(res));
-              }
-              std::string body = "{\"data\":[";
-              for (std::size_t i = 0; i < page.objects.size(); ++i) {
-                if (i) body += ',';
-                body += page.objects[i];
-              }
-              body += "]}";
-              if (page.next) res.set("Next-Page", next_page_url(*c, limit, *page.next));
-              res.body = std::move(body);
-              c->send(std::move(res));
+              send_page(c, std::move(res), page, limit);
             }));
 }
 

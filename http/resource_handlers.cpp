@@ -239,6 +239,24 @@ std::string next_page_url(const call& c, std::size_t limit, const query::token& 
   return c.absolute_url("/v1" + c.path + "?" + query);
 }
 
+void send_page(const call_ptr& c, response res, const core::list_page& page, std::size_t limit) {
+  if (c->is("HEAD")) {
+    const std::string total = std::to_string(page.total);
+    res.set("Total-Objects", total);
+    res.set("Total-Records", total);
+    return c->send(std::move(res));
+  }
+  std::string body = "{\"data\":[";
+  for (std::size_t i = 0; i < page.objects.size(); ++i) {
+    if (i) body += ',';
+    body += page.objects[i];
+  }
+  body += "]}";
+  if (page.next) res.set("Next-Page", next_page_url(*c, limit, *page.next));
+  res.body = std::move(body);
+  c->send(std::move(res));
+}
+
 namespace {
 
 std::variant<query::request, error> parse_query(const call& c) {
@@ -389,21 +407,7 @@ void list_read(const call_ptr& c) {
               add_timestamp_headers(res, page.list_timestamp);
               add_cache_headers(page.cache_seconds, res);
               if (deprecated_to) add_deprecation_alert(*c, res);
-              if (c->is("HEAD")) {
-                const std::string total = std::to_string(page.total);
-                res.set("Total-Objects", total);
-                res.set("Total-Records", total);
-                return c->send(std::move(res));
-              }
-              std::string body = "{\"data\":[";
-              for (std::size_t i = 0; i < page.objects.size(); ++i) {
-                if (i) body += ',';
-                body += page.objects[i];
-              }
-              body += "]}";
-              if (page.next) res.set("Next-Page", next_page_url(*c, limit, *page.next));
-              res.body = std::move(body);
-              c->send(std::move(res));
+              send_page(c, std::move(res), page, limit);
             }));
 }
 

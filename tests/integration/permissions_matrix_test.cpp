@@ -390,6 +390,40 @@ TEST_CASE("plural endpoints answer each caller exactly as the permission rules s
   }
 }
 
+TEST_CASE("a stream of a plural endpoint is refused and filtered as its GET is", "[permissions][feed]") {
+  const auto index = GENERATE(range(std::size_t{0}, plural_rows.size()));
+  const auto who = static_cast<caller>(GENERATE(range(0, 4)));
+  const row& rule = plural_rows[index];
+  if (std::string_view(rule.method) != "GET") return;
+  const outcome& expected = rule.by_caller[who];
+  const std::string path = plural_path(rule.k, rule.s);
+  INFO(caller_names[who] << ": stream of " << path);
+
+  kintod_process server;
+  seed(server);
+  event_stream s(server.port(), path, headers_of(who));
+  if (expected.status != 200) {
+    // The same refusal as a read, before any stream.
+    auto read = server.request("GET", path, {}, headers_of(who));
+    CHECK(s.response().status == read.status);
+    CHECK(parse_json(s.response().body) == read.json());
+    return;
+  }
+  REQUIRE(s.response().status == 200);
+  if (expected.listed == 1) {
+    auto first = s.next();
+    REQUIRE(first);
+    CHECK(str_at(parse_json(first->data), "id") == object_id(rule.k, state::exists));
+    return;
+  }
+  // Sees none of the owner's objects: its own, created afterwards, comes
+  // first.
+  must(server.request("POST", path, R"({"data": {"id": "mine"}})", headers_of(who)), 201);
+  auto first = s.next();
+  REQUIRE(first);
+  CHECK(str_at(parse_json(first->data), "id") == "mine");
+}
+
 TEST_CASE("a refusal looks the same whether the object exists or not", "[permissions]") {
   const auto who = static_cast<caller>(GENERATE(range(2, 4)));
   const auto k = static_cast<kind>(GENERATE(range(0, 4)));
