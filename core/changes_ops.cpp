@@ -49,13 +49,6 @@ bool is_monitor(std::string_view bucket, std::string_view collection) {
   return bucket == monitor_bucket && collection == changes_collection;
 }
 
-/// The entries of monitor/changes as JSON objects.
-std::vector<json::value> entries_of(const changes_options& cfg, const storage::view& v) {
-  std::vector<json::value> entries;
-  for (const auto& m : monitored(cfg, v)) entries.push_back(change_entry(cfg.host, m));
-  return entries;
-}
-
 /// The timestamp of monitor/changes: its newest entry's, or now.
 std::uint64_t monitor_timestamp(const std::vector<monitored_collection>& all) {
   std::uint64_t newest = 0;
@@ -211,8 +204,10 @@ void op_monitor_changes(const context& ctx, port& p, monitor_read req, std::func
   // Unchanged: an empty page rather than a 304, which CDNs do not cache.
   if (req.if_none_match && *req.if_none_match == page.list_timestamp) return done(std::move(page));
   std::vector<json::value> matching;
-  for (auto& entry : entries_of(ctx.cfg.changes, snap))
+  for (const auto& m : all) {
+    json::value entry = change_entry(ctx.cfg.changes.host, m);
     if (query::matches_all(req.q.filters, entry)) matching.push_back(std::move(entry));
+  }
   if (req.count_only) {
     page.total = matching.size();
     return done(std::move(page));

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <unordered_set>
 
 namespace kinto::core {
 
@@ -42,7 +43,6 @@ struct feed::subscriber {
   /// Without a position to start from: the objects up to this timestamp
   /// are the backlog, sent without tombstones, as a poll without `_since`.
   std::optional<std::uint64_t> backlog_end;
-  bool first = true;           ///< never caught up yet
   bool dirty = true;           ///< to catch up at the next pass
   bool waiting = false;        ///< its sink is full: until it drains
   bool over = false;
@@ -101,7 +101,7 @@ void feed::changed() {
 void feed::drained(const std::shared_ptr<feed_sink>& sink) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    drained_.push_back(sink);
+    drained_.push_back(sink.get());
   }
   wake_.notify_one();
 }
@@ -144,10 +144,12 @@ void feed::run() {
         subscribers_.push_back(std::move(arriving_.front()));
         arriving_.pop_front();
       }
-      for (const auto& sink : drained_)
+      if (!drained_.empty()) {
+        const std::unordered_set<const feed_sink*> woken(drained_.begin(), drained_.end());
         for (auto& s : subscribers_)
-          if (s->sink == sink) s->waiting = false, s->dirty = true;
-      drained_.clear();
+          if (woken.count(s->sink.get())) s->waiting = false, s->dirty = true;
+        drained_.clear();
+      }
       look_now = std::exchange(changed_, false);
     }
     const auto now = clock::now();
@@ -169,7 +171,7 @@ void feed::run() {
       if (look_now) look(v);
       // Subscribers that would walk the same way from the same position
       // share the walk.
-      std::map<std::tuple<std::string, std::uint64_t, bool, std::optional<std::uint64_t>>, std::vector<subscriber*>>
+      std::map<std::tuple<std::string, std::uint64_t, std::optional<std::uint64_t>, bool>, std::vector<subscriber*>>
         groups;
       for (auto& s : subscribers_) {
         if (s->over || !s->dirty || s->waiting) continue;
@@ -177,7 +179,7 @@ void feed::run() {
           s->over = true;
           continue;
         }
-        groups[{s->sub.key, s->position, s->first, s->backlog_end}].push_back(s.get());
+        groups[{s->sub.key, s->position, s->backlog_end, s->sub.since.has_value()}].push_back(s.get());
       }
       for (auto& [key, group] : groups) catch_up(group, v);
     }
@@ -240,7 +242,7 @@ feed::walked feed::walk_from(const subscriber& s, const storage::view& v) const 
     return out;
   }
   const storage::visibility& visible = std::get<storage::visibility>(access);
-  if (s.first && !s.sub.since) out.backlog_end = v.list_timestamp(s.sub.list).value_or(0);
+  if (!s.sub.since && !s.backlog_end) out.backlog_end = v.list_timestamp(s.sub.list).value_or(0);
   const bool evaluate = !s.sub.q.filters.empty() || s.sub.q.fields.has_value();
   v.walk(s.sub.list, s.position, 0, false, [&](const storage::change& ch) {
     if (out.bytes >= options_.max_buffer_bytes) {
@@ -270,7 +272,6 @@ void feed::catch_up(const std::vector<subscriber*>& group, const storage::view& 
   const auto now = clock::now();
   for (subscriber* s : group) {
     s->dirty = false;
-    s->first = false;
     if (w.end) {
       s->sink->send(*w.end);
       s->sink->end();

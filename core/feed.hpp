@@ -114,7 +114,7 @@ private:
   bool stopping_ = false;
   bool changed_ = false;
   std::deque<std::shared_ptr<subscriber>> arriving_;
-  std::vector<std::shared_ptr<feed_sink>> drained_;
+  std::vector<const feed_sink*> drained_;
   std::size_t count_ = 0;
 
   // The feed thread's own.
