@@ -58,7 +58,7 @@ using committer_pointer = committer_actor::stateful_pointer<committer_state>;
 storage::status apply(const committer_context& ctx, group& g, std::unique_ptr<storage::write_transaction>& txn) {
   if (storage::status s = ctx.engine->begin_write(txn); s != storage::status::ok) return s;
   for (auto& q : g.jobs) {
-    storage::status s = q.write ? apply_write(*txn, q.write->list, q.write->write, ctx.history)
+    storage::status s = q.write ? apply_write(*txn, q.write->list, q.write->write, ctx.history, ctx.creations)
                                 : ctx.sessions->run(q.session, *txn);
     if (txn->failure() != storage::status::ok) return txn->failure();
     // Jobs check before they write, so a refusal left nothing behind; a

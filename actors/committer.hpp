@@ -3,6 +3,7 @@
 // commits it durably, then answers each job (group commit).
 #pragma once
 
+#include "actors/creation_log.hpp"
 #include "actors/history.hpp"
 #include "actors/messages.hpp"
 #include "actors/session_board.hpp"
@@ -35,6 +36,7 @@ struct committer_context {
   history_options history;          ///< the history plugin, for the writes' storage work
   session_board* sessions = nullptr; ///< the bodies of batch sessions, by ticket
   const commit_signal* committed = nullptr; ///< told after each durable commit
+  creation_log* creations = nullptr; ///< where the writes note the objects they create
 };
 
 /// Spawns the committer. Stamped writes, (commit_atom, commit_request), are

@@ -41,7 +41,7 @@ struct write_service::impl {
 
   impl(storage::engine& e, write_service_options o)
       : engine(e), options(o), system(configured(config, o.worker_threads)) {
-    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions, &committed});
+    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions, &committed, &creations});
     for (auto& e : edges) e = std::make_unique<edge>(system);
     auto ctx = std::make_shared<list_context>();
     ctx->committer = committer;
@@ -74,6 +74,7 @@ struct write_service::impl {
   caf::actor_system system;
   session_board sessions;
   commit_signal committed;
+  creation_log creations;
   committer_actor committer;
   /// Callers reach the actors through the edge of their thread (declared
   /// after the system, so gone before it).
@@ -158,7 +159,7 @@ void write_service::impl::start_session(std::function<void(write_session&)> body
   auto outcome = std::make_shared<storage::status>(storage::status::failed);
   const std::uint64_t ticket =
     sessions.post([this, body = std::move(body), outcome](storage::write_transaction& group) {
-      write_session session(engine, group, options.history);
+      write_session session(engine, group, options.history, &creations);
       body(session);
       *outcome = session.finish();
       return storage::status::ok; // whatever the session did, the group is intact
@@ -228,6 +229,8 @@ void write_service::run_exclusive(std::function<storage::status(storage::writer&
 }
 
 void write_service::on_commit(std::function<void()> hook) { impl_->committed.set(std::move(hook)); }
+
+const creation_log& write_service::creations() const { return impl_->creations; }
 
 std::size_t write_service::live_lists() const {
   std::size_t n = 0;

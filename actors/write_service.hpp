@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/commands.hpp"
+#include "actors/creation_log.hpp"
 #include "actors/history.hpp"
 #include "actors/write_session.hpp"
 #include "storage/engine.hpp"
@@ -54,6 +55,10 @@ public:
   /// Calls `hook` after each durable commit, on the committer's thread
   /// (it must only take note); empty: nobody.
   void on_commit(std::function<void()> hook);
+
+  /// When the objects this process created were created (the change feed
+  /// tells creations from updates with it).
+  const creation_log& creations() const;
 
   /// Number of list actors alive (for tests and diagnostics).
   std::size_t live_lists() const;

@@ -8,8 +8,8 @@
 namespace kinto::actors {
 
 write_session::write_session(storage::engine& engine, storage::write_transaction& group,
-                             const history_options& history)
-    : engine_(engine), group_(group), history_(history) {
+                             const history_options& history, creation_log* creations)
+    : engine_(engine), group_(group), history_(history), creations_(creations) {
   begin();
 }
 
@@ -31,7 +31,7 @@ write_outcome write_session::write(const list_key& list, planned_write w) {
   if (spoiled_ || aborted_) return failed_with(backend_unavailable());
   storage::writer& b = *writes_;
   stamp(w.plan, b.list_timestamp(list).value_or(0), now_ms());
-  storage::status s = apply_write(b, list, w, history_);
+  storage::status s = apply_write(b, list, w, history_, creations_);
   if (s != storage::status::ok) {
     // Refusals (conflict, missing parent) check before writing; anything
     // else may have written half and spoils the savepoint.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/commands.hpp"
+#include "actors/creation_log.hpp"
 #include "actors/history.hpp"
 #include "storage/engine.hpp"
 
@@ -19,8 +20,9 @@ class write_session {
 public:
   /// A session whose writes go into a savepoint of `group`, the committer's
   /// write transaction, which outlives the session and is not used while
-  /// it runs.
-  write_session(storage::engine& engine, storage::write_transaction& group, const history_options& history);
+  /// it runs. Its creations are noted in `creations` (when given).
+  write_session(storage::engine& engine, storage::write_transaction& group, const history_options& history,
+                creation_log* creations = nullptr);
   ~write_session();
   write_session(const write_session&) = delete;
   write_session& operator=(const write_session&) = delete;
@@ -55,6 +57,7 @@ private:
   storage::engine& engine_;
   storage::write_transaction& group_;
   history_options history_;
+  creation_log* creations_;
   std::unique_ptr<storage::savepoint> writes_; ///< null once dropped, or when none could begin
   bool spoiled_ = false; ///< a storage failure left the savepoint unusable
   bool aborted_ = false;

@@ -50,7 +50,7 @@ write_outcome outcome_of(const planned_write& w) {
 }
 
 storage::status apply_write(storage::writer& b, const list_key& list, const planned_write& w,
-                            const history_options& history) {
+                            const history_options& history, creation_log* creations) {
   const write_plan& plan = w.plan;
   const std::string& id = w.id;
   if (plan.touch) {
@@ -78,7 +78,9 @@ storage::status apply_write(storage::writer& b, const list_key& list, const plan
   if (plan.erase_children)
     if (auto s = b.erase_children(uri); s != storage::status::ok) return s;
   if (auto s = record_history(b, history, list, id, plan, w.author); s != storage::status::ok) return s;
-  return b.set_list_timestamp(list, plan.list_timestamp);
+  if (auto s = b.set_list_timestamp(list, plan.list_timestamp); s != storage::status::ok) return s;
+  if (plan.created && creations) creations->created(list, id, plan.object.last_modified);
+  return storage::status::ok;
 }
 
 error failure_of(storage::status s, const list_key& list) {

@@ -67,6 +67,14 @@ std::string sse_event(std::uint64_t id, std::string_view event, std::string_view
   return out;
 }
 
+std::string_view action_name(feed_event::action a) {
+  switch (a) {
+    case feed_event::action::create: return "create";
+    case feed_event::action::remove: return "delete";
+    default: return "update";
+  }
+}
+
 feed::feed(const rules& cfg, storage::engine& store, actors::write_service& writes, feed_options options)
     : cfg_(cfg), store_(store), writes_(writes), options_(options), thread_([this] { run(); }) {
   writes_.on_commit([this] { changed(); });
@@ -121,8 +129,8 @@ void feed::stop() {
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& s : subscribers_) s->sink->end();
-  for (auto& s : arriving_) s->sink->end();
+  for (auto& s : subscribers_) s->sink->end({});
+  for (auto& s : arriving_) s->sink->end({});
   subscribers_.clear();
   arriving_.clear();
   count_ = 0;
@@ -187,7 +195,7 @@ void feed::run() {
     for (auto& s : subscribers_) {
       if (!s->over && !s->sink->open()) s->over = true;
       if (s->over || now - s->last_sent < options_.heartbeat) continue;
-      if (!s->sink->send(": heartbeat\n\n")) s->over = true;
+      if (!s->sink->heartbeat()) s->over = true;
       s->last_sent = now;
     }
     const auto before = subscribers_.size();
@@ -219,11 +227,11 @@ void feed::look(const storage::view& v) {
   for (auto it = stamps_.begin(); it != stamps_.end();) it = moved.count(it->first) ? std::next(it) : stamps_.erase(it);
 }
 
-/// What a walk from a position found for the subscribers at it: the texts
-/// of their events, where it stopped, and whether it reached the end; or
-/// the text of the event that ends their streams.
+/// What a walk from a position found for the subscribers at it: their
+/// events, where it stopped, and whether it reached the end; or the error
+/// that ends their streams.
 struct feed::walked {
-  std::vector<std::string> events;
+  std::vector<feed_event> events;
   std::size_t bytes = 0;
   std::uint64_t position = 0;
   std::optional<std::uint64_t> backlog_end;
@@ -238,7 +246,7 @@ feed::walked feed::walk_from(const subscriber& s, const storage::view& v) const 
   auto access = list_visibility(cfg_, s.sub.user_id, s.sub.list, v);
   if (auto* f = std::get_if<failure>(&access)) {
     // Permission lost, or the parent deleted: the streams end saying why.
-    out.end = sse_event(0, "end", render(f->e));
+    out.end = render(f->e);
     return out;
   }
   const storage::visibility& visible = std::get<storage::visibility>(access);
@@ -260,8 +268,16 @@ feed::walked feed::walk_from(const subscriber& s, const storage::view& v) const 
     } else {
       text = storage::change_text(ch);
     }
-    out.events.push_back(sse_event(ch.last_modified, ch.deleted ? "delete" : "change", text));
-    out.bytes += out.events.back().size();
+    // Created after the position: new to the subscriber. The backlog of a
+    // subscriber without a position is all new to it.
+    feed_event::action what = feed_event::action::remove;
+    if (!ch.deleted) {
+      const bool in_backlog = !s.sub.since && out.backlog_end && ch.last_modified <= *out.backlog_end;
+      const auto created = in_backlog ? std::nullopt : writes_.creations().created_at(s.sub.list, ch.id);
+      what = in_backlog || (created && *created > s.position) ? feed_event::action::create : feed_event::action::update;
+    }
+    out.bytes += text.size() + 64;
+    out.events.push_back(feed_event{ch.last_modified, what, std::move(text)});
     return true;
   });
   return out;
@@ -273,13 +289,12 @@ void feed::catch_up(const std::vector<subscriber*>& group, const storage::view& 
   for (subscriber* s : group) {
     s->dirty = false;
     if (w.end) {
-      s->sink->send(*w.end);
-      s->sink->end();
+      s->sink->end(*w.end);
       s->over = true;
       continue;
     }
-    for (const auto& text : w.events) {
-      if (!s->sink->send(text)) {
+    for (const auto& e : w.events) {
+      if (!s->sink->send(e)) {
         s->over = true;
         break;
       }

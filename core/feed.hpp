@@ -11,8 +11,9 @@
 // database. A look reads the timestamps of the lists subscribed to and of
 // the lists holding their ancestors (a changed collection or bucket may
 // have changed permissions); a subscriber is caught up when one moved.
-// The feed works on a thread of its own; sinks take the text of events from
-// it and write it out elsewhere.
+// The feed works on a thread of its own; sinks take its events and write
+// them out elsewhere, in their transport's form (Server-Sent Events,
+// WebSocket messages).
 #pragma once
 
 #include "actors/write_service.hpp"
@@ -33,17 +34,33 @@
 
 namespace kinto::core {
 
-/// Where a subscriber's events go: the text of Server-Sent Events, written
-/// out by the transport. Thread-safe.
+/// One change as a subscriber receives it.
+struct feed_event {
+  enum class action : std::uint8_t {
+    create, ///< the object did not exist at the subscriber's position
+    update, ///< it did (or its creation is not known to this process)
+    remove, ///< a tombstone
+  };
+  std::uint64_t timestamp = 0; ///< the object's last_modified
+  action what = action::update;
+  std::string data;            ///< JSON text of the object or tombstone, as a poll shows it
+};
+
+/// Where a subscriber's events go, written out by the transport.
+/// Thread-safe.
 class feed_sink {
 public:
   virtual ~feed_sink() = default;
-  /// Queues `text`; false once the stream is over (the client went away).
-  virtual bool send(std::string text) = 0;
+  /// Queues `e`; false once the stream is over (the client went away).
+  virtual bool send(const feed_event& e) = 0;
+  /// Tells an idle client the stream is alive; false once it is over.
+  virtual bool heartbeat() = 0;
   /// Bytes queued and not yet taken by the client.
   virtual std::size_t queued() const = 0;
-  /// Ends the stream once what is queued is written.
-  virtual void end() = 0;
+  /// Ends the stream once what is queued is written, saying why: `reason`
+  /// is the JSON text of the error that ends it (permission lost, parent
+  /// deleted), empty when the server stops.
+  virtual void end(std::string_view reason) = 0;
   /// False once the stream is over.
   virtual bool open() const = 0;
 };
@@ -102,7 +119,6 @@ private:
   struct walked;
   walked walk_from(const subscriber& s, const storage::view& v) const;
   void catch_up(const std::vector<subscriber*>& group, const storage::view& v);
-  void add(std::shared_ptr<subscriber> s);
 
   const rules& cfg_;
   storage::engine& store_;
@@ -125,5 +141,8 @@ private:
 
 /// The text of one Server-Sent Event (`id`, `event`, `data` lines).
 std::string sse_event(std::uint64_t id, std::string_view event, std::string_view data);
+
+/// The name of an action in events: "create", "update", "delete".
+std::string_view action_name(feed_event::action a);
 
 } // namespace kinto::core

@@ -3,6 +3,7 @@
 // Internal to http/.
 #pragma once
 
+#include "core/feed.hpp"
 #include "core/ops.hpp"
 #include "http/app.hpp"
 #include "schema/error.hpp"
@@ -19,6 +20,15 @@
 #include <vector>
 
 namespace kinto::http {
+
+/// Where a read of a list that follows it (Accept: text/event-stream)
+/// hands its subscription to the change feed, once the read's checks passed,
+/// when the request has one (a WebSocket's subscription); the read then
+/// answers 200 without a body.
+struct list_follower {
+  virtual ~list_follower() = default;
+  virtual void follow(core::subscription s) = 0;
+};
 
 struct call;
 using call_ptr = std::shared_ptr<call>;
@@ -129,6 +139,7 @@ void handle_history_snapshot(const call_ptr& c);
 void handle_monitor_changes(const call_ptr& c);
 void handle_changeset(const call_ptr& c);
 void handle_broadcasts(const call_ptr& c);
+void handle_changes_socket(const call_ptr& c);
 
 /// Authenticates the request (Authorization header) and continues with the
 /// user id set; account password checks may run on the blocking pool.

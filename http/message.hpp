@@ -15,6 +15,8 @@
 
 namespace kinto::http {
 
+struct list_follower;
+
 struct request {
   std::string method;                                       ///< upper case: GET, PUT...
   std::string target;                                       ///< as sent: path and query
@@ -28,6 +30,13 @@ struct request {
   /// Set when the caller's identity was established already (the requests
   /// of a batch): authentication takes it instead of checking credentials.
   std::optional<std::string> authenticated_as;
+  /// A WebSocket opening handshake (RFC 6455 §4.2.1) the server can
+  /// accept: an answer with `response::socket` set upgrades the connection.
+  bool websocket = false;
+  /// Set on the reads a WebSocket subscription makes (/v1/changes): a list
+  /// followed hands its subscription there, instead of answering with
+  /// Server-Sent Events.
+  std::shared_ptr<list_follower> follower;
 
   /// The first header with that (lower-case) name, or nullopt.
   std::optional<std::string_view> header(std::string_view lower_name) const;
@@ -59,6 +68,36 @@ struct stream_handler {
   std::size_t high_water = 0;
 };
 
+/// A WebSocket the server accepted: text messages out, from any thread.
+class socket_channel {
+public:
+  virtual ~socket_channel() = default;
+  /// Queues a text message; false once the socket is closing or closed.
+  virtual bool send(std::string text) = 0;
+  /// Bytes queued and not yet written to the socket.
+  virtual std::size_t queued() const = 0;
+  /// Closes the socket once what is queued is written, with a close code
+  /// (RFC 6455 §7.4) and reason.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+  /// False once the socket is closing or closed.
+  virtual bool open() const = 0;
+};
+
+/// How an upgraded connection is served: the server calls `opened` once the
+/// handshake is done, `message` with each text message received (a binary
+/// one, or one longer than `max_message` bytes, closes the socket),
+/// `drained` when its queue empties after having held `high_water` bytes or
+/// more, and `closed` once, when the socket is closed. All on the
+/// connection's executor, one at a time.
+struct socket_handler {
+  std::function<void(std::shared_ptr<socket_channel>)> opened;
+  std::function<void(std::string)> message;
+  std::function<void()> drained;
+  std::function<void()> closed;
+  std::size_t high_water = 0;
+  std::size_t max_message = 64 * 1024;
+};
+
 struct response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -68,6 +107,10 @@ struct response {
   /// connection ends with it. Such a response no longer counts as a request
   /// in flight once its header is written.
   std::shared_ptr<stream_handler> stream;
+  /// Set in the answer to a request with `websocket`: the connection becomes
+  /// this WebSocket (status and headers are the handshake's), and no longer
+  /// counts as a request in flight once it is open.
+  std::shared_ptr<socket_handler> socket;
 
   void set(std::string name, std::string value);
   /// The header with that name (case-insensitive), or nullopt.

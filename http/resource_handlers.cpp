@@ -323,13 +323,20 @@ void add_deprecation_alert(const call& c, response& res) {
   res.set("Alert", json::serialize(alert));
 }
 
-/// The events of one subscriber, written on its response's stream.
+/// The events of one subscriber, written on its response's stream as
+/// Server-Sent Events.
 class stream_sink final : public core::feed_sink {
 public:
-  bool send(std::string text) override { return stream_ && stream_->write(std::move(text)); }
+  bool send(const core::feed_event& e) override {
+    const std::string_view name = e.what == core::feed_event::action::remove ? "delete" : "change";
+    return stream_ && stream_->write(core::sse_event(e.timestamp, name, e.data));
+  }
+  bool heartbeat() override { return stream_ && stream_->write(": heartbeat\n\n"); }
   std::size_t queued() const override { return stream_ ? stream_->queued() : 0; }
-  void end() override {
-    if (stream_) stream_->end();
+  void end(std::string_view reason) override {
+    if (!stream_) return;
+    if (!reason.empty()) stream_->write(core::sse_event(0, "end", reason));
+    stream_->end();
   }
   bool open() const override { return stream_ && stream_->open(); }
   /// Set once, before the sink is subscribed.
@@ -365,14 +372,17 @@ void list_follow(const call_ptr& c) {
               if (auto* f = std::get_if<core::failure>(&result)) return c->send(failure_response(c->cfg(), *f));
               core::feed& feed = *c->a.feed;
               if (feed.subscribers() >= feed.options().max_subscribers) return c->fail(backend_unavailable());
+              if (c->req.follower) {
+                c->req.follower->follow(std::move(sub));
+                return c->send_json(200, "{}");
+              }
               auto sink = std::make_shared<stream_sink>();
               auto handler = std::make_shared<stream_handler>();
               handler->high_water = feed.options().max_buffer_bytes;
               handler->opened = [&feed, sink, sub = std::move(sub)](std::shared_ptr<body_stream> stream) mutable {
                 sink->attach(std::move(stream));
                 if (!feed.subscribe(std::move(sub), sink)) {
-                  sink->send(core::sse_event(0, "end", render(backend_unavailable())));
-                  sink->end();
+                  sink->end(render(backend_unavailable()));
                 }
               };
               handler->drained = [&feed, weak = std::weak_ptr<stream_sink>(sink)] {

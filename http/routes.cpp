@@ -81,6 +81,8 @@ const std::vector<route_spec>& route_table() {
     {"/__flush__", handle_flush, e::service, {}, {"POST"}, with_flush, none, "Utilities", "Remove all data"},
     {"/__broadcasts__", handle_broadcasts, e::service, {}, {"GET"}, with_changes, none, "Changes",
      "The newest timestamp of the monitored collections, for push services"},
+    {"/changes", handle_changes_socket, e::service, {}, {"GET"}, always, none, "Changes",
+     "A WebSocket of live changes: subscriptions to lists, their changes as they are committed"},
     {"/__user_data__/{principal+}", handle_user_data, e::service, {}, {"DELETE"}, always, none, "Utilities",
      "Delete a user's data"},
     {"/accounts", handle_plural, e::plural, kind::account, plural_methods, with_accounts, none, "Accounts",

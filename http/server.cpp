@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include <poll.h>
 
@@ -14,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <deque>
 #include <ctime>
 #include <iostream>
 #include <list>
@@ -27,6 +29,7 @@ namespace kinto::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
 class connection;
@@ -143,6 +146,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 };
 
 struct streamed_body;
+struct socket_body;
 
 class connection : public std::enable_shared_from_this<connection> {
 public:
@@ -165,7 +169,8 @@ public:
   void close_if_idle();
   /// Has the connection write what its stream queued.
   void post_chunks();
-
+  /// Has the connection write what its socket queued.
+  void post_messages();
 
 
 private:
@@ -178,6 +183,16 @@ private:
   void finish_stream(bool ended);
   /// Reads (and drops) what the client of a stream sends, until it goes.
   void watch_client(std::shared_ptr<std::array<char, 512>> sink);
+
+  /// Accepts the WebSocket handshake of the request just read, answering
+  /// with the headers of `res`, then serves the socket with its handler.
+  void start_socket(response res);
+  /// Reads the socket's next message.
+  void read_message();
+  /// Writes the socket's queued messages one at a time, then its close.
+  void write_messages();
+  /// The socket is over: the connection closes, the handler is told.
+  void finish_socket();
 
   /// Between the requests of a keep-alive connection: waits at most the idle
   /// timeout for the first byte of the next request, which then gets the
@@ -251,6 +266,8 @@ private:
   void on_read(beast::error_code ec) {
     if (ec) return on_error(ec);
     auto msg = parser_->release();
+    if (websocket::is_upgrade(msg)) upgrade_.emplace(msg);
+    else upgrade_.reset();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
     http10_ = msg.version() < 11;
@@ -270,6 +287,7 @@ private:
       if (!lec) req.host = local.address().to_string() + ":" + std::to_string(local.port());
     }
     req.body = std::move(msg.body());
+    req.websocket = upgrade_.has_value();
     req.post = [self = shared_from_this()](std::function<void()> work) {
       asio::post(self->stream_.get_executor(), std::move(work));
     };
@@ -290,6 +308,7 @@ private:
   }
 
   void write(response res, bool server_error) {
+    if (res.socket && upgrade_ && !server_error) return start_socket(std::move(res));
     if (res.stream && !head_) return start_stream(std::move(res));
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(11);
@@ -345,6 +364,10 @@ private:
   bool head_ = false;
   bool http10_ = false; // an HTTP/1.0 client: a streamed body is not chunked, the close ends it
   std::shared_ptr<streamed_body> body_; // a streamed response being written
+  std::optional<bhttp::request<bhttp::string_body>> upgrade_; // the request, when a WebSocket handshake
+  std::optional<websocket::stream<beast::tcp_stream&>> ws_;   // once upgraded
+  beast::flat_buffer ws_buffer_;
+  std::shared_ptr<socket_body> socket_;
 };
 
 /// The body_stream of a streamed response: chunks queued from any thread,
@@ -431,8 +454,165 @@ void streamed_body::end() {
   }
 }
 
+/// The socket_channel of a WebSocket: messages queued from any thread,
+/// written by the connection on its executor.
+struct socket_body : socket_channel {
+  socket_body(std::weak_ptr<connection> c, std::shared_ptr<socket_handler> h)
+      : conn(std::move(c)), handler(std::move(h)), high_water(handler->high_water) {}
+
+  bool send(std::string text) override {
+    bool start = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (over || closing) return false;
+      queued_bytes += text.size();
+      if (high_water && queued_bytes >= high_water) reached_high_water = true;
+      pending.push_back(std::move(text));
+      start = !std::exchange(writing, true);
+    }
+    if (start)
+      if (auto c = conn.lock()) c->post_messages();
+    return true;
+  }
+  std::size_t queued() const override {
+    std::lock_guard<std::mutex> lock(mutex);
+    return queued_bytes;
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    bool start = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (over || closing) return;
+      closing = true;
+      close_reason = websocket::close_reason(static_cast<websocket::close_code>(code), std::string_view(reason).substr(0, 120));
+      start = !std::exchange(writing, true);
+    }
+    if (start)
+      if (auto c = conn.lock()) c->post_messages();
+  }
+  bool open() const override {
+    std::lock_guard<std::mutex> lock(mutex);
+    return !over && !closing;
+  }
+
+  /// What to write next: a message, or (nullopt) the close when `closing`,
+  /// or nothing, and writing stops.
+  std::optional<std::string> next(bool& close_now) {
+    std::lock_guard<std::mutex> lock(mutex);
+    close_now = false;
+    if (!pending.empty()) {
+      std::string m = std::move(pending.front());
+      pending.pop_front();
+      return m;
+    }
+    if (closing) close_now = true;
+    else writing = false;
+    return std::nullopt;
+  }
+  /// `n` bytes were written: true when the queue emptied after having held
+  /// `high_water` bytes.
+  bool written(std::size_t n) {
+    std::lock_guard<std::mutex> lock(mutex);
+    queued_bytes -= n;
+    if (!pending.empty() || !reached_high_water) return false;
+    reached_high_water = false;
+    return true;
+  }
+  /// Marks the socket over; true the first time.
+  bool finish() {
+    std::lock_guard<std::mutex> lock(mutex);
+    closing = true;
+    return !std::exchange(over, true);
+  }
+
+  std::weak_ptr<connection> conn;
+  std::shared_ptr<socket_handler> handler; // used on the connection's executor only
+  const std::size_t high_water;
+  mutable std::mutex mutex;
+  std::deque<std::string> pending;
+  std::size_t queued_bytes = 0;
+  websocket::close_reason close_reason;
+  bool writing = false;
+  bool closing = false;
+  bool over = false;
+  bool reached_high_water = false;
+};
+
+void connection::start_socket(response res) {
+  ws_.emplace(stream_);
+  // The WebSocket keeps its own deadlines (handshake, idle with pings).
+  stream_.expires_never();
+  ws_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_->set_option(websocket::stream_base::decorator([headers = std::move(res.headers)](websocket::response_type& out) {
+    for (const auto& [name, value] : headers) out.insert(name, value);
+  }));
+  ws_->read_message_max(res.socket->max_message);
+  socket_ = std::make_shared<socket_body>(weak_from_this(), std::move(res.socket));
+  ws_->async_accept(*upgrade_, [self = shared_from_this()](beast::error_code ec) {
+    // An open socket is not a request in flight: it may last for hours.
+    if (std::exchange(self->counted_, false)) self->srv_->request_done();
+    self->upgrade_.reset();
+    if (ec) return self->finish_socket();
+    if (auto opened = std::exchange(self->socket_->handler->opened, nullptr)) opened(self->socket_);
+    self->read_message();
+  });
+}
+
+void connection::read_message() {
+  ws_->async_read(ws_buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (ec) return self->finish_socket();
+    if (!self->ws_->got_text()) {
+      self->socket_->close(static_cast<std::uint16_t>(websocket::close_code::unknown_data), "text messages only");
+      return;
+    }
+    std::string text = beast::buffers_to_string(self->ws_buffer_.data());
+    self->ws_buffer_.consume(self->ws_buffer_.size());
+    if (self->socket_->handler->message) self->socket_->handler->message(std::move(text));
+    self->read_message();
+  });
+}
+
+void connection::post_messages() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->write_messages(); });
+}
+
+void connection::write_messages() {
+  if (!socket_ || !ws_) return;
+  bool close_now = false;
+  auto message = socket_->next(close_now);
+  if (message) {
+    auto data = std::make_shared<std::string>(std::move(*message));
+    ws_->text(true);
+    ws_->async_write(asio::buffer(*data), [self = shared_from_this(), data](beast::error_code ec, std::size_t) {
+      if (ec) return self->finish_socket();
+      if (self->socket_->written(data->size()) && self->socket_->handler->drained) self->socket_->handler->drained();
+      self->write_messages();
+    });
+    return;
+  }
+  if (!close_now) return;
+  // A client that does not answer the close is not waited for long.
+  stream_.expires_after(srv_->options.read_timeout);
+  websocket::close_reason reason;
+  {
+    std::lock_guard<std::mutex> lock(socket_->mutex);
+    reason = socket_->close_reason;
+  }
+  ws_->async_close(reason, [self = shared_from_this()](beast::error_code) { self->finish_socket(); });
+}
+
+void connection::finish_socket() {
+  auto socket = socket_;
+  if (!socket || !socket->finish()) return;
+  close();
+  // The handler's callbacks may hold the socket: let them go with it.
+  auto handler = std::exchange(socket->handler, std::make_shared<socket_handler>());
+  if (handler->closed) handler->closed();
+}
+
 void connection::close_if_idle() {
   asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->socket_) return self->socket_->close(static_cast<std::uint16_t>(websocket::close_code::going_away), "");
     if (self->body_) return self->body_->end();
     if (!self->busy_) self->stream_.socket().close();
   });

@@ -111,9 +111,13 @@ void handle_hello(const call_ptr& c) {
                         "https://kinto.readthedocs.io/en/latest/configuration/settings.html#activating-the-permissions-endpoint"));
   {
     json::value push = capability("Live changes of plural endpoints as Server-Sent Events: GET with "
-                                  "Accept: text/event-stream, resumable with _since or Last-Event-ID.",
+                                  "Accept: text/event-stream, resumable with _since or Last-Event-ID; "
+                                  "or many subscriptions on one WebSocket at /v1/changes.",
                                   "https://html.spec.whatwg.org/multipage/server-sent-events.html");
     push.set("heartbeat_seconds", json::value(static_cast<std::int64_t>(cfg.push.heartbeat.count())));
+    // ws:// or wss://, as the server's own URL is http:// or https://.
+    const std::string socket_url = c->absolute_url("/v1/changes");
+    push.set("websocket", json::value("ws" + socket_url.substr(socket_url.rfind("http", 0) == 0 ? 4 : 0)));
     caps.set("push", std::move(push));
   }
   if (cfg.changes.enabled) {

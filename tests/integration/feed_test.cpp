@@ -70,6 +70,7 @@ TEST_CASE("a plural GET asking for text/event-stream sends the backlog, then eac
   SECTION("the root view says the feed is there") {
     auto hello = must(server.request("GET", "/v1/"), 200);
     CHECK(int_at(hello, "capabilities.push.heartbeat_seconds") == 30);
+    CHECK(str_at(hello, "capabilities.push.websocket") == "ws://127.0.0.1:" + std::to_string(server.port()) + "/v1/changes");
   }
   SECTION("without the header the endpoint answers as always") {
     auto listed = server.request("GET", records, {}, owner());

@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -387,6 +388,99 @@ void event_stream::close() {
   beast::error_code ignored;
   impl_->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   impl_->stream.socket().close(ignored);
+}
+
+// ---- WebSocket client -----------------------------------------------------------
+
+struct change_socket::impl {
+  net::io_context ioc;
+  beast::websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buffer;
+  http_response head;
+  bool open = false, closed = false;
+  int code = 0;
+};
+
+change_socket::change_socket(int port, std::string_view target, const header_list& headers)
+    : impl_(std::make_unique<impl>()) {
+  ignore_sigpipe();
+  beast::error_code ec;
+  auto& tcp_layer = beast::get_lowest_layer(impl_->ws);
+  tcp_layer.expires_after(io_timeout);
+  tcp_layer.socket().connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  if (ec) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+  impl_->ws.set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
+    for (const auto& [name, value] : headers) req.set(name, value);
+  }));
+  beast::websocket::response_type res;
+  bool done = false;
+  impl_->ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), std::string(target),
+                            [&](beast::error_code e) {
+                              ec = e;
+                              done = true;
+                            });
+  impl_->ioc.run();
+  impl_->head.status = static_cast<int>(res.result_int());
+  for (const auto& field : res) impl_->head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  impl_->head.body = res.body();
+  impl_->open = !ec;
+  tcp_layer.expires_never();
+}
+
+change_socket::~change_socket() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(impl_->ws).socket().close(ignored);
+}
+
+const http_response& change_socket::response() const { return impl_->head; }
+
+bool change_socket::send(std::string_view text) {
+  if (!impl_->open) return false;
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).expires_after(io_timeout);
+  impl_->ws.async_write(net::buffer(text.data(), text.size()), [&](beast::error_code e, std::size_t) { ec = e; });
+  impl_->ioc.restart();
+  impl_->ioc.run();
+  beast::get_lowest_layer(impl_->ws).expires_never();
+  return !ec;
+}
+
+std::optional<std::string> change_socket::next(std::chrono::milliseconds timeout) {
+  if (!impl_->open) return std::nullopt;
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).expires_after(timeout);
+  impl_->ws.async_read(impl_->buffer, [&](beast::error_code e, std::size_t) { ec = e; });
+  impl_->ioc.restart();
+  impl_->ioc.run();
+  beast::get_lowest_layer(impl_->ws).expires_never();
+  if (ec == beast::websocket::error::closed) {
+    impl_->open = false;
+    impl_->closed = true;
+    impl_->code = impl_->ws.reason().code;
+    return std::nullopt;
+  }
+  if (ec) {
+    // A timeout spoils the stream's state: the socket is unusable after it.
+    impl_->open = false;
+    return std::nullopt;
+  }
+  std::string text = beast::buffers_to_string(impl_->buffer.data());
+  impl_->buffer.consume(impl_->buffer.size());
+  return text;
+}
+
+bool change_socket::closed() const { return impl_->closed; }
+
+int change_socket::close_code() const { return impl_->code; }
+
+void change_socket::close() {
+  if (!impl_->open) return;
+  impl_->open = false;
+  beast::error_code ec;
+  beast::get_lowest_layer(impl_->ws).expires_after(io_timeout);
+  impl_->ws.async_close(beast::websocket::close_code::normal, [&](beast::error_code e) { ec = e; });
+  impl_->ioc.restart();
+  impl_->ioc.run();
 }
 
 // ---- small helpers ------------------------------------------------------------

@@ -112,6 +112,34 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// A WebSocket client (Beast): the handshake on `target`, then text
+/// messages both ways.
+class change_socket {
+public:
+  /// Connects and sends the opening handshake; response() says how it was
+  /// answered (101 when upgraded, else the error and its body).
+  change_socket(int port, std::string_view target = "/v1/changes", const header_list& headers = {});
+  ~change_socket();
+  change_socket(const change_socket&) = delete;
+  change_socket& operator=(const change_socket&) = delete;
+
+  const http_response& response() const;
+  /// Sends a text message; false when the socket is closed.
+  bool send(std::string_view text);
+  /// The next message, waiting at most `timeout`; nullopt when the socket
+  /// was closed (closed()) or nothing came in time.
+  std::optional<std::string> next(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  /// The server closed the socket; with this close code.
+  bool closed() const;
+  int close_code() const;
+  /// Closes the socket from this side (a close frame, then the connection).
+  void close();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 /// "Basic " + base64("user:password").
 std::string basic(std::string_view user, std::string_view password);
 /// {{"Authorization", basic(user, password)}}.
