@@ -33,6 +33,16 @@ std::vector<list_key> watched_lists(const list_key& list) {
   return out;
 }
 
+/// Why the stream of a subscriber that fell behind ends.
+const std::string& fell_behind() {
+  static const std::string text = [] {
+    error e = backend_unavailable();
+    e.message = "This subscriber fell behind by more than push_max_buffer_bytes: resume after the last event received";
+    return render(e);
+  }();
+  return text;
+}
+
 } // namespace
 
 struct feed::subscriber {
@@ -45,6 +55,8 @@ struct feed::subscriber {
   std::optional<std::uint64_t> backlog_end;
   bool dirty = true;           ///< to catch up at the next pass
   bool waiting = false;        ///< its sink is full: until it drains
+  bool behind = false;         ///< changes came while it was full: its stream ends
+  std::uint64_t full_at = 0;   ///< the list's timestamp when it was found full
   bool over = false;
   clock::time_point last_sent = clock::now();
 };
@@ -182,6 +194,11 @@ void feed::run() {
       std::map<std::tuple<std::string, std::uint64_t, std::optional<std::uint64_t>, bool>, std::vector<subscriber*>>
         groups;
       for (auto& s : subscribers_) {
+        if (s->behind && !s->over) {
+          // What is queued still goes out; the client resumes after it.
+          s->sink->end(fell_behind());
+          s->over = true;
+        }
         if (s->over || !s->dirty || s->waiting) continue;
         if (!s->sink->open()) {
           s->over = true;
@@ -209,7 +226,11 @@ void feed::run() {
 }
 
 void feed::look(const storage::view& v) {
-  std::unordered_map<std::string, bool> moved;
+  struct looked {
+    std::uint64_t timestamp;
+    bool moved;
+  };
+  std::unordered_map<std::string, looked> moved;
   for (auto& s : subscribers_) {
     for (const auto& list : s->watched) {
       const std::string id = storage::list_id(list);
@@ -217,11 +238,14 @@ void feed::look(const storage::view& v) {
       if (it == moved.end()) {
         const std::uint64_t ts = v.list_timestamp(list).value_or(0);
         auto& seen = stamps_[id];
-        it = moved.emplace(id, seen != ts).first;
+        it = moved.emplace(id, looked{ts, seen != ts}).first;
         seen = ts;
       }
-      if (it->second) s->dirty = true;
+      if (it->second.moved) s->dirty = true;
     }
+    // Its client has not taken what it holds, and its list has changed
+    // since: it has fallen behind.
+    if (s->waiting && moved.at(storage::list_id(s->watched.front())).timestamp > s->full_at) s->behind = true;
   }
   // Forget the timestamps no subscriber depends on any more.
   for (auto it = stamps_.begin(); it != stamps_.end();) it = moved.count(it->first) ? std::next(it) : stamps_.erase(it);
@@ -285,6 +309,7 @@ feed::walked feed::walk_from(const subscriber& s, const storage::view& v) const 
 
 void feed::catch_up(const std::vector<subscriber*>& group, const storage::view& v) {
   const walked w = walk_from(*group.front(), v);
+  const std::uint64_t list_ts = v.list_timestamp(group.front()->sub.list).value_or(0);
   const auto now = clock::now();
   for (subscriber* s : group) {
     s->dirty = false;
@@ -304,7 +329,10 @@ void feed::catch_up(const std::vector<subscriber*>& group, const storage::view& 
     s->backlog_end = w.backlog_end;
     // Full: it waits until its client takes what it has; otherwise what is
     // left is walked at the next pass.
-    if (s->sink->queued() >= options_.max_buffer_bytes) s->waiting = true;
+    if (s->sink->queued() >= options_.max_buffer_bytes) {
+      s->waiting = true;
+      s->full_at = list_ts;
+    }
     else if (!w.complete) s->dirty = true;
   }
 }

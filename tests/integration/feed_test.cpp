@@ -287,3 +287,51 @@ TEST_CASE("subscribers that connect, disconnect and resume while writers write s
     CHECK(sub.latest == polled);
   }
 }
+
+TEST_CASE("a subscriber that falls behind by more than push_max_buffer_bytes is cut, and resumes where it was",
+          "[feed]") {
+  kintod_process server({.settings = {{"kinto.push_max_buffer_bytes", "1024"}}});
+  create_collection(server, "b", "c");
+  // A client that reads nothing while the writes go on, with a small
+  // receive buffer: the server's queue for it fills, and more comes.
+  event_stream slow(server.port(), records, owner(), 16 * 1024);
+  REQUIRE(slow.response().status == 200);
+  const std::string padding(256 * 1024, 'x');
+  std::vector<std::string> written;
+  for (int i = 0; i < 80; ++i) {
+    const std::string id = "r" + std::to_string(i);
+    must(server.request("PUT", records + "/" + id, R"({"data": {"pad": ")" + padding + "\"}}", owner()), 201);
+    written.push_back(id);
+  }
+  // What was queued comes, then the end, saying why.
+  std::vector<std::string> received;
+  std::string last_id;
+  std::optional<event_stream::event> end;
+  while (auto e = slow.next()) {
+    if (e->type == "end") {
+      end = e;
+      break;
+    }
+    CHECK(e->type == "change");
+    received.push_back(str_at(parse_json(e->data), "id"));
+    last_id = e->id;
+  }
+  REQUIRE(end);
+  const auto reason = parse_json(end->data);
+  CHECK(int_at(reason, "code") == 503);
+  CHECK(int_at(reason, "errno") == 201);
+  CHECK_FALSE(slow.next());
+  CHECK(slow.ended());
+  REQUIRE(received.size() < written.size());
+  REQUIRE_FALSE(last_id.empty());
+
+  // Resumed from its last event: the rest, each once, in order.
+  event_stream resumed(server.port(), records, with(owner(), {{"Last-Event-ID", last_id}}));
+  REQUIRE(resumed.response().status == 200);
+  while (received.size() < written.size()) {
+    auto e = resumed.next();
+    REQUIRE(e);
+    received.push_back(str_at(parse_json(e->data), "id"));
+  }
+  CHECK(received == written);
+}

@@ -304,10 +304,14 @@ struct event_stream::impl {
   }
 };
 
-event_stream::event_stream(int port, std::string_view target, const header_list& headers)
+event_stream::event_stream(int port, std::string_view target, const header_list& headers, int receive_buffer)
     : impl_(std::make_unique<impl>()) {
   ignore_sigpipe();
   beast::error_code ec;
+  if (receive_buffer > 0) {
+    impl_->stream.socket().open(tcp::v4());
+    impl_->stream.socket().set_option(net::socket_base::receive_buffer_size(receive_buffer));
+  }
   impl_->stream.expires_after(io_timeout);
   impl_->stream.socket().connect(tcp::endpoint(net::ip::make_address_v4("127.0.0.1"), static_cast<unsigned short>(port)),
                                  ec);

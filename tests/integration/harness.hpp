@@ -87,7 +87,9 @@ public:
     std::string data; ///< `data:` lines joined by newlines
   };
 
-  event_stream(int port, std::string_view target, const header_list& headers = {});
+  /// `receive_buffer`: the socket's receive buffer in bytes (SO_RCVBUF,
+  /// which also stops its growth); 0: the system's.
+  event_stream(int port, std::string_view target, const header_list& headers = {}, int receive_buffer = 0);
   ~event_stream();
   event_stream(const event_stream&) = delete;
   event_stream& operator=(const event_stream&) = delete;
