@@ -198,6 +198,11 @@ private:
   void subscribe(const std::string& id, const json::value& message) {
     if (subscriptions_.count(id) || pending_.count(id)) return refuse(id, "id", "id: already subscribed");
     if (authenticating_) return refuse(id, "action", "subscribe after the authentication's answer");
+    if (pending_.size() >= max_pending) {
+      error e = backend_unavailable();
+      e.message = "Too many subscriptions being set up on this socket: subscribe again once they are answered";
+      return send(error_message(id, render(e)));
+    }
     const json::value* resource = message.find("resource");
     if (!resource || !resource->is_string() || resource->as_string().empty() || resource->as_string().front() != '/' ||
         resource->as_string().find_first_of("?#") != std::string::npos)
@@ -227,6 +232,7 @@ private:
     pending_.insert(id);
     run(std::move(req), [id, f](socket_session& s, response res) {
       s.pending_.erase(id);
+      if (s.cancelled_.erase(id)) return;
       if (res.status >= 300) return s.send(error_message(id, res.body));
       if (!f->followed)
         s.send(error_message(id, render(invalid_parameter("body", "resource", "resource: not a list that can be followed"))));
@@ -234,11 +240,23 @@ private:
   }
 
   void unsubscribe(const std::string& id) {
+    if (pending_.count(id)) {
+      // Its read is still running: it ends as soon as it is answered.
+      if (!cancelled_.insert(id).second) return refuse(id, "id", "id: no such subscription");
+      return send(unsubscribed(id));
+    }
     auto it = subscriptions_.find(id);
     if (it == subscriptions_.end()) return refuse(id, "id", "id: no such subscription");
-    it->second->cancel("{\"action\":\"unsubscribed\",\"subscription\":" + quoted(id) + "}");
+    it->second->cancel(unsubscribed(id));
     subscriptions_.erase(it);
   }
+
+  static std::string unsubscribed(const std::string& id) {
+    return "{\"action\":\"unsubscribed\",\"subscription\":" + quoted(id) + "}";
+  }
+
+  /// Subscriptions whose read runs at once, per socket; beyond, refused.
+  static constexpr std::size_t max_pending = 64;
 
   app& a_;
   std::optional<std::string> user_id_; ///< nullopt while an authentication runs
@@ -247,6 +265,7 @@ private:
   std::shared_ptr<socket_channel> channel_;
   std::map<std::string, std::shared_ptr<subscription_sink>> subscriptions_;
   std::set<std::string> pending_; ///< subscriptions whose read has not answered
+  std::set<std::string> cancelled_; ///< ... and that were unsubscribed meanwhile
   bool authenticating_ = false;
   bool closed_ = false;
 };
@@ -254,7 +273,7 @@ private:
 void session_follower::follow(core::subscription sub) {
   followed = true;
   socket_session& s = *session;
-  if (s.closed_ || !s.channel_) return;
+  if (s.closed_ || !s.channel_ || s.cancelled_.count(id)) return;
   auto sink = std::make_shared<subscription_sink>(s.channel_, id);
   s.send("{\"action\":\"subscribed\",\"subscription\":" + quoted(id) + "}");
   if (!s.a_.feed->subscribe(std::move(sub), sink)) return sink->end(render(backend_unavailable()));

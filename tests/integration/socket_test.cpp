@@ -277,3 +277,38 @@ TEST_CASE("a socket authenticates from its handshake or a first message, and see
     CHECK(str_at(e, "data.id") == "visible");
   }
 }
+
+TEST_CASE("a subscription unsubscribed at once sends nothing after its acknowledgement", "[socket]") {
+  kintod_process server;
+  create_collection(server, "b", "c");
+  post(server, R"({"data": {"id": "before"}})");
+  change_socket s(server.port(), "/v1/changes", owner());
+  REQUIRE(s.response().status == 101);
+  must_subscribe(s, "sentinel", R"(, "filters": "id=sentinel")");
+  // The unsubscribe may reach the server while the subscription's read
+  // runs, or after: either way it is acknowledged, and ends it.
+  REQUIRE(s.send(subscribe("brief")));
+  REQUIRE(s.send(R"({"action": "unsubscribe", "id": "brief"})"));
+  for (;;) {
+    auto m = expect_message(s);
+    CHECK(str_at(m, "subscription") == "brief");
+    if (str_at(m, "action") == "unsubscribed") break;
+  }
+  post(server, R"({"data": {"id": "after"}})");
+  post(server, R"({"data": {"id": "sentinel"}})");
+  auto e = expect_message(s);
+  CHECK(str_at(e, "subscription") == "sentinel");
+  CHECK(str_at(e, "data.id") == "sentinel");
+}
+
+TEST_CASE("a message longer than 64 KiB closes the socket, too big", "[socket]") {
+  kintod_process server;
+  change_socket s(server.port(), "/v1/changes", owner());
+  REQUIRE(s.response().status == 101);
+  s.send(R"({"action": "subscribe", "id": ")" + std::string(70 * 1024, 'x') + R"("})");
+  CHECK_FALSE(s.next());
+  CHECK(s.closed());
+  CHECK(s.close_code() == 1009);
+  // The server goes on.
+  CHECK(server.request("GET", "/v1/").status == 200);
+}
