@@ -457,7 +457,9 @@ std::optional<std::string> change_socket::next(std::chrono::milliseconds timeout
   impl_->ioc.restart();
   impl_->ioc.run();
   beast::get_lowest_layer(impl_->ws).expires_never();
-  if (ec == beast::websocket::error::closed) {
+  // A close frame came: answered (closed), or the server failed the
+  // connection at once after it (its answer then finds the socket gone).
+  if (ec == beast::websocket::error::closed || impl_->ws.reason().code != beast::websocket::close_code::none) {
     impl_->open = false;
     impl_->closed = true;
     impl_->code = impl_->ws.reason().code;
