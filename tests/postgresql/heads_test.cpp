@@ -293,3 +293,34 @@ TEST_CASE("a stream on one head delivers the writes of every head", "[postgresql
   CHECK(received == written);
   CHECK(last_type == "delete");
 }
+
+TEST_CASE("a WebSocket subscription on one head gets every head's writes", "[postgresql][heads]") {
+  scratch_database db;
+  auto options = on_database(db);
+  options.settings["kinto.push_poll_milliseconds"] = "100";
+  kintod_process a(options), b(on_database(db));
+  create_collection(a, "b", "c");
+  change_socket s(a.port(), "/v1/changes", owner());
+  REQUIRE(s.response().status == 101);
+  REQUIRE(s.send(R"({"action": "subscribe", "id": "s", "resource": "/buckets/b/collections/c/records"})"));
+  CHECK(str_at(parse_json(s.next().value_or("{}")), "action") == "subscribed");
+  // Each write waits for its event: a poll (and so the feed) shows only the
+  // latest version of what changed twice between two looks.
+  auto event_of = [&](kintod_process& head, std::string_view method, const std::string& path, std::string_view body) {
+    const auto answer = head.request(method, path, body, owner());
+    REQUIRE(answer.status < 300);
+    auto m = s.next();
+    REQUIRE(m);
+    const auto e = parse_json(*m);
+    CHECK(str_at(e, "subscription") == "s");
+    CHECK(int_at(e, "timestamp") == int_at(answer.json(), "data.last_modified"));
+    return std::make_pair(str_at(e, "data.id"), str_at(e, "action"));
+  };
+  using seen = std::pair<std::string, std::string>;
+  // The creation this head wrote is known as one; the other head's is
+  // shown as an update (creations are known from this process's writes).
+  CHECK(event_of(a, "POST", records, R"({"data": {"id": "here"}})") == seen{"here", "create"});
+  CHECK(event_of(b, "PUT", records + "/there", R"({"data": {}})") == seen{"there", "update"});
+  CHECK(event_of(b, "PATCH", records + "/here", R"({"data": {"n": 1}})") == seen{"here", "update"});
+  CHECK(event_of(b, "DELETE", records + "/there", {}) == seen{"there", "delete"});
+}
