@@ -141,9 +141,13 @@ void begin_next(committer_pointer self, const committer_context& ctx) {
     }
     std::unique_ptr<storage::write_transaction> txn;
     if (storage::status s = apply(ctx, g, txn); s != storage::status::ok) {
+      if (ctx.creations) ctx.creations->drop_unannounced();
       answer(self, g, s);
       continue;
     }
+    // The other heads learn of the commit, and of what it created, with it.
+    if (ctx.creations)
+      for (auto& message : ctx.creations->announcements()) txn->announce(std::move(message));
     const std::uint64_t number = g.number;
     st.committing = std::move(g);
     txn->commit([me = caf::actor_cast<committer_actor>(self), number](storage::status s) {

@@ -48,6 +48,11 @@ struct write_service::impl {
     ctx->idle_retirement = options.idle_retirement;
     ctx->retire = [this](const std::string& list_id) { return retire(list_id); };
     context = std::move(ctx);
+    // What other heads sharing the store committed: their creations, and
+    // that the feed should look.
+    engine.listen([this](const std::string& message) {
+      if (creations.heard(message)) committed.raise();
+    });
   }
 
   shard& shard_of(const std::string& list_id) { return shards[std::hash<std::string>{}(list_id) % shards.size()]; }
@@ -243,6 +248,7 @@ std::size_t write_service::live_lists() const {
 
 void write_service::shutdown() {
   if (!impl_) return;
+  impl_->engine.listen({});
   for (auto& sh : impl_->shards) {
     std::lock_guard<std::mutex> lock(sh.mutex);
     impl_->stopped = true;

@@ -212,6 +212,11 @@ public:
   /// transaction is only destroyed, which it may be as soon as commit()
   /// returns.
   virtual void commit(std::function<void(status)> done) = 0;
+  /// A message for the other processes sharing the store (the heads of a
+  /// PostgreSQL database), sent as this transaction commits and only if it
+  /// does: text of printable ASCII and newlines. Engines no other process
+  /// shares drop it.
+  virtual void announce(std::string message) { (void)message; }
 };
 
 /// A read snapshot, move-only: a consistent view of what was committed when
@@ -308,6 +313,11 @@ public:
   [[nodiscard]] virtual status begin_write(std::unique_ptr<write_transaction>& txn) = 0;
   /// What fits in this engine's keys.
   virtual const key_limits& keys() const = 0;
+  /// Calls `heard` (on a thread of the engine's) with each message that a
+  /// process sharing the store announced, its own included, once it is
+  /// committed; empty: nobody. Messages may be lost (a connection lost
+  /// meanwhile). Engines no other process shares never call it.
+  virtual void listen(std::function<void(const std::string&)> heard) { (void)heard; }
 };
 
 } // namespace kinto::storage

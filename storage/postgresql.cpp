@@ -182,6 +182,17 @@ result connection::run_prepared_after(const std::vector<std::string>& first, con
   return answer;
 }
 
+bool connection::consume() { return c_ && PQconsumeInput(c_.get()) == 1; }
+
+std::optional<std::string> connection::notification() {
+  if (!c_) return std::nullopt;
+  PGnotify* n = PQnotifies(c_.get());
+  if (!n) return std::nullopt;
+  std::string payload = n->extra ? n->extra : "";
+  PQfreemem(n);
+  return payload;
+}
+
 bool connection::alive() {
   if (broken()) return false;
   // A server that ends a session sends why, then closes: the first read

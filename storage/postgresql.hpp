@@ -90,6 +90,11 @@ public:
   std::optional<result> receive();
   /// The connection's socket, to wait on; -1 without one.
   int socket() const { return c_ ? PQsocket(c_.get()) : -1; }
+  /// Reads what the server sent without waiting; false when the
+  /// connection is lost.
+  bool consume();
+  /// The payload of the next notification received (LISTEN), if any.
+  std::optional<std::string> notification();
   /// Whether the server is still there, as far as what it sent says
   /// without waiting: false once it closed the connection (it restarted).
   bool alive();

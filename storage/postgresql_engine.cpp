@@ -24,6 +24,8 @@
 #include "storage/postgresql.hpp"
 #include "storage/postgresql_schema.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
@@ -31,6 +33,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -914,6 +917,9 @@ status txn_ops::erase_everything() {
 
 class postgresql_engine;
 
+/// The channel of the announcements of kintod's heads (LISTEN/NOTIFY).
+constexpr std::string_view announcement_channel = "kintod_announcements";
+
 /// A read snapshot: a pooled session in a REPEATABLE READ, READ ONLY
 /// transaction, given back to the pool when the snapshot ends. What it
 /// reads ahead it reads before that transaction begins, in one statement;
@@ -994,11 +1000,13 @@ public:
     return std::make_unique<pg_savepoint>(ops_.connection(), locks_);
   }
   void commit(std::function<void(status)> done) override;
+  void announce(std::string message) override;
 
 private:
   postgresql_engine& engine_;
   held_locks locks_;
   bool ended_ = false;
+  std::string notifications_; ///< pg_notify statements sent with COMMIT
 };
 
 /// A read_hint that owns what it names, for a read that outlives its call.
@@ -1051,6 +1059,19 @@ class postgresql_engine final : public engine {
 public:
   explicit postgresql_engine(postgresql_options options)
       : options_(std::move(options)), limits_(lmdb_key_limits(511)) {}
+  ~postgresql_engine() override {
+    {
+      std::lock_guard<std::mutex> lock(listen_mutex_);
+      stop_listening_ = true;
+    }
+    if (listener_.joinable()) listener_.join();
+  }
+
+  void listen(std::function<void(const std::string&)> heard) override {
+    std::lock_guard<std::mutex> lock(listen_mutex_);
+    heard_ = std::move(heard);
+    if (heard_ && !listener_.joinable()) listener_ = std::thread([this] { listen_loop(); });
+  }
 
   // A session idle since the database restarted finds out it is lost when
   // it looks at what the server sent: then a new one is tried, once.
@@ -1241,8 +1262,44 @@ private:
     running = nullptr;
   }
 
+  /// The listener's thread: a connection of its own that LISTENs, waits
+  /// for what the server sends (at most 200 ms at a time, to see when to
+  /// stop), and opens again when lost, a second later.
+  void listen_loop() {
+    std::optional<pg::connection> c;
+    auto stopping = [this] {
+      std::lock_guard<std::mutex> lock(listen_mutex_);
+      return stop_listening_;
+    };
+    while (!stopping()) {
+      if (!c || c->broken()) {
+        std::string error;
+        c = pg::connection::open(options_.url, error, options_.connect_timeout);
+        if (c && !c->run("LISTEN " + std::string(announcement_channel)).ok()) c.reset();
+        if (!c) {
+          for (int i = 0; i < 5 && !stopping(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          continue;
+        }
+      }
+      pollfd readable{c->socket(), POLLIN, 0};
+      if (::poll(&readable, 1, 200) <= 0) continue;
+      if (!c->consume()) {
+        c.reset();
+        continue;
+      }
+      while (auto payload = c->notification()) {
+        std::lock_guard<std::mutex> lock(listen_mutex_);
+        if (heard_) heard_(*payload);
+      }
+    }
+  }
+
   postgresql_options options_;
   key_limits limits_;
+  std::mutex listen_mutex_;
+  bool stop_listening_ = false;
+  std::function<void(const std::string&)> heard_;
+  std::thread listener_;
   std::unique_ptr<session> writer_;
   mutable std::mutex mutex_;
   mutable std::condition_variable free_;
@@ -1319,7 +1376,7 @@ void pg_transaction::commit(std::function<void(status)> done) {
     (void)ops_.connection().roll_back();
     return done(ops_.failure());
   }
-  pg::result r = ops_.connection().run("COMMIT");
+  pg::result r = ops_.connection().run(notifications_ + "COMMIT");
   // A transaction a failure aborted answers COMMIT with ROLLBACK.
   const bool committed = r.ok() && r.command() == "COMMIT";
   if (!committed) {
@@ -1328,6 +1385,13 @@ void pg_transaction::commit(std::function<void(status)> done) {
   }
   ops_.connection().end();
   done(committed ? status::ok : status::failed);
+}
+
+void pg_transaction::announce(std::string message) {
+  // A NOTIFY payload is shorter than 8000 bytes. Dollar quoting takes the
+  // text as it is: it only must not hold the quote's tag.
+  if (message.empty() || message.size() >= 8000 || message.find('$') != std::string::npos) return;
+  notifications_ += "SELECT pg_notify('" + std::string(announcement_channel) + "', $kintod$" + message + "$kintod$); ";
 }
 
 /// kintod's own table, beside upstream's: server-wide facts (secrets,

@@ -3,6 +3,7 @@
 // temporary store, its writes planned as core plans them.
 #include "core/port.hpp"
 #include "core/write_rules.hpp"
+#include "actors/creation_log.hpp"
 #include "actors/write_service.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "parse_json.hpp"
@@ -863,4 +864,53 @@ TEST_CASE("with commits that report back later, writes are answered only then an
   std::size_t stored = 0;
   engine.read().walk(records, 0, 0, true, [&](const storage::change&) { return ++stored, true; });
   CHECK(stored == writers * per_writer + 1);
+}
+
+TEST_CASE("the creation log remembers creations, announces them once, and hears other heads'", "[creations]") {
+  using kinto::actors::creation_log;
+  const kinto::list_key list{"/buckets/b/collections/c", kinto::kind::record};
+  creation_log here(2), there;
+  CHECK_FALSE(here.created_at(list, "r1"));
+  here.created(list, "r1", 10);
+  here.created(list, "r2", 20);
+  CHECK(here.created_at(list, "r1") == 10u);
+
+  // Announced with the next commit, then not again.
+  auto messages = here.announcements();
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0].find("/buckets/b/collections/c/records\tr2\t20") != std::string::npos);
+  CHECK(here.announcements().front().find('\n') == std::string::npos);
+
+  // Another head takes them in; a head ignores its own messages.
+  CHECK(there.heard(messages[0]));
+  CHECK(there.created_at(list, "r2") == 20u);
+  CHECK_FALSE(here.heard(messages[0]));
+  CHECK_FALSE(there.heard("not an announcement"));
+
+  // Bounded: the oldest is forgotten first.
+  here.created(list, "r3", 30);
+  CHECK_FALSE(here.created_at(list, "r1"));
+  CHECK(here.created_at(list, "r3") == 30u);
+
+  // Long announcements are split; ids the quoting could not carry are kept
+  // to this head.
+  creation_log many;
+  for (int i = 0; i < 1000; ++i) many.created(list, "record-" + std::to_string(i), 1000 + i);
+  many.created(list, "cost$5", 5);
+  const auto split = many.announcements();
+  CHECK(split.size() > 1);
+  creation_log listener;
+  for (const auto& m : split) {
+    CHECK(m.size() < 8000);
+    CHECK(m.find('$') == std::string::npos);
+    listener.heard(m);
+  }
+  CHECK(listener.created_at(list, "record-999") == 1999u);
+  CHECK(listener.created_at(list, "record-0") == 1000u);
+  CHECK_FALSE(listener.created_at(list, "cost$5"));
+  CHECK(many.created_at(list, "cost$5") == 5u);
+  // A failed transaction's creations are not announced.
+  many.created(list, "lost", 7);
+  many.drop_unannounced();
+  CHECK(many.announcements().front().find("lost") == std::string::npos);
 }
