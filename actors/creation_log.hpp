@@ -12,17 +12,17 @@
 
 #include "storage/engine.hpp"
 
-#include <cstddef>
 #include <charconv>
-#include <random>
-#include <vector>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace kinto::actors {
 
@@ -88,7 +88,7 @@ public:
   /// When object `id` of `list` was last created, if this process wrote or
   /// heard of that creation and remembers it.
   std::optional<std::uint64_t> created_at(const list_key& list, std::string_view id) const {
-    const std::string key = key_of(list, id);
+    const std::string key = key_of(storage::list_id(list), id);
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = when_.find(key);
     if (it == when_.end()) return std::nullopt;
@@ -112,9 +112,7 @@ private:
   }
 
   void remember(std::string_view list_id, std::string_view id, std::uint64_t at) {
-    std::string key(list_id);
-    key += '\0';
-    key += id;
+    std::string key = key_of(list_id, id);
     std::lock_guard<std::mutex> lock(mutex_);
     auto [it, inserted] = when_.insert_or_assign(key, at);
     if (!inserted) return;
@@ -125,8 +123,8 @@ private:
     }
   }
 
-  static std::string key_of(const list_key& list, std::string_view id) {
-    std::string key = storage::list_id(list);
+  static std::string key_of(std::string_view list_id, std::string_view id) {
+    std::string key(list_id);
     key += '\0';
     key += id;
     return key;

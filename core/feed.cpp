@@ -232,6 +232,7 @@ void feed::look(const storage::view& v) {
   };
   std::unordered_map<std::string, looked> moved;
   for (auto& s : subscribers_) {
+    std::uint64_t own_timestamp = 0; // of the list itself, watched first
     for (const auto& list : s->watched) {
       const std::string id = storage::list_id(list);
       auto it = moved.find(id);
@@ -242,10 +243,11 @@ void feed::look(const storage::view& v) {
         seen = ts;
       }
       if (it->second.moved) s->dirty = true;
+      if (&list == &s->watched.front()) own_timestamp = it->second.timestamp;
     }
     // Its client has not taken what it holds, and its list has changed
     // since: it has fallen behind.
-    if (s->waiting && moved.at(storage::list_id(s->watched.front())).timestamp > s->full_at) s->behind = true;
+    if (s->waiting && own_timestamp > s->full_at) s->behind = true;
   }
   // Forget the timestamps no subscriber depends on any more.
   for (auto it = stamps_.begin(); it != stamps_.end();) it = moved.count(it->first) ? std::next(it) : stamps_.erase(it);
