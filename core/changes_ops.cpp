@@ -116,9 +116,10 @@ void collection_changeset(const storage::view& v, const changeset_read& req, con
 }
 
 void read_changeset(const context& ctx, port& p, std::shared_ptr<const changeset_read> req,
-                    std::function<void(result<changeset>)> done) {
+                    std::function<void(result<changeset>)> answer) {
   storage::snapshot snap = p.read();
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  const std::function<void(result<changeset>)> done = trusted(snap, answer);
   if (is_monitor(req->bucket_id, req->collection_id)) {
     if (req->invalid) return done(failure{*req->invalid});
     return monitor_changeset(ctx, snap, *req, done);
@@ -134,12 +135,14 @@ void read_changeset(const context& ctx, port& p, std::shared_ptr<const changeset
   if (!collection) return done(failure{route_not_found()});
   const list_key records{collections.object_uri(req->collection_id), kind::record};
   if (auto ts = snap.list_timestamp(records)) return collection_changeset(snap, *req, *collection, *ts, done);
+  if (snap.failed()) return answer(failure{backend_unavailable()});
   // Read-only, a list that was never read has no timestamp to give.
   if (ctx.cfg.readonly) return done(failure{route_not_found()});
-  touch_list(ctx, p, records, [&p, req, records, done](std::optional<error> e) {
-    if (e) return done(failure{std::move(*e)});
+  touch_list(ctx, p, records, [&p, req, records, answer](std::optional<error> e) {
+    if (e) return answer(failure{std::move(*e)});
     storage::snapshot again = p.read();
-    if (!again.valid()) return done(failure{backend_unavailable()});
+    if (!again.valid()) return answer(failure{backend_unavailable()});
+    const std::function<void(result<changeset>)> done = trusted(again, answer);
     const list_key collections{"/buckets/" + req->bucket_id, kind::collection};
     auto stored = again.get(collections, req->collection_id);
     std::string err;
@@ -192,11 +195,12 @@ json::value change_entry(const std::string& host, const monitored_collection& m)
   return entry;
 }
 
-void op_monitor_changes(const context& ctx, port& p, monitor_read req, std::function<void(result<list_page>)> done) {
+void op_monitor_changes(const context& ctx, port& p, monitor_read req, std::function<void(result<list_page>)> answer) {
   storage::snapshot snap = p.read();
-  if (!snap.valid()) return done(failure{backend_unavailable()});
-  if (req.invalid) return done(failure{*req.invalid});
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  if (req.invalid) return answer(failure{*req.invalid});
   const auto all = monitored(ctx.cfg.changes, snap);
+  const auto done = trusted(snap, answer);
   list_page page;
   page.list_timestamp = monitor_timestamp(all);
   if (req.pre.if_none_match_any || (req.pre.if_match && *req.pre.if_match != page.list_timestamp))
@@ -266,9 +270,10 @@ std::uint64_t broadcast_debounce::publish(std::uint64_t now_ms, const std::funct
   return *published_;
 }
 
-void op_broadcast(const context& ctx, port& p, broadcast_read req, std::function<void(result<std::uint64_t>)> done) {
+void op_broadcast(const context& ctx, port& p, broadcast_read req, std::function<void(result<std::uint64_t>)> answer) {
   storage::snapshot snap = p.read();
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  const auto done = trusted(snap, answer);
   const auto newest = [&] {
     std::uint64_t ts = 0;
     for (const auto& m : monitored(ctx.cfg.changes, snap))

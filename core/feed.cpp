@@ -181,32 +181,34 @@ void feed::run() {
                                               [](const auto& s) { return s->dirty && !s->waiting; });
     if (work) {
       storage::snapshot v = store_.read();
-      if (!v.valid()) {
-        // The store is unavailable: try again at the next poll.
+      if (v.valid() && look_now) look(v);
+      // Subscribers that would walk the same way from the same position
+      // share the walk.
+      std::map<std::tuple<std::string, std::uint64_t, std::optional<std::uint64_t>, bool>, std::vector<subscriber*>>
+        groups;
+      if (v.valid() && !v.failed())
+        for (auto& s : subscribers_) {
+          if (s->behind && !s->over) {
+            // What is queued still goes out; the client resumes after it.
+            s->sink->end(fell_behind());
+            s->over = true;
+          }
+          if (s->over || !s->dirty || s->waiting) continue;
+          if (!s->sink->open()) {
+            s->over = true;
+            continue;
+          }
+          groups[{s->sub.key, s->position, s->backlog_end, s->sub.since.has_value()}].push_back(s.get());
+        }
+      for (auto& [key, group] : groups) catch_up(group, v);
+      if (!v.valid() || v.failed()) {
+        // The store is unavailable, or went away during the pass (what
+        // was read then is not trusted): try again shortly.
         changed();
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
         continue;
       }
-      if (look_now) look(v);
-      // Subscribers that would walk the same way from the same position
-      // share the walk.
-      std::map<std::tuple<std::string, std::uint64_t, std::optional<std::uint64_t>, bool>, std::vector<subscriber*>>
-        groups;
-      for (auto& s : subscribers_) {
-        if (s->behind && !s->over) {
-          // What is queued still goes out; the client resumes after it.
-          s->sink->end(fell_behind());
-          s->over = true;
-        }
-        if (s->over || !s->dirty || s->waiting) continue;
-        if (!s->sink->open()) {
-          s->over = true;
-          continue;
-        }
-        groups[{s->sub.key, s->position, s->backlog_end, s->sub.since.has_value()}].push_back(s.get());
-      }
-      for (auto& [key, group] : groups) catch_up(group, v);
     }
     // Idle streams get a comment, which also finds the clients gone.
     for (auto& s : subscribers_) {
@@ -312,6 +314,9 @@ feed::walked feed::walk_from(const subscriber& s, const storage::view& v) const 
 void feed::catch_up(const std::vector<subscriber*>& group, const storage::view& v) {
   const walked w = walk_from(*group.front(), v);
   const std::uint64_t list_ts = v.list_timestamp(group.front()->sub.list).value_or(0);
+  // A read failed on the way: the subscribers stay where they were, to
+  // catch up on the next pass.
+  if (v.failed()) return;
   const auto now = clock::now();
   for (subscriber* s : group) {
     s->dirty = false;

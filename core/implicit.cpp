@@ -20,6 +20,7 @@ void create_from(const std::shared_ptr<creation>& c, std::size_t i) {
     if (!snap.valid()) return c->next(failure{backend_unavailable()});
     const implicit_object& o = c->objects[i];
     auto existing = snap.get(o.list, o.id);
+    if (snap.failed()) return c->next(failure{backend_unavailable()});
     if (existing && !existing->deleted) continue;
     write_command cmd;
     cmd.op = write_op::create;

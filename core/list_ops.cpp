@@ -110,24 +110,26 @@ void read_page(const context& ctx, const list_read& req, const storage::view& sn
   done(std::move(page));
 }
 
-void read_list(const context& ctx, port& p, std::shared_ptr<list_read> req, std::function<void(result<list_page>)> done) {
+void read_list(const context& ctx, port& p, std::shared_ptr<list_read> req, std::function<void(result<list_page>)> answer) {
   storage::snapshot snap = p.read();
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  const std::function<void(result<list_page>)> done = trusted(snap, answer);
   auto use = use_of(ctx.cfg, req->user_id, req->list, snap, false, req->invalid);
   if (auto* f = std::get_if<failure>(&use)) return done(std::move(*f));
   if (auto ts = snap.list_timestamp(req->list)) return read_page(ctx, *req, snap, *ts, std::get<list_use>(use), done);
+  if (snap.failed()) return answer(failure{backend_unavailable()});
   if (ctx.cfg.readonly) {
     error e = backend_unavailable();
     e.message = "Resource timestamp cannot be written. Plural endpoint must be hit at least once from a writable instance.";
     return done(failure{e});
   }
-  touch_list(ctx, p, req->list, [ctx, &p, req, use = std::get<list_use>(std::move(use)), done](std::optional<error> e) {
-    if (e) return done(failure{std::move(*e)});
+  touch_list(ctx, p, req->list, [ctx, &p, req, use = std::get<list_use>(std::move(use)), answer](std::optional<error> e) {
+    if (e) return answer(failure{std::move(*e)});
     // Read back what is stored: a concurrent write may have set it first.
     storage::snapshot again = p.read();
     auto ts = again.valid() ? again.list_timestamp(req->list) : std::nullopt;
-    if (!ts) return done(failure{backend_unavailable()});
-    read_page(ctx, *req, again, *ts, use, done);
+    if (!ts) return answer(failure{backend_unavailable()});
+    read_page(ctx, *req, again, *ts, use, trusted(again, answer));
   });
 }
 
@@ -259,10 +261,12 @@ void delete_list(const context& ctx, port& p, std::shared_ptr<list_removal> req,
   if (req->list.of == kind::history) return purge_history(ctx, p, std::move(req), std::move(done));
   storage::snapshot snap = p.read();
   if (!snap.valid()) return done(failure{backend_unavailable()});
+  const auto refuse = trusted(snap, done);
   auto use = use_of(ctx.cfg, req->user_id, req->list, snap, true, req->invalid);
-  if (auto* f = std::get_if<failure>(&use)) return done(std::move(*f));
+  if (auto* f = std::get_if<failure>(&use)) return refuse(std::move(*f));
   auto chosen = choose_deletions(ctx, *req, std::get<list_use>(use), snap);
-  if (auto* f = std::get_if<failure>(&chosen)) return done(std::move(*f));
+  if (auto* f = std::get_if<failure>(&chosen)) return refuse(std::move(*f));
+  if (snap.failed()) return done(failure{backend_unavailable()});
   struct progress {
     std::mutex mutex;
     deletion_page page;
@@ -312,9 +316,11 @@ void op_watch(const context& ctx, port& p, list_selection req, std::function<voi
                     if (f) return done(std::move(*f));
                     storage::snapshot snap = p.read();
                     if (!snap.valid()) return done(failure{backend_unavailable()});
+                    const auto reply = trusted(snap, done);
                     auto use = use_of(ctx.cfg, shared->user_id, shared->list, snap, false, shared->invalid);
-                    if (auto* refused = std::get_if<failure>(&use)) return done(std::move(*refused));
-                    done(snap.list_timestamp(shared->list).value_or(0));
+                    if (auto* refused = std::get_if<failure>(&use)) return reply(std::move(*refused));
+                    const std::uint64_t ts = snap.list_timestamp(shared->list).value_or(0);
+                    reply(ts);
                   });
 }
 

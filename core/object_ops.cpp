@@ -20,8 +20,9 @@ std::string shown_permissions(const caller& viewer, const std::string& text) {
 
 /// The answer to `req`, read from `snap`.
 void answer_read(const context& ctx, const storage::snapshot& snap, const object_read& req,
-                 const std::function<void(result<object_found>)>& done) {
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+                 const std::function<void(result<object_found>)>& answer) {
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  const auto done = trusted(snap, answer);
   const caller who = resolve_caller(req.user_id, snap);
   const list_key& list = req.list;
   const kind k = list.of;
@@ -96,6 +97,7 @@ void write_account(const context& ctx, port& p, const storage::view& snap, const
                    std::function<void(result<object_written>)> done) {
   write_command& cmd = req.cmd;
   auto existing = snap.get(req.list, cmd.id);
+  if (snap.failed()) return done(failure{backend_unavailable()});
   const bool exists = existing && !existing->deleted;
   const bool replacing = cmd.op == write_op::put;
   if (cmd.op == write_op::create) {
@@ -125,8 +127,10 @@ void write_account(const context& ctx, port& p, const storage::view& snap, const
 
 /// Plans `req` on `snap` and submits it.
 void plan_write(const context& ctx, port& p, const storage::snapshot& snap, object_write& req,
-                std::function<void(result<object_written>)> done) {
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+                std::function<void(result<object_written>)> answer) {
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  // Refusals are answered from here; a write planned on a failed read is not submitted.
+  const auto done = trusted(snap, answer);
   const caller who = resolve_caller(req.user_id, snap);
   const list_key& list = req.list;
   const kind k = list.of;
@@ -138,7 +142,7 @@ void plan_write(const context& ctx, port& p, const storage::snapshot& snap, obje
   if (k == kind::account) {
     if (!posted && !valid_id(k, cmd.id)) return done(failure{invalid_id()});
     if (req.invalid) return done(failure{*req.invalid});
-    return write_account(ctx, p, snap, who, req, std::move(done));
+    return write_account(ctx, p, snap, who, req, std::move(answer));
   }
   // Writes of records in a missing collection are refused before
   // authorization (resources.md §8).
@@ -160,8 +164,9 @@ void plan_write(const context& ctx, port& p, const storage::snapshot& snap, obje
     if (auto* e = std::get_if<error>(&validator)) return done(failure{*e});
     cmd.validate = std::move(std::get<write_validator>(validator));
   }
+  if (snap.failed()) return done(failure{backend_unavailable()});
   const target_read read{snap, target};
-  submit(ctx, p, list, std::move(cmd), who, std::move(req.sent), std::move(req.behaviour), &read, std::move(done));
+  submit(ctx, p, list, std::move(cmd), who, std::move(req.sent), std::move(req.behaviour), &read, std::move(answer));
 }
 
 void write_object(const context& ctx, port& p, std::shared_ptr<object_write> req,

@@ -63,6 +63,19 @@ struct failure {
 template <class T>
 using result = std::variant<T, failure>;
 
+/// `done`, answering 503 (errno 201) in place of what it is given when a
+/// read of `v` failed meanwhile (storage::view::failed()): a refusal or a
+/// "not found" read from a database that went away is not an answer. For
+/// answers given while `v` and `done` live (the two are held by
+/// reference).
+template <class T>
+auto trusted(const storage::view& v, const std::function<void(result<T>)>& done) {
+  return [&v, &done](result<T> r) {
+    if (v.failed()) return done(failure{backend_unavailable()});
+    done(std::move(r));
+  };
+}
+
 /// An object a request uses without naming it, created first when missing
 /// (the personal bucket and its collection, batch-and-plugins.md §2).
 struct implicit_object {

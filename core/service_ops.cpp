@@ -57,10 +57,11 @@ kind kind_of_resource(std::string_view name) {
 } // namespace
 
 void op_permissions(const context& ctx, port& p, permissions_read req,
-                    std::function<void(result<std::vector<json::value>>)> done) {
+                    std::function<void(result<std::vector<json::value>>)> answer) {
   const rules& cfg = ctx.cfg;
   storage::snapshot snap = p.read();
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  const auto done = trusted(snap, answer);
   const caller who = resolve_caller(req.user_id, snap);
   if (!who.holds_any(cfg.permissions_read_principals)) return done(failure{denied(who)});
   if (req.invalid) return done(failure{*req.invalid});
@@ -134,7 +135,7 @@ void op_delete_user_data(const context& ctx, port& p, user_data_removal req, std
   storage::snapshot snap = p.read();
   if (!snap.valid()) return done(failure{backend_unavailable()});
   const caller who = resolve_caller(req.user_id, snap);
-  if (!who.holds_any(ctx.cfg.user_data_delete_principals)) return done(failure{denied(who)});
+  if (!who.holds_any(ctx.cfg.user_data_delete_principals)) return trusted(snap, done)(failure{denied(who)});
   const std::string principal = req.principal;
 
   // Objects whose write permission names this principal alone.
@@ -199,6 +200,7 @@ void op_delete_user_data(const context& ctx, port& p, user_data_removal req, std
     cmd.data = std::move(patch);
     writes.emplace_back(ref->list, std::move(cmd));
   }
+  if (snap.failed()) return done(failure{backend_unavailable()});
   if (writes.empty()) return finish();
   auto remaining = std::make_shared<std::atomic<std::size_t>>(writes.size());
   for (auto& [list, cmd] : writes)
@@ -222,7 +224,7 @@ void op_heartbeat(port& p, bool write, std::string stamp, std::function<void(boo
     storage::snapshot snap = p.read();
     if (snap.valid()) {
       (void)snap.meta("heartbeat");
-      readable = true;
+      readable = !snap.failed();
     }
   }
   if (!readable || !write) return done(readable, readable);
@@ -233,9 +235,10 @@ void op_heartbeat(port& p, bool write, std::string stamp, std::function<void(boo
 namespace {
 
 void read_history_snapshot(const context& ctx, port& p, const history_snapshot_read& req,
-                           const std::function<void(result<std::vector<std::string>>)>& done) {
+                           const std::function<void(result<std::vector<std::string>>)>& answer) {
   storage::snapshot snap = p.read();
-  if (!snap.valid()) return done(failure{backend_unavailable()});
+  if (!snap.valid()) return answer(failure{backend_unavailable()});
+  const auto done = trusted(snap, answer);
   const caller who = resolve_caller(req.user_id, snap);
   const std::string bucket_uri = "/buckets/" + req.bucket_id;
   const std::string collection_uri = bucket_uri + "/collections/" + req.collection_id;

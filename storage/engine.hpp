@@ -121,6 +121,10 @@ public:
   /// Says what the reads which follow concern: an engine whose reads are
   /// round trips may read it all at once. Changes no answer.
   virtual void read_ahead(const read_hint& hint) const { (void)hint; }
+  /// Whether a read of this view failed (the engine lost its database on
+  /// the way): its answers since, "not found" included, are not to be
+  /// trusted, and whoever answers from them answers 503 instead.
+  virtual bool failed() const { return false; }
 
   /// How many times permissions() was called on this view (diagnostics:
   /// the cost of permission filtering is counted in lookups).
@@ -245,6 +249,7 @@ public:
   void walk_all(const list_key& list, const std::function<bool(const change&)>& visit) const override;
   std::optional<std::string> meta(std::string_view key) const override;
   void read_ahead(const read_hint& hint) const override;
+  bool failed() const override { return target_ && target_->failed(); }
 
 private:
   std::optional<std::string> read_permissions(std::string_view uri) const override;

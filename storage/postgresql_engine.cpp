@@ -938,6 +938,7 @@ public:
   /// result itself (see opening_read).
   std::optional<lineage_query> plan_ahead(const read_hint& hint) const { return ops_.plan_lineage(hint); }
   void take_ahead(const lineage_query& q, const pg::result& r) const { ops_.take_lineage(q, r); }
+  bool failed() const override { return ops_.failure() != status::ok; }
   session& connection() const { return *session_; }
   pg_snapshot(const pg_snapshot&) = delete;
   pg_snapshot& operator=(const pg_snapshot&) = delete;
@@ -1328,8 +1329,9 @@ void opening_read::send() {
   query_ = snap_->plan_ahead(hint_.view());
   if (!query_) return finish();
   if (!snap_->connection().send_alone(query_->sql, query_->params)) {
-    snap_->take_ahead(*query_, pg::result());
-    return finish();
+    // The session was lost between the look and the send.
+    snap_.reset();
+    return retry();
   }
   wait(snap_->connection().socket());
 }
@@ -1344,17 +1346,16 @@ void opening_read::step() {
   std::optional<pg::result> r = s.receive();
   if (!r) return wait(s.socket());
   if (!snap_) return r->ok() && !s.broken() ? send() : retry();
-  // The connection lost while the database answered (it shut down or
-  // restarted: SQLSTATE classes 08 and 57): no snapshot, as when none can
-  // be opened.
-  const std::string state = r->ok() ? std::string() : r->sqlstate();
-  if (!r->ok() && (s.broken() || state.rfind("08", 0) == 0 || state.rfind("57", 0) == 0)) snap_.reset();
-  if (snap_) snap_->take_ahead(*query_, *r);
+  // A failed read ahead (most often the connection lost while the
+  // database answered: it shut down or restarted) leaves nothing to answer
+  // from: no snapshot, as when none can be opened.
+  if (r->ok()) snap_->take_ahead(*query_, *r);
+  else snap_.reset();
   finish();
 }
 
 void opening_read::retry() {
-  engine_.give_back(std::move(session_));
+  if (session_) engine_.give_back(std::move(session_));
   // The idle sessions were most likely lost with it (the database
   // restarted): the next try opens a new one.
   engine_.drop_idle();

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <future>
 #include <map>
 #include <string>
 
@@ -146,6 +148,48 @@ TEST_CASE("while the database is unreachable requests get 503 errno 201, and ser
   CHECK(server.request("PUT", "/v1/buckets/b/collections/c/records/r", R"({"data": {"v": 3}})", owner()).status == 200);
   CHECK(int_at(must(server.request("GET", "/v1/buckets/b/collections/c/records/r", {}, owner()), 200), "data.v") == 3);
   CHECK(server.request("GET", "/v1/__heartbeat__").status == 200);
+}
+
+TEST_CASE("a request whose database session is lost while it reads gets 503 errno 201, never a refusal",
+          "[postgresql]") {
+  scratch_database db;
+  kintod_process server(on_database(db));
+  create_collection(server, "b", "c");
+  must(server.request("PUT", "/v1/buckets/b/collections/c/records/r", R"({"data": {"v": 1}})", owner()), 201);
+
+  struct attempt {
+    std::string method, path, body;
+  };
+  auto watcher = db.connect(); // outside any transaction: each look at pg_stat_activity is fresh
+  for (const attempt& a : {attempt{"GET", "/v1/buckets/b/collections/c/records/r", ""},
+                           attempt{"GET", "/v1/buckets/b/collections/c/records", ""},
+                           attempt{"PUT", "/v1/buckets/b/collections/c/records/r", R"({"data": {"v": 2}})"}}) {
+    INFO(a.method << " " << a.path);
+    // The request's reads wait for this lock; its sessions are ended
+    // while they wait, and no new one may open.
+    auto locker = db.connect();
+    const std::string locker_pid = scalar(locker, "SELECT pg_backend_pid()");
+    must(locker, "BEGIN; LOCK TABLE objects IN ACCESS EXCLUSIVE MODE");
+    auto pending = std::async(std::launch::async, [&] { return server.request(a.method, a.path, a.body, owner()); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (scalar(watcher, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                           "wait_event_type = 'Lock'") == "0") {
+      if (pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        const auto early = pending.get();
+        FAIL("answered before it read: " << early.status << " " << early.body);
+      }
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+    }
+    on_cluster("ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS false");
+    must(watcher, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND "
+                  "pid NOT IN (pg_backend_pid(), " + locker_pid + ") AND backend_type = 'client backend'");
+    must(locker, "ROLLBACK");
+    CHECK_THAT(pending.get(), is_kinto_error(503, 201));
+    on_cluster("ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS true");
+  }
+  // Nothing was written, and the next requests are served.
+  CHECK(int_at(must(server.request("GET", "/v1/buckets/b/collections/c/records/r", {}, owner()), 200), "data.v") == 1);
+  CHECK(server.request("GET", "/v1/buckets/b/collections/c/records", {}, owner()).status == 200);
 }
 
 TEST_CASE("a batch is one PostgreSQL transaction: a write the database refuses drops the batch", "[postgresql]") {

@@ -2,7 +2,8 @@
 // will read (read_ahead) answers exactly what one reading object by object
 // answers, for present, deleted and missing objects and ids that need
 // quoting, list timestamps, and the groups of the caller's principals; the groups of
-// several principals come in one answer.
+// several principals come in one answer; a snapshot whose session is lost
+// says its reads failed.
 #include "support.hpp"
 
 #include "storage/postgresql_engine.hpp"
@@ -189,4 +190,35 @@ TEST_CASE("the groups of several principals come principal by principal, each gr
     anonymous.read_ahead({.list = records, .id = "r"});
     CHECK(anonymous.groups_of_any(principals).size() == 4);
   }
+}
+
+TEST_CASE("a snapshot whose session is lost after its read ahead says its reads failed", "[postgresql]") {
+  scratch_database db;
+  auto engine = open_engine(db);
+  write(*engine, [](storage::writer& w) {
+    REQUIRE(w.put(buckets, "b", object_at("b", 10), std::nullopt) == status::ok);
+    REQUIRE(w.put(collections, "c", object_at("c", 11), std::nullopt) == status::ok);
+    REQUIRE(w.put(records, "r1", object_at("r1", 12), std::nullopt) == status::ok);
+    REQUIRE(w.put(records, "r2", object_at("r2", 13), std::nullopt) == status::ok);
+  });
+  storage::snapshot snap = engine->read();
+  REQUIRE(snap.valid());
+  snap.read_ahead({.list = records, .id = "r1"});
+  REQUIRE(snap.get(records, "r1"));
+  CHECK_FALSE(snap.failed());
+
+  auto admin = db.connect();
+  must(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND "
+              "pid <> pg_backend_pid() AND backend_type = 'client backend'");
+  // What was read ahead is still known; what was not cannot be read, and
+  // its "not found" is not to be trusted.
+  CHECK(snap.get(records, "r1"));
+  CHECK_FALSE(snap.get(records, "r2"));
+  CHECK(snap.failed());
+
+  // The next snapshot opens a new session, and reads what is there.
+  storage::snapshot again = engine->read();
+  REQUIRE(again.valid());
+  CHECK(again.get(records, "r2"));
+  CHECK_FALSE(again.failed());
 }
