@@ -25,6 +25,9 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+/// Where the Debian package puts Kinto Admin.
+constexpr const char* default_admin_assets_path = "/usr/share/kintod/admin";
+
 /// Plugin names kintod provides, by their upstream names.
 const std::vector<std::string>& provided_plugins() {
   static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush",
@@ -218,11 +221,17 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
     }
   }
   c.accounts = contains(c.plugins, "kinto.plugins.accounts");
-  // Kinto Admin relies on /permissions: upstream's admin plugin turns it on,
-  // and so does naming it here, although kintod does not serve the admin UI.
-  if (contains(includes, "kinto.plugins.admin")) {
+  // Kinto Admin, which relies on /permissions: upstream's admin plugin
+  // turns that on too.
+  c.admin = contains(includes, "kinto.plugins.admin");
+  c.admin_assets_path = s.text("admin_assets_path", default_admin_assets_path);
+  if (c.admin) {
     c.permissions_endpoint = true;
-    s.warn("plugin kinto.plugins.admin: kintod does not serve the admin UI; the /permissions endpoint it needs is on");
+    std::string error;
+    if (auto assets = admin_assets::load(c.admin_assets_path, error))
+      c.admin_ui = std::make_shared<const admin_assets>(std::move(*assets));
+    else
+      s.warn("plugin kinto.plugins.admin: " + error + "; /v1/admin/ answers 404 (set kinto.admin_assets_path)");
   }
   c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
   c.history.enabled = contains(c.plugins, "kinto.plugins.history");

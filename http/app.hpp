@@ -5,6 +5,7 @@
 
 #include "core/feed.hpp"
 #include "core/ops.hpp"
+#include "http/admin_ui.hpp"
 #include "http/message.hpp"
 #include "base/settings.hpp"
 
@@ -31,6 +32,11 @@ struct config : core::rules {
   std::vector<std::string> policies;        ///< authentication policies in order: "account", "basicauth"
   std::vector<std::string> plugins;         ///< enabled plugins (upstream names)
   bool flush_endpoint = false;       ///< kinto.plugins.flush, unless flush_endpoint_enabled = false
+  /// kinto.plugins.admin: Kinto Admin, read from `admin_assets_path` (null
+  /// when the plugin is off or no build was found there).
+  bool admin = false;
+  std::string admin_assets_path;
+  std::shared_ptr<const admin_assets> admin_ui;
   std::optional<std::string> default_bucket_hmac_secret; ///< the setting, when set
   bool permissions_endpoint = false;
   std::vector<std::string> cors_origins{"*"};

@@ -120,6 +120,27 @@ void redirect(const call_ptr& c, std::string location, std::int64_t ttl) {
   c->send(std::move(res));
 }
 
+/// Kinto Admin (kinto.plugins.admin): `/v1/admin` redirects to `/v1/admin/`,
+/// which serves the UI's files, read at start. No authentication: the UI
+/// signs in itself.
+void serve_admin(const call_ptr& c, const std::string& suffix) {
+  if (!c->is("GET") && !c->is("HEAD")) {
+    response res = error_response(c->cfg(), method_not_allowed());
+    res.set("Allow", "GET, HEAD");
+    return c->send(std::move(res));
+  }
+  if (c->path == "/admin") return redirect(c, c->absolute_url("/v1/admin/" + suffix), -1);
+  const auto& assets = c->cfg().admin_ui;
+  std::optional<response> res = assets ? admin_response(*assets, c->path, c->req.header("if-none-match")) : std::nullopt;
+  if (!res) return c->fail(route_not_found());
+  // The UI's own scripts, styles and images, and requests to this server.
+  // It compiles JSON schemas into functions at run time (ajv): eval.
+  res->set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-eval'; img-src 'self' data:; "
+                                      "style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; "
+                                      "base-uri 'none'");
+  c->send(std::move(*res));
+}
+
 bool accepts_json(std::string_view accept) {
   return accept.empty() || accepts_any(accept, {"*/*", "application/*", "application/json"});
 }
@@ -273,6 +294,8 @@ void route_request(const call_ptr& c) {
       route_request(again);
     });
 
+  if (cfg.admin && (c->path == "/admin" || c->path.rfind("/admin/", 0) == 0)) return serve_admin(c, suffix);
+
   auto matched = match(cfg, c->path);
   if (!matched) {
     if (c->path.size() > 1 && c->path.back() == '/' && cfg.trailing_slash_redirect) {
@@ -325,7 +348,8 @@ void route_request(const call_ptr& c) {
 void call::send(response res) {
   const config& cfg = a.cfg;
   res.set("X-Content-Type-Options", "nosniff");
-  res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ");
+  if (!res.get("Content-Security-Policy"))
+    res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ");
   if (cfg.backoff && (!cfg.backoff_percentage || chance_percent() < *cfg.backoff_percentage))
     res.set("Backoff", *cfg.backoff);
   if (!cfg.eos.empty() && !res.get("Alert")) res.set("Alert", eos_alert(cfg, service_ended(cfg)));

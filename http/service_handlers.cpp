@@ -105,6 +105,11 @@ void handle_hello(const call_ptr& c) {
   if (cfg.flush_endpoint)
     caps.set("flush_endpoint", capability("The __flush__ endpoint can be used to remove all data from all backends.",
                                           "https://kinto.readthedocs.io/en/latest/api/1.x/flush.html"));
+  if (cfg.admin_ui) {
+    json::value admin = capability("Serves the admin console.", "https://github.com/Kinto/kinto-admin/");
+    admin.set("version", json::value(cfg.admin_ui->version()));
+    caps.set("admin", std::move(admin));
+  }
   if (cfg.permissions_endpoint)
     caps.set("permissions_endpoint",
              capability("The permissions endpoint can be used to list all user objects permissions.",
