@@ -4,6 +4,7 @@
 // timeout, keep-alive), but every request gets the same 200-byte JSON body.
 // Beast only; nothing of kintod is linked.
 #include "bench_support.hpp"
+#include "version.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -176,6 +177,7 @@ int serve(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (kinto::bench::print_version(argc, argv)) return 0;
   try {
     return serve(argc, argv);
   } catch (const kinto::bench::stop& s) {

@@ -3,6 +3,7 @@
 // (optionally against two servers in alternation), prints the figures and
 // cleans up. Beast stays in bench_client.cpp; CAF is never linked.
 #include "bench_client.hpp"
+#include "version.hpp"
 #include "bench_options.hpp"
 #include "bench_report.hpp"
 #include "bench_scenarios.hpp"
@@ -181,6 +182,7 @@ int bench(const options& o) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (kinto::bench::print_version(argc, argv)) return 0;
   options o;
   try {
     o = parse_options(std::vector<std::string_view>(argv + 1, argv + argc));

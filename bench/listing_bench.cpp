@@ -2,6 +2,7 @@
 // polls, default-order pages, custom sorts and filters over a large collection,
 // timed and with the heap they use. Uses storage/ and schema/ only; no HTTP.
 #include "bench_support.hpp"
+#include "version.hpp"
 #include "schema/query.hpp"
 #include "storage/listing.hpp"
 #include "storage/lmdb_engine.hpp"
@@ -645,6 +646,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (kinto::bench::print_version(argc, argv)) return 0;
   try {
     return run(argc, argv);
   } catch (const stop& s) {

@@ -4,6 +4,7 @@
 // flags) and acknowledges them all. The ceiling for kintod's create path.
 // Uses LMDB and the benchmark statistics only; no kintod code.
 #include "bench_stats.hpp"
+#include "version.hpp"
 #include "bench_support.hpp"
 
 #include <lmdb.h>
@@ -259,5 +260,6 @@ int run(const settings& s) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (kinto::bench::print_version(argc, argv)) return 0;
   return kinto::bench::exit_code_of([&] { return run(parse(argc, argv)); });
 }

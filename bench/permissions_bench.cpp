@@ -2,6 +2,7 @@
 // read through the in-process HTTP application (real handler, no sockets) by its owner,
 // inherited readers, a partial reader and a stranger. Uses http/ and what lies below.
 #include "bench_support.hpp"
+#include "version.hpp"
 #include "actors/write_service.hpp"
 #include "http/app.hpp"
 #include "core/access.hpp"
@@ -657,6 +658,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (kinto::bench::print_version(argc, argv)) return 0;
   try {
     return run(argc, argv);
   } catch (const stop& s) {

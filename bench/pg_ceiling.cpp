@@ -7,6 +7,7 @@
 // PostgreSQL. Uses libpq, the schema of storage/postgresql_schema.hpp and
 // the benchmark statistics; no other kintod code.
 #include "bench_stats.hpp"
+#include "version.hpp"
 #include "bench_support.hpp"
 
 #include "storage/postgresql.hpp"
@@ -252,5 +253,6 @@ int run(const settings& s) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (kinto::bench::print_version(argc, argv)) return 0;
   return kinto::bench::exit_code_of([&] { return run(parse(argc, argv)); });
 }

@@ -108,14 +108,7 @@ std::optional<std::pair<std::string, std::string>> endpoint_switch(std::string_v
 
 } // namespace
 
-std::string build_version_json() {
-  json::value v = json::value::object();
-  v.set("source", json::value(build_info::source));
-  v.set("version", json::value(build_info::version));
-  v.set("commit", json::value(build_info::commit));
-  v.set("build", json::value(build_info::build));
-  return json::serialize(v);
-}
+std::string build_version_json() { return build_info::version_json; }
 
 std::optional<std::string> load_config(const kinto::settings& s, config& c) {
   setting_reader reader(s);
