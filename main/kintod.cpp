@@ -8,6 +8,7 @@
 #include "base/crypto.hpp"
 #include "base/json.hpp"
 #include "base/settings.hpp"
+#include "storage/lmdb_backup.hpp"
 #include "storage/lmdb_engine.hpp"
 #include "storage/postgresql_engine.hpp"
 #include "storage/postgresql_schema.hpp"
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -58,7 +60,16 @@ struct throwaway_directory {
 const char* usage =
   "usage: kintod [--ini PATH] [--host HOST] [--port PORT]\n"
   "       kintod migrate [--ini PATH] [--dry-run]\n"
-  "       kintod --version\n";
+  "       kintod backup [--ini PATH] DESTINATION\n"
+  "       kintod restore SOURCE [--ini PATH]\n"
+  "       kintod --version\n"
+  "\n"
+  "  (no command)  serve the Kinto HTTP API\n"
+  "  migrate       create or upgrade the storage schema, as `kinto migrate`\n"
+  "  backup        copy the LMDB data, compacted, while the server runs, into the new\n"
+  "                or empty directory DESTINATION, and check the copy\n"
+  "  restore       check the copy in SOURCE and put it in place of the data;\n"
+  "                refused while a kintod has the data open\n";
 
 /// Upstream's names of the PostgreSQL and memory storage backends.
 constexpr std::string_view postgresql_backend = "kinto.core.storage.postgresql";
@@ -134,6 +145,51 @@ std::optional<kinto::http::stored_secret> shared_secret(kinto::storage::engine& 
     return std::nullopt;
   }
   return created;
+}
+
+/// One line of the running copy on a terminal: the share done.
+void show_progress(std::uint64_t written, std::uint64_t expected) {
+  static int shown = -1;
+  const int percent = expected ? static_cast<int>(written * 100 / expected) : 0;
+  if (percent == shown) return;
+  shown = percent;
+  char line[96];
+  std::snprintf(line, sizeof line, "\rbackup: %3d%% %8.1f of %.1f MiB", percent, written / 1048576.0,
+                expected / 1048576.0);
+  std::cerr << line << std::flush;
+}
+
+void say_summary(std::string_view what, const kinto::storage::lmdb_copy_summary& s, const std::string& where) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.2f", s.seconds);
+  std::cout << what << ": " << s.objects << " objects, " << s.entries << " entries in " << s.databases
+            << " databases, " << s.bytes << " bytes, " << seconds << " s: " << where << "\n";
+}
+
+/// `kintod backup` and `kintod restore`, on the LMDB data directory of the
+/// settings.
+int copy_command(std::string_view command, kinto::setting_reader& reader, std::string_view backend,
+                 const std::string& path) {
+  if (backend == postgresql_backend)
+    return fail(std::string(command) + " copies kintod's LMDB data; on PostgreSQL use pg_dump and pg_restore " +
+                "(README.md, Operations)");
+  if (!is_lmdb_backend(backend)) return fail("storage backend '" + std::string(backend) + "' keeps no data to copy");
+  const std::string data_dir = reader.text("storage_url", "./kinto-data");
+  if (report_problems(reader)) return usage_error;
+  std::string error;
+  if (command == "backup") {
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    auto summary = kinto::storage::back_up_lmdb(data_dir, path, terminal ? show_progress : kinto::storage::copy_progress(),
+                                               error);
+    if (terminal) std::cerr << "\n";
+    if (!summary) return std::cerr << "kintod backup: " << error << "\n", 1;
+    say_summary("backup", *summary, path);
+    return 0;
+  }
+  auto summary = kinto::storage::restore_lmdb(path, data_dir, error);
+  if (!summary) return std::cerr << "kintod restore: " << error << " (nothing was changed)\n", 1;
+  say_summary("restore", *summary, data_dir);
+  return 0;
 }
 
 /// `kintod migrate`: creates or upgrades the schema of the configured
@@ -223,9 +279,16 @@ void raise_open_files_limit(std::size_t max_connections) {
 
 int main(int argc, char** argv) {
   std::optional<std::string> ini_path, host, port;
-  const bool migrating = argc > 1 && std::string_view(argv[1]) == "migrate";
+  const std::string_view command = argc > 1 && (std::string_view(argv[1]) == "migrate" ||
+                                                 std::string_view(argv[1]) == "backup" ||
+                                                 std::string_view(argv[1]) == "restore")
+                                      ? std::string_view(argv[1])
+                                      : std::string_view();
+  const bool migrating = command == "migrate";
+  const bool copying = command == "backup" || command == "restore";
+  std::optional<std::string> copy_path; // DESTINATION or SOURCE
   bool dry_run = false;
-  for (int i = migrating ? 2 : 1; i < argc; ++i) {
+  for (int i = command.empty() ? 1 : 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&](std::optional<std::string>& out) -> bool {
       if (i + 1 >= argc) return false;
@@ -248,6 +311,7 @@ int main(int argc, char** argv) {
     else if (arg.rfind("--ini=", 0) == 0) ini_path = std::string(arg.substr(6)), ok = true;
     else if (arg.rfind("--host=", 0) == 0) host = std::string(arg.substr(7)), ok = true;
     else if (arg.rfind("--port=", 0) == 0) port = std::string(arg.substr(7)), ok = true;
+    else if (copying && !copy_path && !arg.empty() && arg.front() != '-') copy_path = std::string(arg), ok = true;
     if (!ok) return fail("unknown or incomplete argument '" + std::string(arg) + "'\n" + usage);
   }
 
@@ -293,6 +357,10 @@ int main(int argc, char** argv) {
   if (migrating) {
     const int status = migrate(reader, backend, dry_run);
     return report_problems(reader) ? usage_error : status;
+  }
+  if (copying) {
+    if (!copy_path) return fail(std::string(command) + ": which directory?\n" + usage);
+    return copy_command(command, reader, backend, *copy_path);
   }
   const bool on_postgresql = backend == postgresql_backend;
   if (!is_lmdb_backend(backend) && !ephemeral && !on_postgresql)

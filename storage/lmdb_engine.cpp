@@ -7,6 +7,7 @@
 
 #include "base/json.hpp"
 #include "storage/lmdb.hpp"
+#include "storage/lmdb_backup.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -805,6 +806,8 @@ public:
 
   std::optional<lmdb_figures> figures() const;
 
+  /// Says to `kintod restore` that a server has the directory open.
+  std::unique_ptr<data_dir_lock> lock_;
   lmdb::env env_;
   databases dbs_;
   key_limits limits_;
@@ -903,6 +906,8 @@ std::unique_ptr<engine> open_lmdb(const lmdb_options& options, std::string& erro
     return nullptr;
   }
   auto e = std::make_unique<lmdb_engine>();
+  e->lock_ = std::make_unique<data_dir_lock>(options.directory, error);
+  if (!e->lock_->held()) return nullptr;
   if (int rc = e->env_.open(options.directory, options.map_size, 16, options.max_readers); rc != MDB_SUCCESS) {
     error = "cannot open LMDB environment in " + options.directory + ": " + mdb_strerror(rc);
     return nullptr;
