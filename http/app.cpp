@@ -30,7 +30,7 @@ constexpr const char* default_admin_assets_path = "/usr/share/kintod/admin";
 
 /// Plugin names kintod provides, by their upstream names.
 const std::vector<std::string>& provided_plugins() {
-  static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush",
+  static const std::vector<std::string> names{"kinto.plugins.accounts", "kinto.plugins.flush", "kinto.plugins.prometheus",
                                               "kinto.plugins.default_bucket", "kinto.plugins.history",
                                               "kinto_changes", "kinto_remote_settings.changes"};
   return names;
@@ -226,6 +226,16 @@ std::optional<std::string> load_config(setting_reader& s, config& c) {
     else
       s.warn("plugin kinto.plugins.admin: " + error + "; /v1/admin/ answers 404 (set kinto.admin_assets_path)");
   }
+  c.prometheus = contains(c.plugins, "kinto.plugins.prometheus");
+  {
+    // Upstream's clean-up: separators become underscores, which are then
+    // dropped, and one underscore ends it ("remote-settings" -> "remotesettings_").
+    std::string prefix = s.text("prometheus_prefix", c.project_name);
+    std::string cleaned;
+    for (char ch : prefix)
+      if (ch != '-' && ch != '.' && ch != ' ' && ch != '_') cleaned += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    c.prometheus_prefix = cleaned.empty() ? std::string() : cleaned + "_";
+  }
   c.default_bucket = contains(c.plugins, "kinto.plugins.default_bucket");
   c.history.enabled = contains(c.plugins, "kinto.plugins.history");
   c.history.exclude_resources = s.words("history.exclude_resources");
@@ -335,6 +345,11 @@ app::app(config c, storage::engine& store, actors::write_service& writes)
     return true;
   });
   feed = std::make_unique<core::feed>(cfg, store, writes, cfg.push);
+  if (cfg.prometheus) {
+    stats = std::make_unique<metrics>(cfg.prometheus_prefix);
+    stats->gauge("push_subscribers", "Subscribers of the change feed (Server-Sent Events and WebSocket).",
+                 [f = feed.get()] { return static_cast<double>(f->subscribers()); });
+  }
 }
 
 app::~app() { feed->stop(); }

@@ -6,6 +6,7 @@
 #include "core/feed.hpp"
 #include "core/ops.hpp"
 #include "http/admin_ui.hpp"
+#include "http/metrics.hpp"
 #include "http/message.hpp"
 #include "base/settings.hpp"
 
@@ -35,6 +36,10 @@ struct config : core::rules {
   /// kinto.plugins.admin: Kinto Admin, read from `admin_assets_path` (null
   /// when the plugin is off or no build was found there).
   bool admin = false;
+  /// kinto.plugins.prometheus: GET /__metrics__, its names prefixed with
+  /// `prometheus_prefix` (the project name) as upstream cleans it up.
+  bool prometheus = false;
+  std::string prometheus_prefix;
   std::string admin_assets_path;
   std::shared_ptr<const admin_assets> admin_ui;
   std::optional<std::string> default_bucket_hmac_secret; ///< the setting, when set
@@ -111,6 +116,9 @@ struct app {
   /// every commit by the write path.
   std::unique_ptr<core::feed> feed;
   std::shared_ptr<core::schema_cache> schemas; ///< compiled JSON schemas
+  /// What GET /__metrics__ shows (kinto.plugins.prometheus); null without it.
+  /// Gauges are added before the server starts.
+  std::unique_ptr<metrics> stats;
   /// Runs slow work (bcrypt) off the io threads, then `then` on that pool.
   void run_blocking(std::function<void()> work);
   /// True when `bcrypt_max_queue` jobs already wait for the blocking pool:

@@ -11,6 +11,7 @@
 #include "schema/resource.hpp"
 
 #include <array>
+#include <chrono>
 #include <functional>
 #include <variant>
 #include <memory>
@@ -53,6 +54,7 @@ struct route {
   list_key list; ///< plural and object endpoints; the collection of a snapshot
   std::string id; ///< object endpoints (the principal for user data, `{cid}@{ts}` of a snapshot)
   std::span<const std::string> methods; ///< allowed methods (without OPTIONS), from the route table
+  std::string_view name;                ///< in metrics (route_name()); empty until routed
 };
 
 using query_params = std::vector<std::pair<std::string, std::string>>;
@@ -72,6 +74,8 @@ struct call {
   operation_sink collect;
   /// Objects the request uses without naming them (the personal bucket).
   std::vector<core::implicit_object> implicit;
+  /// When the request arrived here (request_duration_seconds).
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
 
   const config& cfg() const { return a.cfg; }
   bool is(std::string_view method) const { return req.method == method; }
@@ -134,6 +138,7 @@ void handle_contribute(const call_ptr& c);
 void handle_permissions(const call_ptr& c);
 void handle_user_data(const call_ptr& c);
 void handle_flush(const call_ptr& c);
+void handle_metrics(const call_ptr& c);
 void handle_batch(const call_ptr& c);
 void handle_history_snapshot(const call_ptr& c);
 void handle_monitor_changes(const call_ptr& c);

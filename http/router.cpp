@@ -358,6 +358,12 @@ void call::send(response res) {
     const bool star = std::find(cfg.cors_origins.begin(), cfg.cors_origins.end(), "*") != cfg.cors_origins.end();
     res.set("Access-Control-Allow-Origin", star ? "*" : std::string(*origin));
   }
+  if (a.stats && !collect) {
+    // Unrouted: a 404 is "unknown", other answers (redirects) "unnamed", as upstream.
+    const std::string_view endpoint = !r.name.empty() ? r.name : res.status == 404 ? "unknown" : "unnamed";
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count();
+    a.stats->record_request(endpoint, metrics::method_label(req.method), res.status, seconds, res.body.size());
+  }
   if (is("HEAD")) res.body.clear();
   reply(std::move(res));
 }

@@ -13,6 +13,7 @@ bool with_permissions_endpoint(const config& c) { return c.permissions_endpoint;
 bool with_flush(const config& c) { return c.flush_endpoint; }
 bool with_history(const config& c) { return c.history.enabled; }
 bool with_changes(const config& c) { return c.changes.enabled; }
+bool with_prometheus(const config& c) { return c.prometheus; }
 
 const std::vector<std::string> reads{"GET", "HEAD"};
 const std::vector<std::string> plural_methods{"GET", "HEAD", "POST", "DELETE"};
@@ -79,6 +80,8 @@ const std::vector<route_spec>& route_table() {
     {"/permissions", handle_permissions, e::permissions, {}, reads, with_permissions_endpoint, none,
      "Permissions", "Objects the caller has permissions on"},
     {"/__flush__", handle_flush, e::service, {}, {"POST"}, with_flush, none, "Utilities", "Remove all data"},
+    {"/__metrics__", handle_metrics, e::service, {}, reads, with_prometheus, none, "Utilities",
+     "Prometheus metrics"},
     {"/__broadcasts__", handle_broadcasts, e::service, {}, {"GET"}, with_changes, none, "Changes",
      "The newest timestamp of the monitored collections, for push services"},
     {"/changes", handle_changes_socket, e::service, {}, {"GET"}, always, none, "Changes",
@@ -123,11 +126,43 @@ bool method_enabled(const config& cfg, endpoint ep, std::optional<kind> of, std:
   return !cfg.disabled_methods.contains(key);
 }
 
+std::string_view route_name(const route_spec& spec) {
+  // Computed once per route of the table: upstream's service names.
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const route_spec& s : route_table()) {
+      if (s.of && (s.ep == endpoint::plural || s.ep == endpoint::object)) {
+        out.push_back(std::string(kind_name(*s.of)) + (s.ep == endpoint::plural ? "-plural" : "-object"));
+        continue;
+      }
+      if (s.pattern == "/") {
+        out.emplace_back("hello");
+        continue;
+      }
+      // "/__heartbeat__" -> "heartbeat", "/contribute.json" -> "contribute",
+      // "/buckets/{bucket_id}/collections/{collection_id}/changeset" -> "changeset".
+      std::string_view last = s.pattern.substr(s.pattern.rfind('/') + 1);
+      if (!last.empty() && last.front() == '{') {
+        std::string_view before = s.pattern.substr(0, s.pattern.rfind('/'));
+        last = before.substr(before.rfind('/') + 1);
+      }
+      if (s.pattern.rfind("/buckets/{bucket_id}/snapshot", 0) == 0) last = "snapshot";
+      std::string name;
+      for (char c : last.substr(0, last.find('.')))
+        if (c != '_') name += c == '-' ? '_' : c;
+      if (last.find("user_data") != std::string_view::npos) name = "user_data";
+      out.push_back(std::move(name));
+    }
+    return out;
+  }();
+  return names[static_cast<std::size_t>(&spec - route_table().data())];
+}
+
 std::optional<route> match(const config& cfg, std::string_view path) {
   captures captured;
   for (const auto& spec : route_table()) {
     if (!spec.enabled(cfg) || !fit(spec.pattern, path, captured)) continue;
-    route r{spec.ep, spec.handle, spec.needs_principals, {}, {}, spec.methods};
+    route r{spec.ep, spec.handle, spec.needs_principals, {}, {}, spec.methods, route_name(spec)};
     if (auto principal = captured["principal"]) r.id = std::string(*principal);
     if (auto snapshot = captured["snapshot"]) {
       r.list = list_key{"/buckets/" + std::string(*captured["bucket_id"]), kind::collection};

@@ -28,6 +28,9 @@ struct route_spec {
 
 /// Every route, in matching order.
 const std::vector<route_spec>& route_table();
+/// The route's name in metrics, as upstream names its services
+/// ("record-object", "heartbeat", "batch").
+std::string_view route_name(const route_spec& spec);
 
 /// False when a `<type>_<resource>_<method>_enabled = false` setting turns
 /// the method off on that endpoint (service-endpoints.md §8).

@@ -781,6 +781,9 @@ bool server::listen(std::string& error) {
   return true;
 }
 
+std::size_t server::open_connections() const { return impl_->connections.load(std::memory_order_relaxed); }
+std::size_t server::requests_in_flight() const { return impl_->in_flight.load(std::memory_order_relaxed); }
+
 unsigned short server::port() const {
   beast::error_code ec;
   return impl_->acceptor.local_endpoint(ec).port();

@@ -43,6 +43,10 @@ public:
   [[nodiscard]] bool listen(std::string& error);
   /// The bound port (after listen()).
   unsigned short port() const;
+  /// Connections open, and requests admitted whose response is not yet
+  /// written (metrics).
+  std::size_t open_connections() const;
+  std::size_t requests_in_flight() const;
   /// Serves, on `io_threads` threads it starts, until SIGINT/SIGTERM or
   /// stop(): stops accepting, lets requests in flight finish, then returns.
   void run();

@@ -105,6 +105,12 @@ void handle_hello(const call_ptr& c) {
   if (cfg.flush_endpoint)
     caps.set("flush_endpoint", capability("The __flush__ endpoint can be used to remove all data from all backends.",
                                           "https://kinto.readthedocs.io/en/latest/api/1.x/flush.html"));
+  if (cfg.prometheus) {
+    json::value prometheus = capability("Prometheus metrics.", "https://github.com/Kinto/kinto/");
+    prometheus.set("prefix", json::value(cfg.prometheus_prefix));
+    prometheus.set("disabled_metrics", json::value::array());
+    caps.set("prometheus", std::move(prometheus));
+  }
   if (cfg.admin_ui) {
     json::value admin = capability("Serves the admin console.", "https://github.com/Kinto/kinto-admin/");
     admin.set("version", json::value(cfg.admin_ui->version()));
@@ -279,6 +285,14 @@ void handle_api(const call_ptr& c) {
   api.set("paths", std::move(paths));
   api.set("tags", std::move(tags));
   c->send_json(200, json::serialize(api));
+}
+
+void handle_metrics(const call_ptr& c) {
+  response res;
+  res.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  res.set("Cache-Control", "no-cache");
+  res.body = c->a.stats->render();
+  c->send(std::move(res));
 }
 
 void handle_flush(const call_ptr& c) {

@@ -453,6 +453,24 @@ int main(int argc, char** argv) {
     kinto::http::server server(
       server_options, kinto::http::make_handler(application), kinto::http::make_overload_handler(application),
       [&application](int code) { return kinto::http::server_error_response(application, code); });
+    if (auto* stats = application.stats.get()) {
+      stats->gauge("open_connections", "Connections open.",
+                   [&server] { return static_cast<double>(server.open_connections()); });
+      stats->gauge("requests_in_flight", "Requests admitted whose response is not yet written.",
+                   [&server] { return static_cast<double>(server.requests_in_flight()); });
+      if (!on_postgresql) {
+        const double map_bytes = static_cast<double>(store_options.map_size);
+        stats->gauge("storage_map_bytes", "Size of the LMDB map (storage_map_size).", [map_bytes] { return map_bytes; });
+        stats->gauge("storage_used_bytes", "Bytes of the LMDB map in use (its pages used so far).", [&store] {
+          auto figures = kinto::storage::figures_of(*store);
+          return figures ? static_cast<double>(figures->used_bytes) : 0.0;
+        });
+        stats->gauge("storage_map_usage_ratio", "Share of the LMDB map in use.", [&store, map_bytes] {
+          auto figures = kinto::storage::figures_of(*store);
+          return figures && map_bytes > 0 ? static_cast<double>(figures->used_bytes) / map_bytes : 0.0;
+        });
+      }
+    }
     if (!server.listen(error)) {
       std::cerr << "kintod: " << error << "\n";
       status = 1;

@@ -1,0 +1,74 @@
+// Prometheus metrics (`kinto.plugins.prometheus`, GET /__metrics__): the
+// requests served, counted by endpoint, method and status with upstream's
+// metric names (no user ids as labels), and gauges of the server's state
+// read when scraped. Counting is per thread: each thread updates a shard of
+// its own, which only the scrape also locks.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+namespace kinto::http {
+
+class metrics {
+public:
+  /// Upstream's default buckets of request_duration_seconds, in seconds.
+  static constexpr std::array<double, 7> duration_buckets{0.01, 0.05, 0.1, 0.5, 1.0, 3.0, 6.0};
+
+  /// `prefix` is upstream's: the project name, then `_` ("kinto_").
+  explicit metrics(std::string prefix);
+  ~metrics();
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  /// One request answered: `endpoint` and `method` name static strings
+  /// (route names, lower-case methods).
+  void record_request(std::string_view endpoint, std::string_view method, int status, double seconds,
+                      std::size_t body_bytes);
+
+  /// A value read at each scrape.
+  void gauge(std::string name, std::string help, std::function<double()> read);
+
+  /// The Prometheus text exposition (version 0.0.4) of everything.
+  std::string render() const;
+  const std::string& prefix() const { return prefix_; }
+
+  /// `method` lower-cased, among the methods Kinto serves ("other" for any
+  /// other): a label value of bounded cardinality, with static storage.
+  static std::string_view method_label(std::string_view method);
+
+private:
+  struct request_stats {
+    std::uint64_t count = 0;
+    std::array<std::uint64_t, duration_buckets.size()> buckets{}; ///< not cumulative
+    double seconds = 0;
+    std::uint64_t bytes = 0;
+  };
+  using request_key = std::tuple<std::string_view, std::string_view, int>; // endpoint, method, status
+  struct shard {
+    mutable std::mutex mutex;
+    std::map<request_key, request_stats> requests;
+  };
+  shard& own_shard();
+
+  struct gauge_entry {
+    std::string name, help;
+    std::function<double()> read;
+  };
+
+  std::string prefix_;
+  mutable std::mutex shards_mutex_;
+  std::vector<std::unique_ptr<shard>> shards_;
+  std::vector<gauge_entry> gauges_;
+  const std::uint64_t id_; ///< tells apart the registries of one process (tests)
+};
+
+} // namespace kinto::http
