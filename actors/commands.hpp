@@ -116,4 +116,11 @@ inline write_outcome failed_with(error e) {
   return outcome;
 }
 
+/// What one durable commit of a group took (write_service::observe_commits).
+struct commit_figures {
+  double seconds = 0;         ///< from the group's first write applied to its commit's answer
+  double storage_seconds = 0; ///< the storage engine's commit alone (its fsync)
+  std::size_t writes = 0;     ///< the group's writes and batch sessions
+};
+
 } // namespace kinto::actors

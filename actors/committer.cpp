@@ -36,6 +36,7 @@ struct group {
   std::vector<queued_job> jobs;
   std::vector<storage::status> results;
   bool alone = false; ///< one job retried alone after its group failed
+  std::chrono::steady_clock::time_point began, committing_since; ///< its first write applied, its commit asked
 };
 
 struct committer_state {
@@ -132,6 +133,7 @@ void begin_next(committer_pointer self, const committer_context& ctx) {
   while (!st.committing && (!st.retries.empty() || !st.queue.empty())) {
     group g;
     g.number = ++st.groups_begun;
+    g.began = std::chrono::steady_clock::now();
     if (!st.retries.empty()) {
       g.jobs.push_back(std::move(st.retries.front()));
       st.retries.pop_front();
@@ -149,6 +151,7 @@ void begin_next(committer_pointer self, const committer_context& ctx) {
     if (ctx.creations)
       for (auto& message : ctx.creations->announcements()) txn->announce(std::move(message));
     const std::uint64_t number = g.number;
+    g.committing_since = std::chrono::steady_clock::now();
     st.committing = std::move(g);
     txn->commit([me = caf::actor_cast<committer_actor>(self), number](storage::status s) {
       caf::anon_send(me, committed_atom::value, number, s);
@@ -192,6 +195,12 @@ committer_actor::behavior_type committer(committer_pointer self, committer_conte
       group g = std::move(*st.committing);
       st.committing.reset();
       if (s == storage::status::ok && ctx.committed) ctx.committed->raise();
+      if (s == storage::status::ok && ctx.observed) {
+        const auto now = std::chrono::steady_clock::now();
+        ctx.observed->raise(commit_figures{std::chrono::duration<double>(now - g.began).count(),
+                                           std::chrono::duration<double>(now - g.committing_since).count(),
+                                           g.jobs.size()});
+      }
       answer(self, g, s);
       // Jobs that arrived meanwhile form the next group, with those still in
       // the mailbox: the flush lands behind them.

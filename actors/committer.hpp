@@ -13,23 +13,27 @@
 
 namespace kinto::actors {
 
-/// Who is told that a transaction was committed (the change feed): told on
-/// the committer's thread, so it must only take note and return.
-class commit_signal {
+/// Who is told, on the committer's thread, that a transaction was committed:
+/// the change feed (commit_signal), the metrics (commit_observer). It must
+/// only take note and return. Set from any thread.
+template <class... Args>
+class hook_slot {
 public:
-  void set(std::function<void()> hook) {
+  void set(std::function<void(Args...)> hook) {
     std::lock_guard<std::mutex> lock(mutex_);
     hook_ = std::move(hook);
   }
-  void raise() const {
+  void raise(Args... args) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (hook_) hook_();
+    if (hook_) hook_(args...);
   }
 
 private:
   mutable std::mutex mutex_;
-  std::function<void()> hook_;
+  std::function<void(Args...)> hook_;
 };
+using commit_signal = hook_slot<>;
+using commit_observer = hook_slot<const commit_figures&>;
 
 struct committer_context {
   storage::engine* engine = nullptr;
@@ -37,6 +41,7 @@ struct committer_context {
   session_board* sessions = nullptr; ///< the bodies of batch sessions, by ticket
   const commit_signal* committed = nullptr; ///< told after each durable commit
   creation_log* creations = nullptr; ///< where the writes note the objects they create
+  const commit_observer* observed = nullptr; ///< told what each durable commit took
 };
 
 /// Spawns the committer. Stamped writes, (commit_atom, commit_request), are

@@ -41,7 +41,7 @@ struct write_service::impl {
 
   impl(storage::engine& e, write_service_options o)
       : engine(e), options(o), system(configured(config, o.worker_threads)) {
-    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions, &committed, &creations});
+    committer = spawn_committer(system, committer_context{&engine, options.history, &sessions, &committed, &creations, &observed});
     for (auto& e : edges) e = std::make_unique<edge>(system);
     auto ctx = std::make_shared<list_context>();
     ctx->committer = committer;
@@ -79,6 +79,7 @@ struct write_service::impl {
   caf::actor_system system;
   session_board sessions;
   commit_signal committed;
+  commit_observer observed;
   creation_log creations;
   committer_actor committer;
   /// Callers reach the actors through the edge of their thread (declared
@@ -234,6 +235,12 @@ void write_service::run_exclusive(std::function<storage::status(storage::writer&
 }
 
 void write_service::on_commit(std::function<void()> hook) { impl_->committed.set(std::move(hook)); }
+
+void write_service::observe_commits(std::function<void(const commit_figures&)> hook) {
+  impl_->observed.set(std::move(hook));
+}
+
+std::size_t write_service::writes_pending() const { return impl_->writes_in_flight.load(std::memory_order_relaxed); }
 
 const creation_log& write_service::creations() const { return impl_->creations; }
 

@@ -55,6 +55,11 @@ public:
   /// Calls `hook` after each durable commit, on the committer's thread
   /// (it must only take note); empty: nobody.
   void on_commit(std::function<void()> hook);
+  /// Calls `hook` with what each durable commit took, on the committer's
+  /// thread (metrics); empty: nobody.
+  void observe_commits(std::function<void(const commit_figures&)> hook);
+  /// Writes submitted and not yet answered: the write queue (metrics).
+  std::size_t writes_pending() const;
 
   /// When the objects this process created were created (the change feed
   /// tells creations from updates with it).

@@ -76,6 +76,25 @@ void metrics::record_request(std::string_view endpoint, std::string_view method,
     }
 }
 
+metrics::histogram::histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
+}
+
+void metrics::histogram::observe(double v) {
+  std::size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  double sum = sum_.load(std::memory_order_relaxed);
+  while (!sum_.compare_exchange_weak(sum, sum + v, std::memory_order_relaxed)) {
+  }
+}
+
+metrics::histogram& metrics::add_histogram(std::string name, std::string help, std::vector<double> bounds) {
+  histograms_.push_back({prefix_ + name, std::move(help), std::make_unique<histogram>(std::move(bounds))});
+  return *histograms_.back().h;
+}
+
 void metrics::gauge(std::string name, std::string help, std::function<double()> read) {
   gauges_.push_back({prefix_ + name, std::move(help), std::move(read)});
 }
@@ -141,6 +160,21 @@ std::string metrics::render() const {
     out += size + "_count{" + l + "} " + std::to_string(r.count) + "\n";
   }
 
+  for (const histogram_entry& e : histograms_) {
+    const histogram& h = *e.h;
+    out += "# HELP " + e.name + " " + e.help + "\n";
+    out += "# TYPE " + e.name + " histogram\n";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < h.bounds_.size(); ++i) {
+      cumulative += h.counts_[i].load(std::memory_order_relaxed);
+      out += e.name + "_bucket{le=\"" + number(h.bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    }
+    cumulative += h.counts_[h.bounds_.size()].load(std::memory_order_relaxed);
+    out += e.name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+    out += e.name + "_sum " + number(h.sum_.load(std::memory_order_relaxed)) + "\n";
+    // The count of the buckets read, so that the +Inf bucket and the count agree.
+    out += e.name + "_count " + std::to_string(cumulative) + "\n";
+  }
   for (const gauge_entry& g : gauges_) {
     out += "# HELP " + g.name + " " + g.help + "\n";
     out += "# TYPE " + g.name + " gauge\n";

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,6 +37,21 @@ public:
 
   /// A value read at each scrape.
   void gauge(std::string name, std::string help, std::function<double()> read);
+
+  /// A distribution observed from any thread, without locks.
+  class histogram {
+  public:
+    explicit histogram(std::vector<double> bounds);
+    void observe(double v);
+
+  private:
+    friend class metrics;
+    std::vector<double> bounds_;                             ///< upper bounds, ascending (+Inf implied)
+    std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  ///< per bucket, not cumulative; the last is +Inf
+    std::atomic<double> sum_{0};
+  };
+  /// A histogram named `name` (prefixed), shown at each scrape.
+  histogram& add_histogram(std::string name, std::string help, std::vector<double> bounds);
 
   /// The Prometheus text exposition (version 0.0.4) of everything.
   std::string render() const;
@@ -68,6 +84,11 @@ private:
   mutable std::mutex shards_mutex_;
   std::vector<std::unique_ptr<shard>> shards_;
   std::vector<gauge_entry> gauges_;
+  struct histogram_entry {
+    std::string name, help;
+    std::unique_ptr<histogram> h;
+  };
+  std::vector<histogram_entry> histograms_;
   const std::uint64_t id_; ///< tells apart the registries of one process (tests)
 };
 

@@ -453,7 +453,30 @@ int main(int argc, char** argv) {
     kinto::http::server server(
       server_options, kinto::http::make_handler(application), kinto::http::make_overload_handler(application),
       [&application](int code) { return kinto::http::server_error_response(application, code); });
+    // The write path's figures go to the metrics until these are destroyed,
+    // before the application.
+    struct commit_figures_unobserved {
+      kinto::actors::write_service& writes;
+      ~commit_figures_unobserved() { writes.observe_commits({}); }
+    } unobserved{writes};
     if (auto* stats = application.stats.get()) {
+      const std::vector<double> seconds{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5};
+      auto& commit = stats->add_histogram("commit_duration_seconds",
+                                          "Group commits: from the group's first write applied to its commit durable.",
+                                          seconds);
+      auto& sync = stats->add_histogram("storage_commit_seconds",
+                                        "The storage engine's durable commit of a group alone (its fsync).", seconds);
+      auto& grouped = stats->add_histogram("writes_per_commit", "Writes (and batches) made durable by one commit.",
+                                           {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+      writes.observe_commits([&commit, &sync, &grouped](const kinto::actors::commit_figures& f) {
+        commit.observe(f.seconds);
+        sync.observe(f.storage_seconds);
+        grouped.observe(static_cast<double>(f.writes));
+      });
+      stats->gauge("write_queue_depth", "Writes submitted and not yet durable or refused.",
+                   [&writes] { return static_cast<double>(writes.writes_pending()); });
+      stats->gauge("live_list_actors", "List actors alive (one per list written lately).",
+                   [&writes] { return static_cast<double>(writes.live_lists()); });
       stats->gauge("open_connections", "Connections open.",
                    [&server] { return static_cast<double>(server.open_connections()); });
       stats->gauge("requests_in_flight", "Requests admitted whose response is not yet written.",

@@ -183,9 +183,25 @@ TEST_CASE("GET /__metrics__ counts requests by method, endpoint and status, with
   CHECK(r.body.find("basicauth:") == std::string::npos);
 }
 
-TEST_CASE("kintod's gauges: connections, requests in flight, subscribers, storage", "[metrics]") {
+TEST_CASE("kintod's own: commits, the write queue, list actors, connections, requests in flight, subscribers, storage",
+          "[metrics]") {
   kintod_process server(with_metrics({{"kinto.storage_map_size", "67108864"}}));
+  create_collection(server, "b", "c");
+  constexpr int records = 5;
+  for (int i = 0; i < records; ++i)
+    must(server.request("PUT", "/v1/buckets/b/collections/c/records/r" + std::to_string(i), R"({"data": {}})", owner()), 201);
   const exposition m(server.request("GET", "/v1/__metrics__").body);
+  for (const char* h : {"kinto_commit_duration_seconds", "kinto_storage_commit_seconds", "kinto_writes_per_commit"})
+    CHECK(m.types.at(h) == "histogram");
+  // Every acknowledged write was made durable by a commit the metrics saw:
+  // the bucket, the collection and the records at least.
+  CHECK(m.value("kinto_writes_per_commit_sum") >= 2 + records);
+  CHECK(m.value("kinto_commit_duration_seconds_count") >= 1);
+  CHECK(m.value("kinto_commit_duration_seconds_count") == m.value("kinto_writes_per_commit_count"));
+  CHECK(m.value("kinto_commit_duration_seconds_bucket", {{"le", "+Inf"}}) == m.value("kinto_commit_duration_seconds_count"));
+  CHECK(m.value("kinto_commit_duration_seconds_sum") >= m.value("kinto_storage_commit_seconds_sum"));
+  CHECK(m.value("kinto_write_queue_depth") == 0);
+  CHECK(m.value("kinto_live_list_actors") >= 1);
   for (const char* g : {"kinto_open_connections", "kinto_requests_in_flight", "kinto_push_subscribers"})
     CHECK(m.types.at(g) == "gauge");
   CHECK(m.value("kinto_open_connections") >= 1);
