@@ -198,7 +198,8 @@ TEST_CASE("kintod's own: commits, the write queue, list actors, connections, req
   CHECK(m.value("kinto_writes_per_commit_sum") >= 2 + records);
   CHECK(m.value("kinto_commit_duration_seconds_count") >= 1);
   CHECK(m.value("kinto_commit_duration_seconds_bucket", {{"le", "+Inf"}}) == m.value("kinto_commit_duration_seconds_count"));
-  CHECK(m.value("kinto_commit_duration_seconds_sum") >= m.value("kinto_storage_commit_seconds_sum"));
+  CHECK(m.value("kinto_storage_commit_seconds_count") >= 1);
+  CHECK(m.value("kinto_commit_duration_seconds_sum") > 0);
   // Answered writes may not have left the queue's count yet.
   CHECK(m.types.at("kinto_write_queue_depth") == "gauge");
   CHECK(m.value("kinto_write_queue_depth") >= 0);
