@@ -107,23 +107,11 @@ std::string metrics::render() const {
     std::lock_guard lock(shards_mutex_);
     for (const auto& s : shards_) {
       std::lock_guard shard_lock(s->mutex);
-      for (const auto& [key, r] : s->requests) {
-        request_stats& total = by_status[key];
-        total.count += r.count;
-        total.seconds += r.seconds;
-        total.bytes += r.bytes;
-        for (std::size_t i = 0; i < r.buckets.size(); ++i) total.buckets[i] += r.buckets[i];
-      }
+      for (const auto& [key, r] : s->requests) by_status[key] += r;
     }
   }
   std::map<std::pair<std::string_view, std::string_view>, request_stats> by_endpoint;
-  for (const auto& [key, r] : by_status) {
-    request_stats& total = by_endpoint[{std::get<0>(key), std::get<1>(key)}];
-    total.count += r.count;
-    total.seconds += r.seconds;
-    total.bytes += r.bytes;
-    for (std::size_t i = 0; i < r.buckets.size(); ++i) total.buckets[i] += r.buckets[i];
-  }
+  for (const auto& [key, r] : by_status) by_endpoint[{std::get<0>(key), std::get<1>(key)}] += r;
   auto labels = [](std::string_view endpoint, std::string_view method) {
     return "method=\"" + escaped(method) + "\",endpoint=\"" + escaped(endpoint) + "\"";
   };

@@ -67,6 +67,13 @@ private:
     std::array<std::uint64_t, duration_buckets.size()> buckets{}; ///< not cumulative
     double seconds = 0;
     std::uint64_t bytes = 0;
+    request_stats& operator+=(const request_stats& o) {
+      count += o.count;
+      seconds += o.seconds;
+      bytes += o.bytes;
+      for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += o.buckets[i];
+      return *this;
+    }
   };
   using request_key = std::tuple<std::string_view, std::string_view, int>; // endpoint, method, status
   struct shard {
