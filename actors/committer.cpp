@@ -7,9 +7,9 @@
 #include "actors/committer.hpp"
 
 #include "actors/write_steps.hpp"
+#include "base/log.hpp"
 
 #include <deque>
-#include <iostream>
 #include <optional>
 #include <vector>
 
@@ -116,8 +116,8 @@ void answer(committer_pointer self, group& g, storage::status s) {
     deliver(self, g.jobs.front(), s);
     return;
   }
-  std::cerr << "kintod: group of " << g.jobs.size() << " writes failed (" << storage::status_text(s)
-            << "); retrying one by one\n";
+  log::warning("group of " + std::to_string(g.jobs.size()) + " writes failed (" + std::string(storage::status_text(s)) +
+               "); retrying one by one");
   for (auto& q : g.jobs) {
     if (q.retry_alone())
       self->state.retries.push_back(std::move(q));

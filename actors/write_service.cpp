@@ -140,7 +140,7 @@ void write_service::impl::dispatch(const list_key& list, planned_write write, st
       }
     }
   }
-  counted(failed_with(backend_unavailable()));
+  counted(failed_with(backend_unavailable(unavailable::write_queue)));
 }
 
 void write_service::impl::write_finished() {

@@ -324,7 +324,21 @@ std::string settings::origin(std::string_view name) const {
 
 namespace {
 
-std::string shown(const std::optional<std::string>& v) { return v ? "'" + *v + "'" : "unset"; }
+/// A setting's value as messages show it: never a secret, nor the password
+/// of a URL (postgresql://user:pass@host/db).
+std::string shown(std::string_view name, const std::optional<std::string>& v) {
+  if (!v) return "unset";
+  if (name.find("secret") != std::string_view::npos || name.find("password") != std::string_view::npos)
+    return "(not shown)";
+  std::string text = *v;
+  if (const auto scheme = text.find("://"); scheme != std::string::npos) {
+    const auto at = text.find('@', scheme + 3);
+    const auto colon = text.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at)
+      text.replace(colon + 1, at - colon - 1, "***");
+  }
+  return "'" + text + "'";
+}
 
 std::optional<std::int64_t> parse_int(std::string_view text) {
   text = trim(text);
@@ -406,7 +420,7 @@ std::vector<std::string> setting_reader::words(std::string_view name) {
 }
 
 void setting_reader::reject(std::string_view name, std::string_view why) {
-  std::string message = "setting " + canonical_name(name) + " = " + shown(s_.get(name));
+  std::string message = "setting " + canonical_name(name) + " = " + shown(name, s_.get(name));
   if (const std::string from = s_.origin(name); !from.empty()) {
     message += " (" + from + ")";
   }

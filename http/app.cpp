@@ -371,6 +371,8 @@ response error_response(const config& cfg, const error& e) {
   response res;
   res.status = e.status;
   res.body = render(e);
+  res.error_number = static_cast<int>(e.code);
+  if (e.status == 503) res.unavailable_cause = cause_name(e.cause);
   res.set("Content-Type", "application/json");
   if (e.status == 503 || e.status == 409) res.set("Retry-After", std::to_string(cfg.retry_after));
   // One challenge per authentication policy, as upstream does.
@@ -385,11 +387,12 @@ response server_error_response(const app& a, int status) {
     case 413: e = request_too_large(); break;
     case 431: e = error{431, errnum::invalid_parameters, "Request Header Fields Too Large", "Request headers too large.", std::nullopt, std::nullopt}; break;
     case 414: e = error{414, errnum::invalid_parameters, "Request-URI Too Long", "Request URL too long.", std::nullopt, std::nullopt}; break;
-    case 503: e = backend_unavailable(); break;
+    case 503: e = backend_unavailable(unavailable::connections); break;
     default: e = bad_request("Invalid HTTP request."); break;
   }
   response res = error_response(a.cfg, e);
   res.set("X-Content-Type-Options", "nosniff");
+  if (status == 503 && a.stats) a.stats->count_unavailable(res.unavailable_cause);
   return res;
 }
 

@@ -102,7 +102,7 @@ void try_policies(const call_ptr& c, std::size_t index, const std::string& user,
     }
     try_policies(c, index + 1, user, password, std::move(next));
   });
-  if (!queued) c->fail(backend_unavailable());
+  if (!queued) c->fail(backend_unavailable(unavailable::password_checks));
 }
 
 } // namespace

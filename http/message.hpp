@@ -111,6 +111,10 @@ struct response {
   /// this WebSocket (status and headers are the handshake's), and no longer
   /// counts as a request in flight once it is open.
   std::shared_ptr<socket_handler> socket;
+  /// An error response's Kinto errno (0 otherwise), and for a 503 what ran
+  /// out: for the log and the metrics, not sent.
+  int error_number = 0;
+  std::string_view unavailable_cause;
 
   void set(std::string name, std::string value);
   /// The header with that name (case-insensitive), or nullopt.

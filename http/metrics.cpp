@@ -76,6 +76,12 @@ void metrics::record_request(std::string_view endpoint, std::string_view method,
     }
 }
 
+void metrics::count_unavailable(std::string_view cause) {
+  shard& s = own_shard();
+  std::lock_guard lock(s.mutex);
+  ++s.unavailable[cause];
+}
+
 metrics::histogram::histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), counts_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
   for (std::size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
@@ -103,11 +109,13 @@ std::string metrics::render() const {
   // The shards summed: by endpoint, method and status, and without the
   // status for the durations and sizes (upstream's labels).
   std::map<request_key, request_stats> by_status;
+  std::map<std::string_view, std::uint64_t> unavailable;
   {
     std::lock_guard lock(shards_mutex_);
     for (const auto& s : shards_) {
       std::lock_guard shard_lock(s->mutex);
       for (const auto& [key, r] : s->requests) by_status[key] += r;
+      for (const auto& [cause, n] : s->unavailable) unavailable[cause] += n;
     }
   }
   std::map<std::pair<std::string_view, std::string_view>, request_stats> by_endpoint;
@@ -147,6 +155,13 @@ std::string metrics::render() const {
     out += size + "_sum{" + l + "} " + std::to_string(r.bytes) + "\n";
     out += size + "_count{" + l + "} " + std::to_string(r.count) + "\n";
   }
+
+  const std::string refused = prefix_ + "unavailable_responses_total";
+  out += "# HELP " + refused + " 503 answers, by what ran out (storage, requests, connections, write_queue, "
+         "password_checks).\n";
+  out += "# TYPE " + refused + " counter\n";
+  for (const auto& [cause, n] : unavailable)
+    out += refused + "{cause=\"" + escaped(cause) + "\"} " + std::to_string(n) + "\n";
 
   for (const histogram_entry& e : histograms_) {
     const histogram& h = *e.h;

@@ -35,6 +35,9 @@ public:
   void record_request(std::string_view endpoint, std::string_view method, int status, double seconds,
                       std::size_t body_bytes);
 
+  /// One 503 answered, for `cause` (a static string: cause_name()).
+  void count_unavailable(std::string_view cause);
+
   /// A value read at each scrape.
   void gauge(std::string name, std::string help, std::function<double()> read);
 
@@ -79,6 +82,7 @@ private:
   struct shard {
     mutable std::mutex mutex;
     std::map<request_key, request_stats> requests;
+    std::map<std::string_view, std::uint64_t> unavailable; ///< 503s by cause
   };
   shard& own_shard();
 

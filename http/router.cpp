@@ -7,6 +7,7 @@
 #include "http/routes.hpp"
 
 #include "base/json.hpp"
+#include "base/log.hpp"
 
 #include <algorithm>
 #include <random>
@@ -280,7 +281,7 @@ void route_request(const call_ptr& c) {
     const bool other_version = path.size() > 2 && path[1] == 'v' && std::isdigit(static_cast<unsigned char>(path[2]));
     if (other_version || path.find_first_of("\r\n") != std::string::npos || !cfg.version_prefix_redirect)
       return c->fail(version_not_available());
-    if (c->is("OPTIONS")) return c->send(response{200, {}, {}, false, nullptr});
+    if (c->is("OPTIONS")) return c->send(response{});
     return redirect(c, c->absolute_url("/v1" + std::string(raw_path) + suffix), cfg.version_prefix_redirect_ttl);
   }
   if (path == "/v1") return redirect(c, c->absolute_url("/v1/" + suffix), cfg.trailing_slash_redirect_ttl);
@@ -343,6 +344,32 @@ void route_request(const call_ptr& c) {
   });
 }
 
+/// The request's summary line (upstream's `request.summary`, with its
+/// fields): what was asked, by whom, how it was answered and how long it
+/// took. Never a header's secret: no Authorization, no query string.
+void log_request(const call& c, const response& res) {
+  if (!log::enabled(log::severity::info)) return;
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - c.received).count();
+  const std::string_view target = c.req.target;
+  const std::string path(target.substr(0, target.find('?')));
+  auto header = [&c](std::string_view name) -> log::value {
+    if (auto v = c.req.header(name)) return std::string(*v);
+    return {};
+  };
+  log::record r;
+  r.type = "request.summary";
+  r.fields.reserve(8);
+  r.fields.emplace_back("method", c.req.method);
+  r.fields.emplace_back("path", path);
+  r.fields.emplace_back("code", std::int64_t(res.status));
+  r.fields.emplace_back("t", std::int64_t(micros / 1000));
+  r.fields.emplace_back("uid", c.who.user_id.empty() ? log::value{} : log::value{c.who.user_id});
+  r.fields.emplace_back("errno", std::int64_t(res.error_number));
+  r.fields.emplace_back("agent", header("user-agent"));
+  r.fields.emplace_back("lang", header("accept-language"));
+  log::write(std::move(r));
+}
+
 } // namespace
 
 void call::send(response res) {
@@ -363,7 +390,10 @@ void call::send(response res) {
     const std::string_view endpoint = !r.name.empty() ? r.name : res.status == 404 ? "unknown" : "unnamed";
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count();
     a.stats->record_request(endpoint, metrics::method_label(req.method), res.status, seconds, res.body.size());
+    if (res.status == 503)
+      a.stats->count_unavailable(res.unavailable_cause.empty() ? cause_name(unavailable::storage) : res.unavailable_cause);
   }
+  if (!collect) log_request(*this, res);
   if (is("HEAD")) res.body.clear();
   reply(std::move(res));
 }
@@ -415,7 +445,7 @@ handler make_handler(app& a) {
 handler make_overload_handler(app& a) {
   return [&a](request req, responder reply) {
     // Through a call, for the headers every response carries (CORS...).
-    new_call(a, std::move(req), std::move(reply), {})->fail(backend_unavailable());
+    new_call(a, std::move(req), std::move(reply), {})->fail(backend_unavailable(unavailable::requests));
   };
 }
 

@@ -7,6 +7,7 @@
 #include "http/stored_secret.hpp"
 #include "base/crypto.hpp"
 #include "base/json.hpp"
+#include "base/log.hpp"
 #include "base/settings.hpp"
 #include "storage/lmdb_backup.hpp"
 #include "storage/lmdb_engine.hpp"
@@ -36,9 +37,10 @@ namespace {
 constexpr int usage_error = 2;
 
 int fail(const std::string& message) {
-  std::cerr << "kintod: " << message << "\n";
+  kinto::log::error(message);
   return usage_error;
 }
+
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with its content when
 /// destroyed; `path` is empty when it could not be created.
@@ -71,6 +73,12 @@ const char* usage =
   "  restore       check the copy in SOURCE and put it in place of the data;\n"
   "                refused while a kintod has the data open\n";
 
+/// A command line kintod does not understand: said with the usage.
+int usage_failure(const std::string& message) {
+  std::cerr << "kintod: " << message << "\n" << usage;
+  return usage_error;
+}
+
 /// Upstream's names of the PostgreSQL and memory storage backends.
 constexpr std::string_view postgresql_backend = "kinto.core.storage.postgresql";
 constexpr std::string_view memory_backend = "kinto.core.storage.memory";
@@ -78,8 +86,24 @@ constexpr std::string_view memory_backend = "kinto.core.storage.memory";
 /// Whether `backend` names kintod's LMDB engine.
 bool is_lmdb_backend(std::string_view backend) { return backend == "lmdb" || backend == "kintod.storage.lmdb"; }
 
-/// Where the lines of start-up and migration (upgrades, progress) go.
-void log_line(const std::string& line) { std::cerr << "kintod: " << line << std::endl; }
+/// Where the storage engines' lines go: start-up and migration (upgrades,
+/// progress) are news; a database connection lost is a warning.
+void log_line(const std::string& line) { kinto::log::info(line); }
+void log_warning(const std::string& line) { kinto::log::warning(line); }
+
+/// The log's shape and level (`log_format`, `log_level`); its `Logger` is
+/// the project name, as upstream's JsonLogFormatter names it.
+void configure_log(kinto::setting_reader& reader) {
+  kinto::log::options o;
+  const std::string shape = reader.text("log_format", "text");
+  if (auto parsed = kinto::log::parse_format(shape)) o.shape = *parsed;
+  else reader.reject("log_format", "text or json");
+  const std::string level = reader.text("log_level", "info");
+  if (auto parsed = kinto::log::parse_severity(level)) o.level = *parsed;
+  else reader.reject("log_level", "critical, error, warning, notice, info or debug");
+  o.logger = reader.text("project_name", "kinto");
+  kinto::log::configure(std::move(o));
+}
 
 /// The LMDB map size the settings ask for (`storage_map_size`).
 std::size_t lmdb_map_size(kinto::setting_reader& reader) {
@@ -89,7 +113,7 @@ std::size_t lmdb_map_size(kinto::setting_reader& reader) {
 
 /// Prints the settings problems the reader met; true when there were some.
 bool report_problems(const kinto::setting_reader& reader) {
-  for (const auto& problem : reader.problems()) std::cerr << "kintod: " << problem << "\n";
+  for (const auto& problem : reader.problems()) kinto::log::error(problem);
   return !reader.problems().empty();
 }
 
@@ -116,7 +140,7 @@ std::optional<kinto::storage::postgresql_options> postgresql_settings(kinto::set
   options.pool_timeout = std::chrono::milliseconds(
     static_cast<std::int64_t>(reader.optional_number("storage_pool_timeout", 0.001, 86400).value_or(30) * 1000));
   options.pool_recycle = std::chrono::seconds(reader.integer("storage_pool_recycle", -1, -1, INT32_MAX));
-  options.log = log_line;
+  options.log = log_warning;
   return options;
 }
 
@@ -232,12 +256,12 @@ int migrate(kinto::setting_reader& reader, std::string_view backend, bool dry_ru
 /// What start-up tells about the configuration: warnings, then the settings
 /// that nothing read, on one line.
 void report_configuration(const kinto::setting_reader& reader) {
-  for (const auto& warning : reader.warnings()) std::cerr << "kintod: warning: " << warning << "\n";
+  for (const auto& warning : reader.warnings()) kinto::log::warning(warning);
   const std::vector<std::string> unused = reader.unread();
   if (unused.empty()) return;
   std::string names;
   for (const auto& name : unused) names += (names.empty() ? "" : ", ") + name;
-  std::cerr << "kintod: warning: settings not used by kintod (ignored): " << names << "\n";
+  kinto::log::warning("settings not used by kintod (ignored): " + names);
 }
 
 /// Every thread started from now on (I/O, actors, committer, blocking pool)
@@ -252,8 +276,8 @@ void set_thread_stack_size() {
   if (::pthread_attr_getstacksize(&attr, &current) == 0 && current < kinto::json::thread_stack_bytes &&
       (::pthread_attr_setstacksize(&attr, kinto::json::thread_stack_bytes) != 0 ||
        ::pthread_setattr_default_np(&attr) != 0))
-    std::cerr << "kintod: warning: cannot give threads " << (kinto::json::thread_stack_bytes >> 20)
-              << " MiB of stack; deeply nested JSON may exhaust it" << std::endl;
+    kinto::log::warning("cannot give threads " + std::to_string(kinto::json::thread_stack_bytes >> 20) +
+                        " MiB of stack; deeply nested JSON may exhaust it");
   ::pthread_attr_destroy(&attr);
 }
 
@@ -271,8 +295,9 @@ void raise_open_files_limit(std::size_t max_connections) {
   // Besides connections: LMDB, the listening socket, the event loop, output.
   constexpr rlim_t reserved = 64;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + reserved)
-    std::cerr << "kintod: warning: the open files limit (" << limit.rlim_cur << ", hard limit " << limit.rlim_max
-              << ") is too low for max_connections = " << max_connections << "\n";
+    kinto::log::warning("the open files limit (" + std::to_string(limit.rlim_cur) + ", hard limit " +
+                        std::to_string(limit.rlim_max) + ") is too low for max_connections = " +
+                        std::to_string(max_connections));
 }
 
 } // namespace
@@ -312,7 +337,7 @@ int main(int argc, char** argv) {
     else if (arg.rfind("--host=", 0) == 0) host = std::string(arg.substr(7)), ok = true;
     else if (arg.rfind("--port=", 0) == 0) port = std::string(arg.substr(7)), ok = true;
     else if (copying && !copy_path && !arg.empty() && arg.front() != '-') copy_path = std::string(arg), ok = true;
-    if (!ok) return fail("unknown or incomplete argument '" + std::string(arg) + "'\n" + usage);
+    if (!ok) return usage_failure("unknown or incomplete argument '" + std::string(arg) + "'");
   }
 
   kinto::settings settings;
@@ -350,6 +375,11 @@ int main(int argc, char** argv) {
   if (port) settings.set_override("server.port", *port);
 
   kinto::setting_reader reader(settings);
+  configure_log(reader);
+  // Whatever way main ends, what the log holds is written first.
+  struct log_written_at_exit {
+    ~log_written_at_exit() { kinto::log::stop(); }
+  } log_written;
   const std::string backend = reader.text("storage_backend", "lmdb");
   // Upstream's memory backend keeps nothing across restarts: kintod gives it
   // an LMDB store in a directory of its own that is removed at exit.
@@ -359,7 +389,7 @@ int main(int argc, char** argv) {
     return report_problems(reader) ? usage_error : status;
   }
   if (copying) {
-    if (!copy_path) return fail(std::string(command) + ": which directory?\n" + usage);
+    if (!copy_path) return usage_failure(std::string(command) + ": which directory?");
     return copy_command(command, reader, backend, *copy_path);
   }
   const bool on_postgresql = backend == postgresql_backend;
@@ -413,6 +443,8 @@ int main(int argc, char** argv) {
   const bool secret_configured = reader.value("userid_hmac_secret").has_value();
   report_configuration(reader);
 
+  // From here on, lines are written by the log's own thread.
+  kinto::log::start();
   raise_open_files_limit(server_options.max_connections);
   set_thread_stack_size();
 
@@ -428,21 +460,21 @@ int main(int argc, char** argv) {
   if (!secret_configured && on_postgresql) {
     auto secret = shared_secret(*store, "userid_hmac_secret", error);
     if (!secret) {
-      std::cerr << "kintod: userid_hmac_secret: " << error << "\n";
+      kinto::log::error("userid_hmac_secret: " + error);
       return 1;
     }
-    std::cerr << "kintod: userid_hmac_secret " << (secret->generated ? "generated and stored" : "read")
-              << " in the database" << std::endl;
+    kinto::log::info(std::string("userid_hmac_secret ") + (secret->generated ? "generated and stored" : "read") +
+                     " in the database");
     kinto::http::use_userid_secret(cfg, std::move(secret->value));
   } else if (!secret_configured) {
     const std::string path = (std::filesystem::path(store_options.directory) / "userid_hmac_secret").string();
     auto secret = kinto::http::load_or_create_secret(path, error);
     if (!secret) {
-      std::cerr << "kintod: userid_hmac_secret: " << error << "\n";
+      kinto::log::error("userid_hmac_secret: " + error);
       return 1;
     }
-    std::cerr << "kintod: userid_hmac_secret " << (secret->generated ? "generated and stored at " : "read from ")
-              << std::filesystem::absolute(path).string() << std::endl;
+    kinto::log::info(std::string("userid_hmac_secret ") + (secret->generated ? "generated and stored at " : "read from ") +
+                     std::filesystem::absolute(path).string());
     kinto::http::use_userid_secret(cfg, std::move(secret->value));
   }
 
@@ -495,21 +527,22 @@ int main(int argc, char** argv) {
       }
     }
     if (!server.listen(error)) {
-      std::cerr << "kintod: " << error << "\n";
+      kinto::log::error(error);
       status = 1;
     } else {
       std::string plugins;
       for (const auto& p : application.cfg.plugins) plugins += (plugins.empty() ? "" : ", ") + p.substr(p.rfind('.') + 1);
-      std::cerr << "kintod listening on http://" << server_options.host << ":" << server.port()
-                << " (data: "
-                << (on_postgresql ? std::string("PostgreSQL") : std::filesystem::absolute(store_options.directory).string())
-                << "; plugins: " << (plugins.empty() ? "none" : plugins) << ")" << std::endl;
+      kinto::log::notice("listening on http://" + server_options.host + ":" + std::to_string(server.port()) +
+                       " (data: " +
+                       (on_postgresql ? std::string("PostgreSQL")
+                                      : std::filesystem::absolute(store_options.directory).string()) +
+                       "; plugins: " + (plugins.empty() ? "none" : plugins) + ")");
       // A database's answers are awaited on the server's threads, which
       // serve other requests meanwhile.
       store->wait_through(server.readiness());
       server.run();
       store->wait_through({});
-      std::cerr << "kintod: stopped accepting; requests in flight are done" << std::endl;
+      kinto::log::notice("stopped accepting; requests in flight are done");
     }
     // Leaving this scope destroys, in order: the server, the application
     // (joining its threads, which talk to the actors) and the write service

@@ -123,9 +123,22 @@ error method_not_allowed() { return make(405, errnum::method_not_allowed, "Metho
 
 error conflict() { return make(409, errnum::constraint_violated, "Integrity constraint violated, please retry."); }
 
-error backend_unavailable() {
-  return make(503, errnum::backend,
-              "Service temporary unavailable due to overloading or maintenance, please retry later.");
+error backend_unavailable(unavailable cause) {
+  error e = make(503, errnum::backend,
+                 "Service temporary unavailable due to overloading or maintenance, please retry later.");
+  e.cause = cause;
+  return e;
+}
+
+std::string_view cause_name(unavailable cause) {
+  switch (cause) {
+    case unavailable::storage: return "storage";
+    case unavailable::requests: return "requests";
+    case unavailable::connections: return "connections";
+    case unavailable::write_queue: return "write_queue";
+    case unavailable::password_checks: return "password_checks";
+  }
+  return "storage";
 }
 
 error insufficient_storage() {

@@ -4,6 +4,7 @@
 
 #include "base/json.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,17 @@ struct error_detail {
   std::string description;
 };
 
+/// What a 503 ran out of, for the metrics (503s by cause).
+enum class unavailable : std::uint8_t {
+  storage,         ///< the store could not read or commit (a database down, a failed snapshot)
+  requests,        ///< max_requests_in_flight reached
+  connections,     ///< max_connections reached
+  write_queue,     ///< a list's queue of writes is full
+  password_checks, ///< the queue of password checks is full
+};
+/// The cause as a metric label: "storage", "requests"...
+std::string_view cause_name(unavailable cause);
+
 struct error {
   int status = 500;
   errnum code = errnum::undefined;
@@ -43,6 +55,7 @@ struct error {
   std::optional<std::string> message; ///< omitted from the body when empty
   std::optional<json::value> details; ///< a list (validation) or an object (404, 412)
   std::optional<std::string> info;    ///< only on 500
+  unavailable cause = unavailable::storage; ///< only on 503
 };
 
 /// Reason phrase of an HTTP status ("Not Found").
@@ -65,7 +78,7 @@ error unauthorized();
 error forbidden();
 error method_not_allowed();
 error conflict();
-error backend_unavailable();
+error backend_unavailable(unavailable cause = unavailable::storage);
 error insufficient_storage();
 error request_too_large();
 error internal_error(std::string info_link);

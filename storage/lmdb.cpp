@@ -1,8 +1,9 @@
 // RAII wrappers over LMDB: every handle is released exactly once.
 #include "storage/lmdb.hpp"
 
+#include "base/log.hpp"
+
 #include <cstdlib>
-#include <iostream>
 
 namespace kinto::storage::lmdb {
 
@@ -120,7 +121,7 @@ bool is_fatal(int rc) {
 }
 
 void die(std::string_view where, int rc) {
-  std::cerr << "kintod: fatal LMDB error in " << where << ": " << mdb_strerror(rc) << std::endl;
+  log::critical("fatal LMDB error in " + std::string(where) + ": " + mdb_strerror(rc));
   std::abort();
 }
 

@@ -242,6 +242,8 @@ TEST_CASE("a setting kintod cannot use makes it exit 2 before listening, naming 
       {{{"kinto.readonly", "sometimes"}}, {}, "readonly"},
       {{{"kinto.storage_map_size", "12"}}, {}, "storage_map_size"},
       {{{"kinto.plural_bucket_post_enabled", "nope"}}, {}, "plural_bucket_post_enabled"},
+      {{{"kinto.log_format", "xml"}}, {}, "log_format"},
+      {{}, {{"KINTO_LOG_LEVEL", "loud"}}, "log_level"},
   };
   for (const auto& bad : cases) {
     // The LMDB map size means nothing to a PostgreSQL database.

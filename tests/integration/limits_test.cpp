@@ -412,7 +412,9 @@ TEST_CASE("bcrypt_cost sets the cost of account password hashes", "[limits][acco
 // ---- connections --------------------------------------------------------------
 
 TEST_CASE("connections beyond max_connections get 503 with Retry-After and are closed", "[limits]") {
-  kintod_process server({.settings = {{"max_connections", "2"}, {"retry_after_seconds", "7"}}});
+  kintod_process server({.settings = {{"max_connections", "2"},
+                                      {"retry_after_seconds", "7"},
+                                      {"kinto.includes", "kinto.plugins.accounts kinto.plugins.prometheus"}}});
   const std::string ping = request_text("GET", "/v1/__lbheartbeat__");
   raw_client first(server.port()), second(server.port());
   REQUIRE(first.send(ping));
@@ -432,6 +434,9 @@ TEST_CASE("connections beyond max_connections get 503 with Retry-After and are c
   first.read_until_closed(closed);
   REQUIRE(closed);
   CHECK(server.healthy());
+  // The metrics count the refusal by its cause.
+  CHECK_THAT(server.request("GET", "/v1/__metrics__").body,
+             Catch::Contains("kinto_unavailable_responses_total{cause=\"connections\"} 1\n"));
 }
 
 TEST_CASE("a request that does not arrive within read_timeout_seconds is dropped", "[limits]") {
@@ -542,7 +547,9 @@ TEST_CASE("kintod raises its soft limit on open files to the hard limit", "[limi
 // ---- work in flight ------------------------------------------------------------
 
 TEST_CASE("requests beyond max_requests_in_flight get 503 with Retry-After and errno 201", "[limits]") {
-  kintod_process server({.settings = {{"max_requests_in_flight", "1"}, {"retry_after_seconds", "7"}}});
+  kintod_process server({.settings = {{"max_requests_in_flight", "1"},
+                                      {"retry_after_seconds", "7"},
+                                      {"kinto.includes", "kinto.plugins.accounts kinto.plugins.prometheus"}}});
   // A request counts until its response is written, which may end after the
   // client has read it: one connection, which the server reads only once the
   // previous request is done, keeps the requests of this test apart.
@@ -584,6 +591,9 @@ TEST_CASE("requests beyond max_requests_in_flight get 503 with Retry-After and e
   CHECK(server.healthy());
   CHECK_THAT(kept->request("PUT", records + "/small", R"({"data": {}})", owner()), is_json(201));
   CHECK_THAT(kept->request("GET", records + "/small", {}, owner()), is_json(200));
+  // The metrics count the 13 refusals by their cause.
+  CHECK_THAT(kept->request("GET", "/v1/__metrics__").body,
+             Catch::Contains("kinto_unavailable_responses_total{cause=\"requests\"} 13\n"));
 }
 
 TEST_CASE("password checks beyond bcrypt_max_queue get 503 and the server recovers", "[limits][accounts]") {

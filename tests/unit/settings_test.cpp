@@ -454,6 +454,20 @@ TEST_CASE("flag reads the environment, and a problem there names the variable") 
   CHECK(r.problems()[0].find("environment variable KINTO_KINTOD_TEST_OTHER") != std::string::npos);
 }
 
+TEST_CASE("a problem never shows a secret, nor the password of a URL") {
+  settings s;
+  s.set("userid_hmac_secret", "s3cr3t-value");
+  s.set("storage_url", "postgresql://kinto:pa55word@db.example:5432/kinto");
+  setting_reader r(s);
+  r.reject("userid_hmac_secret", "too short");
+  r.reject("storage_url", "unreachable");
+  REQUIRE(r.problems().size() == 2);
+  CHECK(r.problems()[0].find("s3cr3t") == std::string::npos);
+  CHECK(r.problems()[0].find("too short") != std::string::npos);
+  CHECK(r.problems()[1].find("pa55word") == std::string::npos);
+  CHECK(r.problems()[1].find("'postgresql://kinto:***@db.example:5432/kinto'") != std::string::npos);
+}
+
 TEST_CASE("integer reads signed decimal integers within its range") {
   settings s;
   setting_reader r(s);
