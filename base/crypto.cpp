@@ -1,6 +1,7 @@
 // Cryptographic helpers: thin wrappers over OpenSSL, libuuid and libxcrypt,
-// adding only strict input checks. Depends on nothing else in the project.
+// adding only strict input checks. Depends on base/log only (its last words).
 #include "base/crypto.hpp"
+#include "base/log.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -13,7 +14,6 @@
 #include <algorithm>
 #include <array>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -23,7 +23,7 @@ namespace {
 /// A failing digest or random source means the process cannot produce safe
 /// identities or secrets at all; going on with an empty value would be worse.
 [[noreturn]] void fatal(const char* what) {
-  std::fprintf(stderr, "kintod: fatal: %s failed\n", what);
+  log::critical(std::string("fatal: ") + what + " failed");
   std::abort();
 }
 
