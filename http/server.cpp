@@ -736,6 +736,7 @@ void server::impl::track(const std::shared_ptr<connection>& s) {
 
 void server::impl::stop() {
   if (stopping.exchange(true)) return;
+  if (options.stopping) options.stopping();
   asio::post(accept_strand, [self = shared_from_this()] {
     beast::error_code ec;
     self->acceptor.close(ec);

@@ -26,6 +26,9 @@ struct server_options {
   /// Requests handed to the application whose response is not yet written
   /// (a slow reader holds its response in memory). Beyond: 503 at once.
   std::size_t max_requests_in_flight = 4096;
+  /// Called once, when the server stops accepting (a signal, or stop()),
+  /// before the requests in flight are finished.
+  std::function<void()> stopping;
 };
 
 /// Renders a response for errors the server detects itself (limits, parse

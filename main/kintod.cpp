@@ -5,6 +5,7 @@
 #include "http/app.hpp"
 #include "http/server.hpp"
 #include "http/stored_secret.hpp"
+#include "main/service_manager.hpp"
 #include "base/crypto.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
@@ -415,6 +416,10 @@ int main(int argc, char** argv) {
   server_options.max_connections = static_cast<std::size_t>(reader.integer("max_connections", 10000, 1, any));
   server_options.max_requests_in_flight =
     static_cast<std::size_t>(reader.integer("max_requests_in_flight", 4096, 1, any));
+  server_options.stopping = [] {
+    kinto::log::notice("stopping: no new connections; finishing the requests in flight");
+    kinto::service_manager::notify_stopping();
+  };
 
   kinto::storage::lmdb_options store_options;
   std::optional<kinto::storage::postgresql_options> database;
@@ -532,11 +537,12 @@ int main(int argc, char** argv) {
     } else {
       std::string plugins;
       for (const auto& p : application.cfg.plugins) plugins += (plugins.empty() ? "" : ", ") + p.substr(p.rfind('.') + 1);
-      kinto::log::notice("listening on http://" + server_options.host + ":" + std::to_string(server.port()) +
-                       " (data: " +
-                       (on_postgresql ? std::string("PostgreSQL")
-                                      : std::filesystem::absolute(store_options.directory).string()) +
-                       "; plugins: " + (plugins.empty() ? "none" : plugins) + ")");
+      const std::string listening =
+        "listening on http://" + server_options.host + ":" + std::to_string(server.port()) + " (data: " +
+        (on_postgresql ? std::string("PostgreSQL") : std::filesystem::absolute(store_options.directory).string()) +
+        "; plugins: " + (plugins.empty() ? "none" : plugins) + ")";
+      kinto::log::notice(listening);
+      kinto::service_manager::notify_ready(listening);
       // A database's answers are awaited on the server's threads, which
       // serve other requests meanwhile.
       store->wait_through(server.readiness());
