@@ -3,15 +3,11 @@
 // acknowledged writes across SIGKILL and restarts.
 #include "harness.hpp"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
+#include "../unit/notify_socket.hpp"
 
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
-#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -266,32 +262,13 @@ TEST_CASE("acknowledged concurrent writes survive SIGKILL", "[server][durability
 }
 
 TEST_CASE("under systemd (NOTIFY_SOCKET) kintod says READY=1 once it listens, STOPPING=1 on SIGTERM", "[server]") {
-  // The service manager's end: a datagram socket named by NOTIFY_SOCKET.
-  temp_dir dir;
-  const std::string path = dir.path() + "/notify";
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  REQUIRE(path.size() < sizeof address.sun_path);
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  // The next datagram, waiting at most 20 s; empty when none came.
-  auto next_notification = [fd] {
-    pollfd readable{fd, POLLIN, 0};
-    if (::poll(&readable, 1, 20000) != 1) return std::string();
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  };
-
-  kintod_process server({.env = {{"NOTIFY_SOCKET", path}}});
-  const std::string ready = next_notification();
+  kinto::test::notify_socket manager;
+  kintod_process server({.env = {{"NOTIFY_SOCKET", manager.path}}});
+  const std::string ready = manager.receive(20000).value_or("");
   CHECK_THAT(ready, Catch::Contains("READY=1"));
   CHECK_THAT(ready, Catch::Contains("STATUS=listening on http://127.0.0.1:" + std::to_string(server.port())));
   CHECK(server.healthy());
   // SIGTERM: the datagram was sent before kintod exited.
   CHECK(server.stop() == 0);
-  CHECK_THAT(next_notification(), Catch::Contains("STOPPING=1"));
-  ::close(fd);
+  CHECK_THAT(manager.receive(20000).value_or(""), Catch::Contains("STOPPING=1"));
 }
