@@ -347,11 +347,9 @@ void route_request(const call_ptr& c) {
 /// The request's summary line (upstream's `request.summary`, with its
 /// fields): what was asked, by whom, how it was answered and how long it
 /// took. Never a header's secret: no Authorization, no query string.
-void log_request(const call& c, const response& res) {
+void log_request(const call& c, const response& res, std::chrono::steady_clock::duration elapsed) {
   if (!log::enabled(log::severity::info)) return;
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - c.received).count();
   const std::string_view target = c.req.target;
-  const std::string path(target.substr(0, target.find('?')));
   auto header = [&c](std::string_view name) -> log::value {
     if (auto v = c.req.header(name)) return std::string(*v);
     return {};
@@ -360,9 +358,9 @@ void log_request(const call& c, const response& res) {
   r.type = "request.summary";
   r.fields.reserve(8);
   r.fields.emplace_back("method", c.req.method);
-  r.fields.emplace_back("path", path);
+  r.fields.emplace_back("path", std::string(target.substr(0, target.find('?'))));
   r.fields.emplace_back("code", std::int64_t(res.status));
-  r.fields.emplace_back("t", std::int64_t(micros / 1000));
+  r.fields.emplace_back("t", std::int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
   r.fields.emplace_back("uid", c.who.user_id.empty() ? log::value{} : log::value{c.who.user_id});
   r.fields.emplace_back("errno", std::int64_t(res.error_number));
   r.fields.emplace_back("agent", header("user-agent"));
@@ -385,15 +383,16 @@ void call::send(response res) {
     const bool star = std::find(cfg.cors_origins.begin(), cfg.cors_origins.end(), "*") != cfg.cors_origins.end();
     res.set("Access-Control-Allow-Origin", star ? "*" : std::string(*origin));
   }
+  const auto elapsed = std::chrono::steady_clock::now() - received;
   if (a.stats && !collect) {
     // Unrouted: a 404 is "unknown", other answers (redirects) "unnamed", as upstream.
     const std::string_view endpoint = !r.name.empty() ? r.name : res.status == 404 ? "unknown" : "unnamed";
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count();
+    const double seconds = std::chrono::duration<double>(elapsed).count();
     a.stats->record_request(endpoint, metrics::method_label(req.method), res.status, seconds, res.body.size());
     if (res.status == 503)
       a.stats->count_unavailable(res.unavailable_cause.empty() ? cause_name(unavailable::storage) : res.unavailable_cause);
   }
-  if (!collect) log_request(*this, res);
+  if (!collect) log_request(*this, res, elapsed);
   if (is("HEAD")) res.body.clear();
   reply(std::move(res));
 }

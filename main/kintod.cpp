@@ -42,7 +42,6 @@ int fail(const std::string& message) {
   return usage_error;
 }
 
-
 /// A fresh directory under $TMPDIR (or /tmp), removed with its content when
 /// destroyed; `path` is empty when it could not be created.
 struct throwaway_directory {
